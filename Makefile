@@ -1,0 +1,44 @@
+# Baton: `make demo` and `make test` do every set-up step on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: install demo test lint format schema docs bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	@bash scripts/demo.sh
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Regenerate the committed artefacts that tests check are current.
+schema: $(STAMP)
+	$(BIN)/baton schema > workflows/schema.json
+docs: $(STAMP) schema
+	$(BIN)/python -m baton.spec.reference > docs/yaml-reference.md
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .baton cdk.out .pytest_cache .mypy_cache .ruff_cache

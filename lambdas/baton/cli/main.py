@@ -1,0 +1,119 @@
+"""``baton``: validate, draw and run workflows. Heavy imports stay inside commands so that
+start-up stays fast (``baton run`` of a one-step workflow is measured end to end)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baton import __version__
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    name="baton",
+    help="Run YAML workflows on your laptop and on AWS serverless.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class GraphFormat(str, Enum):
+    """Output formats of ``baton graph``."""
+
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"baton {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Run YAML workflows on your laptop and on AWS serverless."""
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Workflow files to check.", show_default=False)],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+) -> None:
+    """Check workflow files; print each error as FILE:LINE:COL: message. Exit 2 on any error."""
+    from baton.errors import DefinitionError
+    from baton.spec.loader import load_workflow
+
+    failed = False
+    for path in files:
+        try:
+            workflow = load_workflow(path)
+        except DefinitionError as exc:
+            failed = True
+            for diagnostic in exc.diagnostics:
+                typer.echo(str(diagnostic), err=True)
+            count = len(exc.diagnostics)
+            typer.echo(f"{path}: {count} error{'s' if count != 1 else ''}", err=True)
+            continue
+        if not quiet:
+            typer.echo(f"{path}: ok ({workflow.name}, {len(workflow.all_steps())} steps)")
+    raise typer.Exit(EXIT_USAGE if failed else EXIT_OK)
+
+
+@app.command()
+def graph(
+    file: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
+    output_format: Annotated[GraphFormat, typer.Option("--format", "-f", help="Diagram language.")] = GraphFormat.mermaid,
+) -> None:
+    """Draw the step graph as Mermaid or Graphviz DOT."""
+    from baton.spec.graph import to_dot, to_mermaid
+
+    workflow = _load_or_exit(file)
+    draw = to_mermaid if output_format is GraphFormat.mermaid else to_dot
+    typer.echo(draw(workflow), nl=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the workflow language (for editors and yaml-language-server)."""
+    from baton.spec.schema import schema_json
+
+    typer.echo(schema_json(), nl=False)
+
+
+def _load_or_exit(file: Path):  # type: ignore[no-untyped-def]
+    """Load a workflow or print its errors and exit 2."""
+    from baton.errors import DefinitionError
+    from baton.spec.loader import load_workflow
+
+    try:
+        return load_workflow(file)
+    except DefinitionError as exc:
+        for diagnostic in exc.diagnostics:
+            typer.echo(str(diagnostic), err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+if importlib.util.find_spec("baton.cli.runs") is not None:
+    from baton.cli import runs
+
+    runs.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,113 @@
+"""Names shared by the CDK stack (``infra/``) and the Lambda runtime.
+
+The stack creates resources under these names and hands them to the functions through
+the environment variables named here; the AWS adapters read the same constants. Keeping
+both sides on one module means a renamed key or variable cannot drift between them.
+
+This module imports only the standard library: the Lambda bundle and the CDK app both
+import it, and neither may drag the other's dependencies in.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# --- DynamoDB ---------------------------------------------------------------------------
+
+PARTITION_KEY: Final = "pk"
+"""Partition key attribute of the executions and definitions tables (string)."""
+
+SORT_KEY: Final = "sk"
+"""Sort key attribute of the executions and definitions tables (string)."""
+
+EXECUTIONS_TTL_ATTRIBUTE: Final = "expires_at"
+"""Epoch-seconds attribute after which DynamoDB may delete an execution's records."""
+
+WORKFLOW_INDEX_NAME: Final = "by-workflow"
+"""GSI of the executions table that lists one workflow's executions by start time."""
+
+WORKFLOW_INDEX_PARTITION_KEY: Final = "workflow"
+"""GSI partition key: the workflow name. Only execution records carry it (sparse index)."""
+
+WORKFLOW_INDEX_SORT_KEY: Final = "started_at"
+"""GSI sort key: ISO 8601 UTC start time, so string order is time order."""
+
+IDEMPOTENCY_KEY: Final = "id"
+"""Partition key of the idempotency table (the Powertools idempotency default)."""
+
+IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"
+"""TTL attribute of the idempotency table (the Powertools idempotency default)."""
+
+# --- Environment variables the functions read -------------------------------------------
+
+ENV_EXECUTIONS_TABLE: Final = "BATON_EXECUTIONS_TABLE"
+ENV_DEFINITIONS_TABLE: Final = "BATON_DEFINITIONS_TABLE"
+ENV_IDEMPOTENCY_TABLE: Final = "BATON_IDEMPOTENCY_TABLE"
+ENV_DEFINITIONS_BUCKET: Final = "BATON_DEFINITIONS_BUCKET"
+ENV_ARTIFACTS_BUCKET: Final = "BATON_ARTIFACTS_BUCKET"
+ENV_CACHE_BUCKET: Final = "BATON_CACHE_BUCKET"
+ENV_STEP_QUEUE_URL: Final = "BATON_STEP_QUEUE_URL"
+ENV_EVENT_BUS: Final = "BATON_EVENT_BUS"
+ENV_RESOURCE_PREFIX: Final = "BATON_RESOURCE_PREFIX"
+
+ENVIRONMENT_VARIABLES: Final = (
+    ENV_EXECUTIONS_TABLE,
+    ENV_DEFINITIONS_TABLE,
+    ENV_IDEMPOTENCY_TABLE,
+    ENV_DEFINITIONS_BUCKET,
+    ENV_ARTIFACTS_BUCKET,
+    ENV_CACHE_BUCKET,
+    ENV_STEP_QUEUE_URL,
+    ENV_EVENT_BUS,
+    ENV_RESOURCE_PREFIX,
+)
+"""Every variable above: the stack sets all of them on each function."""
+
+# --- Names built from the resource prefix -----------------------------------------------
+
+MAX_RESOURCE_PREFIX_LENGTH: Final = 24
+"""Rule and schedule names are capped at 64 characters; the prefix leaves ~34 for the rest."""
+
+_RESOURCE_PREFIX_PATTERN: Final = re.compile(r"[a-z][a-z0-9-]*")
+
+MAX_RULE_NAME_LENGTH: Final = 64
+"""EventBridge rule names: at most 64 characters of ``[.-_A-Za-z0-9]``."""
+
+MAX_SCHEDULE_NAME_LENGTH: Final = 64
+"""EventBridge Scheduler schedule names: at most 64 characters of ``[.-_A-Za-z0-9]``."""
+
+
+def is_valid_resource_prefix(resource_prefix: str) -> bool:
+    """Tell whether ``resource_prefix`` can start every name built in this module.
+
+    A prefix is lower-case letters, digits and hyphens, starts with a letter and is at
+    most ``MAX_RESOURCE_PREFIX_LENGTH`` characters long.
+    """
+    return (
+        len(resource_prefix) <= MAX_RESOURCE_PREFIX_LENGTH
+        and _RESOURCE_PREFIX_PATTERN.fullmatch(resource_prefix) is not None
+    )
+
+
+def event_bus_name(resource_prefix: str) -> str:
+    """Return the name of the stack's EventBridge bus for lifecycle events."""
+    return f"{resource_prefix}-bus"
+
+
+def rule_name_prefix(resource_prefix: str) -> str:
+    """Return the prefix of every EventBridge rule the registrar creates for triggers.
+
+    IAM policies scope rule management to ``rule/<prefix>*``, so a rule named otherwise
+    cannot be created or deleted by the functions.
+    """
+    return f"{resource_prefix}-rule-"
+
+
+def schedule_name_prefix(resource_prefix: str) -> str:
+    """Return the prefix of every EventBridge Scheduler schedule Baton creates.
+
+    Covers cron triggers and the one-shot schedules behind long waits and approval
+    timeouts; IAM policies scope schedule management to this prefix.
+    """
+    return f"{resource_prefix}-schedule-"

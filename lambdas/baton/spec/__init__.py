@@ -1,0 +1,1 @@
+"""The workflow language: models, loader, semantic checks, JSON Schema, graph drawing."""

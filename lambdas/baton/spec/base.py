@@ -1,0 +1,50 @@
+"""Shared base model and small value types of the workflow language."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+STEP_ID_PATTERN = r"^[a-z0-9_][a-z0-9_-]*$"
+WORKFLOW_NAME_PATTERN = r"^[a-z0-9][a-z0-9\-_]{0,79}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class SpecModel(BaseModel):
+    """Base of every language model: unknown keys are errors, docstrings document fields."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
+
+
+def _scalar_to_str(value: Any) -> Any:
+    """YAML turns ``1.0`` or ``true`` into numbers and booleans; where a string is meant, keep the text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+ScalarString = Annotated[
+    str,
+    BeforeValidator(_scalar_to_str),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
+"""A string that may be written as a bare YAML number or boolean (``version: 1.0``)."""
+
+StepId = Annotated[str, Field(pattern=STEP_ID_PATTERN, max_length=80)]
+EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
+EnvMap = dict[EnvName, ScalarString]
+Template = str
+"""Text that may contain ``{{ expression }}`` parts, rendered at run time."""
+Expression = Annotated[
+    str | bool,
+    WithJsonSchema({"type": ["string", "boolean"]}),
+]
+"""A bare expression (``steps.test.outputs.exit_code == 0``), which may contain ``{{ }}`` parts."""

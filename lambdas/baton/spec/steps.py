@@ -1,0 +1,356 @@
+"""Step models: the keys every step shares and one model per step type.
+
+Each type exists twice: as a step (with an ``id``, dependencies and flow control) and as a
+compensation body (``compensate:``), which carries only what running it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from baton.spec.base import EnvMap, Expression, ScalarString, SpecModel, StepId, Template
+from baton.spec.durations import Duration
+
+STEP_TYPES = ("shell", "assert", "agent", "http", "aws", "wait", "approval", "workflow")
+TYPE_ALIASES = {"claude_code": "agent"}
+# A step without ``type`` is inferred from a key only one type has.
+_INFERRED_BY_KEY = {
+    "command": "shell",
+    "argv": "shell",
+    "condition": "assert",
+    "prompt": "agent",
+    "url": "http",
+    "service": "aws",
+    "action": "aws",
+    "duration": "wait",
+    "until": "wait",
+    "workflow": "workflow",
+}
+
+
+class Backoff(SpecModel):
+    """Delay between attempts: ``initial``, multiplied by ``multiplier`` each time, at most ``max``."""
+
+    initial: Duration = 1.0
+    """Delay before the second attempt."""
+    multiplier: float = Field(default=2.0, ge=1)
+    """Factor applied to the delay after each attempt."""
+    max: Duration = 60.0
+    """Upper bound of any delay."""
+
+
+class RetryPolicy(SpecModel):
+    """How often a failed step is tried again, and after what delay."""
+
+    max_attempts: int = Field(default=1, ge=1, le=100)
+    """Attempts in all, the first included (1 = no retry)."""
+    backoff: Backoff = Backoff()
+    """Delay between attempts."""
+    on: list[Literal["error", "timeout"]] = ["error", "timeout"]
+    """Failures that are retried: a step error, a timeout, or both."""
+
+
+class CachePolicy(SpecModel):
+    """Long form of ``cache_key``: the key and how long an entry stays valid."""
+
+    key: Template | None = None
+    """Template added to the full cache key (for example ``{{ hash_files('src/**') }}``)."""
+    ttl: Duration | None = None
+    """How long a cache entry is used; absent means until evicted."""
+
+
+class BodyCommon(SpecModel):
+    """Keys that every step and every compensation body accepts."""
+
+    name: str | None = None
+    """Display name."""
+    timeout: Duration | None = None
+    """Longest time one attempt may take; the workflow's ``defaults.timeout`` otherwise."""
+    retry: RetryPolicy | None = None
+    """Retry policy; the workflow's ``defaults.retry`` otherwise."""
+    env: EnvMap = {}
+    """Extra environment variables (values are templates)."""
+
+
+class StepCommon(BodyCommon):
+    """Keys that every step accepts, whatever its type."""
+
+    id: StepId
+    """Unique in the file; ``[a-z0-9_][a-z0-9_-]*``."""
+    needs: list[StepId] | None = None
+    """Steps this one waits for. Absent: the previous step in the list. ``[]``: starts at once."""
+    when: Expression | None = None
+    """Expression; false marks the step ``skipped`` (its dependants still run)."""
+    continue_on_error: bool = False
+    """A failure is recorded but the execution goes on."""
+    cache_key: Template | None = None
+    """Template; when set, a step whose full cache key was seen before is restored, not run."""
+    use_cache: bool = False
+    """Cache this step on its rendered body and declared inputs alone."""
+    cache: CachePolicy | None = None
+    """Long form of ``cache_key`` with a ``ttl``."""
+    outputs: dict[StepId, Template] = {}
+    """Output name -> file path in the workspace; stored as an artifact."""
+    for_each: Expression | list[Any] | None = None
+    """Expression giving a list (or a literal list): the step runs once per item."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """With ``for_each``: at most this many items run at once."""
+    compensate: CompensationBody | None = None
+    """Step body run, in reverse completion order, when the execution fails after this step succeeded."""
+
+    @field_validator("needs", mode="before")
+    @classmethod
+    def _needs_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("for_each", mode="before")
+    @classmethod
+    def _for_each_given(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError("for_each needs an expression that gives a list, such as \"{{ inputs.files }}\"")
+        return value
+
+    @property
+    def cache_enabled(self) -> bool:
+        """True when this step's results are cached."""
+        return self.use_cache or self.cache_key is not None or self.cache is not None
+
+
+class ShellFields(SpecModel):
+    type: Literal["shell"] = "shell"
+    """Runs a command with bash (``command``) or a program without a shell (``argv``)."""
+    command: Template | None = None
+    """Script run with ``bash -eo pipefail``; template values arrive as variables, never as code."""
+    argv: list[Template] | None = None
+    """Program and arguments, run without a shell."""
+    working_dir: Template | None = None
+    """Directory to run in, relative to the workspace."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ShellFields:
+        if (self.command is None) == (self.argv is None):
+            raise ValueError("a shell step needs exactly one of 'command' or 'argv'")
+        if self.argv is not None and not self.argv:
+            raise ValueError("'argv' needs at least the program to run")
+        return self
+
+
+class AssertFields(SpecModel):
+    type: Literal["assert"] = "assert"
+    """Checks a condition."""
+    condition: Expression
+    """Expression that must be true."""
+    message: Template | None = None
+    """Message of the failure when the condition is false."""
+    on_false: Literal["fail", "stop"] = "fail"
+    """``fail`` fails the step; ``stop`` ends the execution early as succeeded."""
+
+
+class AgentFields(SpecModel):
+    type: Literal["agent", "claude_code"] = "agent"
+    """Runs an LLM agent on the workspace (``claude_code`` is an alias)."""
+    prompt: Template
+    """Instructions for the agent."""
+    inputs: list[Template] = []
+    """Files given to the agent."""
+    model: str | None = None
+    """Model identifier (a Bedrock model id for the ``bedrock`` provider)."""
+    provider: Literal["bedrock", "command"] = "bedrock"
+    """``bedrock`` calls Amazon Bedrock; ``command`` runs a local agent program."""
+    command: list[Template] | None = None
+    """With ``provider: command``: the program and its arguments; the prompt arrives on stdin."""
+    security_profile: Literal["restricted", "network", "unrestricted"] = "restricted"
+    """``restricted``: no network, writes only in the workspace, allow-listed commands."""
+    allowed_commands: list[str] = []
+    """Commands the agent may run under the ``restricted`` profile."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Upper bound of output tokens per call."""
+    budget: float | None = Field(default=None, gt=0)
+    """Upper bound of spend for the step, in US dollars."""
+
+
+class HttpFields(SpecModel):
+    type: Literal["http"] = "http"
+    """Sends an HTTP request."""
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    """HTTP method."""
+    url: Template
+    """URL to call."""
+    headers: dict[str, Template] = {}
+    """Request headers."""
+    json_body: Any = Field(default=None, alias="json")
+    """Body sent as JSON (strings inside are templates)."""
+    body: Template | None = None
+    """Raw body."""
+    expect_status: int | list[int] | Literal["2xx", "3xx", "4xx", "5xx"] = "2xx"
+    """Statuses that count as success."""
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpFields:
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give either 'json' or 'body', not both")
+        return self
+
+
+class AwsFields(SpecModel):
+    type: Literal["aws"] = "aws"
+    """Calls an AWS API through boto3."""
+    service: str
+    """boto3 client name (``s3``, ``dynamodb``, ...)."""
+    action: str
+    """boto3 method name (``put_object``)."""
+    params: dict[str, Any] = {}
+    """Parameters of the call (strings inside are templates)."""
+    region: str | None = None
+    """Region; the execution's region otherwise."""
+
+
+class WaitFields(SpecModel):
+    type: Literal["wait"] = "wait"
+    """Waits; holds no compute on AWS."""
+    duration: Duration | None = None
+    """How long to wait."""
+    until: Template | None = None
+    """ISO-8601 timestamp to wait for."""
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> WaitFields:
+        if (self.duration is None) == (self.until is None):
+            raise ValueError("a wait step needs exactly one of 'duration' or 'until'")
+        return self
+
+
+class ApprovalFields(SpecModel):
+    type: Literal["approval"] = "approval"
+    """Waits for ``baton approve`` or ``baton approve --reject``."""
+    message: Template | None = None
+    """What the approver is asked."""
+
+
+class WorkflowFields(SpecModel):
+    type: Literal["workflow"] = "workflow"
+    """Runs another workflow as a child execution."""
+    workflow: str
+    """Name of the child workflow."""
+    inputs: dict[str, Any] = {}
+    """Inputs of the child (strings are templates)."""
+    version: ScalarString | None = None
+    """Version of the child; the latest registered otherwise."""
+
+
+# mypy cannot follow pydantic's field merging across two model bases; the runtime can.
+class ShellStep(StepCommon, ShellFields):  # type: ignore[misc]
+    """A ``shell`` step."""
+
+
+class AssertStep(StepCommon, AssertFields):  # type: ignore[misc]
+    """An ``assert`` step."""
+
+
+class AgentStep(StepCommon, AgentFields):  # type: ignore[misc]
+    """An ``agent`` (``claude_code``) step."""
+
+
+class HttpStep(StepCommon, HttpFields):  # type: ignore[misc]
+    """An ``http`` step."""
+
+
+class AwsStep(StepCommon, AwsFields):  # type: ignore[misc]
+    """An ``aws`` step."""
+
+
+class WaitStep(StepCommon, WaitFields):  # type: ignore[misc]
+    """A ``wait`` step."""
+
+
+class ApprovalStep(StepCommon, ApprovalFields):  # type: ignore[misc]
+    """An ``approval`` step."""
+
+
+class WorkflowStep(StepCommon, WorkflowFields):  # type: ignore[misc]
+    """A ``workflow`` step."""
+
+
+class ShellBody(BodyCommon, ShellFields):  # type: ignore[misc]
+    """A ``shell`` compensation."""
+
+
+class AssertBody(BodyCommon, AssertFields):  # type: ignore[misc]
+    """An ``assert`` compensation."""
+
+
+class AgentBody(BodyCommon, AgentFields):  # type: ignore[misc]
+    """An ``agent`` compensation."""
+
+
+class HttpBody(BodyCommon, HttpFields):  # type: ignore[misc]
+    """An ``http`` compensation."""
+
+
+class AwsBody(BodyCommon, AwsFields):  # type: ignore[misc]
+    """An ``aws`` compensation."""
+
+
+class WaitBody(BodyCommon, WaitFields):  # type: ignore[misc]
+    """A ``wait`` compensation."""
+
+
+class ApprovalBody(BodyCommon, ApprovalFields):  # type: ignore[misc]
+    """An ``approval`` compensation."""
+
+
+class WorkflowBody(BodyCommon, WorkflowFields):  # type: ignore[misc]
+    """A ``workflow`` compensation."""
+
+
+def step_type_of(value: Any) -> str | None:
+    """The canonical type of a step given as a mapping or a model; None if it cannot be told."""
+    if not isinstance(value, dict):
+        kind = getattr(value, "type", None)
+        return TYPE_ALIASES.get(kind, kind) if isinstance(kind, str) else None
+    kind = value.get("type")
+    if kind is None:
+        inferred = {_INFERRED_BY_KEY[k] for k in value if k in _INFERRED_BY_KEY}
+        return inferred.pop() if len(inferred) == 1 else None
+    if not isinstance(kind, str):
+        return None
+    kind = TYPE_ALIASES.get(kind, kind)
+    return kind if kind in STEP_TYPES else None
+
+
+_STEP_TYPE_ERROR = "step_type"
+
+Step = Annotated[
+    Annotated[ShellStep, Tag("shell")]
+    | Annotated[AssertStep, Tag("assert")]
+    | Annotated[AgentStep, Tag("agent")]
+    | Annotated[HttpStep, Tag("http")]
+    | Annotated[AwsStep, Tag("aws")]
+    | Annotated[WaitStep, Tag("wait")]
+    | Annotated[ApprovalStep, Tag("approval")]
+    | Annotated[WorkflowStep, Tag("workflow")],
+    Discriminator(step_type_of, custom_error_type=_STEP_TYPE_ERROR, custom_error_message="unknown step type"),
+]
+"""Any step, chosen by ``type`` (or inferred from a key only one type has)."""
+
+CompensationBody = Annotated[
+    Annotated[ShellBody, Tag("shell")]
+    | Annotated[AssertBody, Tag("assert")]
+    | Annotated[AgentBody, Tag("agent")]
+    | Annotated[HttpBody, Tag("http")]
+    | Annotated[AwsBody, Tag("aws")]
+    | Annotated[WaitBody, Tag("wait")]
+    | Annotated[ApprovalBody, Tag("approval")]
+    | Annotated[WorkflowBody, Tag("workflow")],
+    Discriminator(step_type_of, custom_error_type=_STEP_TYPE_ERROR, custom_error_message="unknown step type"),
+]
+"""A step body without flow control, run as a compensation."""
+
+AnyStep = ShellStep | AssertStep | AgentStep | HttpStep | AwsStep | WaitStep | ApprovalStep | WorkflowStep
+STEP_ERROR_TYPE = _STEP_TYPE_ERROR
+
+StepCommon.model_rebuild()
+for _model in (ShellStep, AssertStep, AgentStep, HttpStep, AwsStep, WaitStep, ApprovalStep, WorkflowStep):
+    _model.model_rebuild()
