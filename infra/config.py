@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import RemovalPolicy
-from baton.resource_names import MAX_RESOURCE_PREFIX_LENGTH, is_valid_resource_prefix
 from constructs import Node
+
+from baton.resource_names import MAX_RESOURCE_PREFIX_LENGTH, is_valid_resource_prefix
 
 CONTEXT_STACK_NAME = "baton:stack-name"
 CONTEXT_RESOURCE_PREFIX = "baton:resource-prefix"
@@ -25,8 +26,8 @@ DEFAULT_STACK_NAME = "Baton"
 # The values CloudWatch Logs accepts for a log group's retention; S3 log expiry uses the
 # same setting, so one number means the same thing everywhere.
 LOG_RETENTION_DAYS_ALLOWED = frozenset(
-    (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
-    + (2922, 3288, 3653)
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365}  # up to a year
+    | {400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}  # up to ten years
 )
 LOG_LEVELS = frozenset(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from aws_cdk import aws_events as events
-from baton.resource_names import event_bus_name
 from constructs import Construct
+
+from baton.resource_names import event_bus_name
 
 
 class Events(Construct):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
-from baton import resource_names as names
 from constructs import Construct
 
+from baton import resource_names as names
 from infra.config import BatonStackProps
 from infra.events import Events
 from infra.nag import acknowledge_findings

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
-from baton import resource_names as names
 from constructs import Construct
+
+from baton import resource_names as names
 
 _STRING = dynamodb.AttributeType.STRING
 
@@ -33,9 +34,7 @@ class State(Construct):
         )
         self.executions_table.add_global_secondary_index(
             index_name=names.WORKFLOW_INDEX_NAME,
-            partition_key=dynamodb.Attribute(
-                name=names.WORKFLOW_INDEX_PARTITION_KEY, type=_STRING
-            ),
+            partition_key=dynamodb.Attribute(name=names.WORKFLOW_INDEX_PARTITION_KEY, type=_STRING),
             sort_key=dynamodb.Attribute(name=names.WORKFLOW_INDEX_SORT_KEY, type=_STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )

@@ -42,3 +42,43 @@ class ExpressionError(BatonError):
 
 class InputError(BatonError):
     """Inputs given to an execution do not match the workflow's ``inputs`` section."""
+
+
+class StateConflictError(BatonError):
+    """A conditional write lost: the record changed (or exists) since it was read.
+
+    Another worker claimed or finished the step first; the caller re-reads and moves on.
+    """
+
+    retryable = True
+
+
+class ExecutionNotFoundError(BatonError):
+    """No execution with that id is in the state store."""
+
+
+class StepFailedError(BatonError):
+    """One attempt of a step failed.
+
+    ``kind`` is ``error`` or ``timeout`` (what ``retry.on`` matches); ``retryable`` is False
+    when trying again cannot help (a template that does not render, an unsupported type).
+    """
+
+    def __init__(self, message: str, *, kind: str = "error", retryable: bool = True) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+
+
+class SecretError(BatonError):
+    """A secret could not be resolved from its source."""
+
+    retryable = False
+
+
+class ResumeError(BatonError):
+    """An execution cannot be resumed, approved or cancelled in its current state."""
+
+
+class UnsupportedStepTypeError(BatonError):
+    """A workflow uses a step type the chosen backend cannot run (yet); nothing was run."""

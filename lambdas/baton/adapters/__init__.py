@@ -1,0 +1,1 @@
+"""Adapters: implementations of the ports for one home (local, AWS)."""

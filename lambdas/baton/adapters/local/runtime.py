@@ -1,0 +1,166 @@
+"""Small local adapters: the system clock, a thread-pool dispatcher, ``{env: NAME}`` secrets
+and a process supervisor that recognises a crashed ``baton`` and stops what it left running."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from baton.errors import SecretError
+
+
+class SystemClock:
+    """The machine's clock."""
+
+    def now(self) -> datetime:
+        """Current UTC time."""
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep``."""
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class ThreadPoolDispatcher:
+    """Runs tasks on a pool of threads (steps mostly wait on child processes)."""
+
+    def __init__(self, max_workers: int = 32) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="baton-step")
+        self._done: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._pending = 0
+
+    def submit(self, key: str, task: Callable[[], Any]) -> None:
+        """Start ``task`` on a worker thread."""
+        self._pending += 1
+        future = self._pool.submit(task)
+        future.add_done_callback(lambda done: self._done.put((key, _outcome(done))))
+
+    def collect(self, timeout: float | None) -> list[tuple[str, Any]]:
+        """Finished results; waits up to ``timeout`` seconds for the first."""
+        if self._pending == 0:
+            return []
+        try:
+            results = [self._done.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                results.append(self._done.get_nowait())
+        self._pending -= len(results)
+        return results
+
+    def in_flight(self) -> int:
+        """Tasks submitted and not yet collected."""
+        return self._pending
+
+    def shutdown(self) -> None:
+        """Release the threads without waiting for running tasks."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _outcome(future: Future[Any]) -> Any:
+    error = future.exception()
+    return error if error is not None else future.result()
+
+
+class EnvSecretResolver:
+    """Resolves ``{env: NAME}`` from the environment; cloud sources are refused locally."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def resolve(self, name: str, source: Mapping[str, str]) -> str:
+        """The secret's value."""
+        if "env" in source:
+            value = self._environ.get(source["env"])
+            if value is None:
+                raise SecretError(
+                    f"secret {name}: environment variable {source['env']} is not set"
+                )
+            return value
+        kind = next(iter(source), "?")
+        raise SecretError(
+            f"secret {name}: a local run reads secrets only from {{env: NAME}}, not from "
+            f"{kind}; set it in the environment or run the workflow on AWS"
+        )
+
+
+class LocalProcessSupervisor:
+    """Lease holders are ``host:pid:token``; step process groups are kept in pid files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
+
+    def is_alive(self, owner: str) -> bool:
+        """False when ``owner`` was a process on this machine that has exited."""
+        host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host != self.host or not pid_text.isdigit():
+            return True
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _pid_file(self, execution_id: str, step_key: str) -> Path:
+        return self.folder / execution_id / f"{step_key}.pid"
+
+    def track(self, execution_id: str, step_key: str, pid: int) -> None:
+        """Write the step's process group id where a successor can find it."""
+        path = self._pid_file(execution_id, step_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(pid))
+
+    def untrack(self, execution_id: str, step_key: str) -> None:
+        """Remove the pid file."""
+        self._pid_file(execution_id, step_key).unlink(missing_ok=True)
+
+    def reap(self, execution_id: str, step_key: str) -> None:
+        """Kill the process group a dead holder left, if it is still the step's."""
+        path = self._pid_file(execution_id, step_key)
+        try:
+            pgid = int(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        if _runs_execution(pgid, execution_id):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+        path.unlink(missing_ok=True)
+
+
+def _runs_execution(pgid: int, execution_id: str) -> bool:
+    """True if process group ``pgid`` still runs a step of ``execution_id``.
+
+    Linux never hands out a pid still in use as a group id, so a group whose leader has
+    exited is still the step's; a live leader is checked by its environment, in case the
+    whole group died and its pid was reused.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        environ = Path(f"/proc/{pgid}/environ").read_bytes()
+    except OSError:
+        return True  # leader gone (its group lives on) or no /proc (macOS)
+    return f"BATON_EXECUTION_ID={execution_id}".encode() in environ.split(b"\0")

@@ -1,0 +1,211 @@
+"""``SqliteStateStore``: executions and step records in one SQLite file.
+
+WAL mode lets readers (``baton status``) run beside a writer; every state change is one
+transaction whose ``WHERE version = ?`` makes it conditional. ``synchronous=NORMAL`` skips
+the fsync at each commit: in WAL mode a committed transaction survives a crash of the
+process (the WAL is in the OS page cache); only a power cut can lose the last commits.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from baton.engine.records import ExecutionRecord, StepRecord
+from baton.errors import ExecutionNotFoundError, StateConflictError
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS definitions (
+    digest TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY, started_at TEXT, version INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS executions_by_start ON executions (started_at);
+CREATE TABLE IF NOT EXISTS steps (
+    execution_id TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,
+    data TEXT NOT NULL, PRIMARY KEY (execution_id, key)) WITHOUT ROWID;
+"""
+_UPDATE_STEP = "UPDATE steps SET version = ?, data = ? WHERE execution_id = ? AND key = ? AND version = ?"
+_INSERT_STEP = "INSERT INTO steps (execution_id, key, version, data) VALUES (?, ?, ?, ?)"
+
+
+def _dumps(data: Mapping[str, Any]) -> str:
+    # default=str: an output rendered from an odd value must never make a write fail
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+class SqliteStateStore:
+    """State store over one SQLite database file (created on first use)."""
+
+    def __init__(self, path: Path, *, busy_timeout_seconds: float = 30.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # One connection shared by the engine's threads, serialised by a lock: SQLite has one
+        # writer at a time anyway, and statements stay prepared in the connection's cache.
+        self._db = sqlite3.connect(
+            path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=busy_timeout_seconds,
+            cached_statements=64,
+        )
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            with self._transaction():
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading
+        # a read lock; busy_timeout makes the second one wait its turn.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- definitions ----------------------------------------------------------------------
+
+    def put_definition(self, digest: str, definition: Mapping[str, Any]) -> None:
+        """Store a compiled definition under its digest (idempotent)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO definitions (digest, data) VALUES (?, ?)",
+                (digest, _dumps(definition)),
+            )
+
+    def get_definition(self, digest: str) -> dict[str, Any] | None:
+        """The compiled definition stored under ``digest``, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT data FROM definitions WHERE digest = ?", (digest,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- executions -----------------------------------------------------------------------
+
+    def create_execution(self, execution: ExecutionRecord, steps: Sequence[StepRecord]) -> ExecutionRecord:
+        """Insert an execution and its step records in one transaction."""
+        stored = execution.evolve(version=1)
+        with self._lock:
+            try:
+                with self._transaction() as db:
+                    db.execute(
+                        "INSERT INTO executions (id, started_at, version, data) VALUES (?, ?, 1, ?)",
+                        (stored.execution_id, _iso(stored.started_at), _dumps(stored.to_data())),
+                    )
+                    db.executemany(_INSERT_STEP, [_insert_row(step) for step in steps])
+            except sqlite3.IntegrityError as exc:
+                raise StateConflictError(f"execution {execution.execution_id} already exists") from exc
+        return stored
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution; ``ExecutionNotFoundError`` if there is none."""
+        with self._lock:
+            row = self._db.execute("SELECT data FROM executions WHERE id = ?", (execution_id,)).fetchone()
+        if row is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r} in {self.path}")
+        return ExecutionRecord.from_data(json.loads(row[0]))
+
+    def update_execution(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Write a changed execution conditionally on its version."""
+        stored = execution.evolve(version=execution.version + 1)
+        with self._lock:
+            self._update_execution(stored, execution.version)
+        return stored
+
+    def _update_execution(self, new: ExecutionRecord, expected_version: int) -> None:
+        changed = self._db.execute(
+            "UPDATE executions SET version = ?, data = ? WHERE id = ? AND version = ?",
+            (new.version, _dumps(new.to_data()), new.execution_id, expected_version),
+        ).rowcount
+        if changed != 1:
+            raise StateConflictError(f"execution {new.execution_id} changed since version {expected_version}")
+
+    def list_executions(self, limit: int = 50) -> list[ExecutionRecord]:
+        """The most recently started executions, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM executions ORDER BY started_at DESC, id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [ExecutionRecord.from_data(json.loads(row[0])) for row in rows]
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def get_steps(self, execution_id: str) -> dict[str, StepRecord]:
+        """Every record of the execution by key."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM steps WHERE execution_id = ?", (execution_id,)).fetchall()
+        records = (StepRecord.from_data(json.loads(row[0])) for row in rows)
+        return {record.key: record for record in records}
+
+    def commit(
+        self,
+        updates: Sequence[StepRecord],
+        inserts: Sequence[StepRecord] = (),
+        execution: ExecutionRecord | None = None,
+    ) -> tuple[list[StepRecord], ExecutionRecord | None]:
+        """Apply conditional step updates, inserts and an execution update atomically."""
+        stored = [record.evolve(version=record.version + 1) for record in updates]
+        new_execution = execution.evolve(version=execution.version + 1) if execution else None
+        with self._lock:
+            if len(stored) == 1 and not inserts and execution is None:
+                # The hot path (claim, complete): one statement is one transaction.
+                self._update(stored[0], updates[0].version)
+            else:
+                with self._transaction():
+                    for new, old in zip(stored, updates, strict=True):
+                        self._update(new, old.version)
+                    self._insert(inserts)
+                    if execution is not None and new_execution is not None:
+                        self._update_execution(new_execution, execution.version)
+        inserted = [record.evolve(version=1) for record in inserts]
+        return [*stored, *inserted], new_execution
+
+    def _update(self, new: StepRecord, expected_version: int) -> None:
+        changed = self._db.execute(
+            _UPDATE_STEP,
+            (new.version, _dumps(new.to_data()), new.execution_id, new.key, expected_version),
+        ).rowcount
+        if changed != 1:
+            raise StateConflictError(f"step {new.key} of {new.execution_id} changed since version {expected_version}")
+
+    def _insert(self, inserts: Sequence[StepRecord]) -> None:
+        try:
+            self._db.executemany(_INSERT_STEP, [_insert_row(record) for record in inserts])
+        except sqlite3.IntegrityError as exc:
+            raise StateConflictError("a step record to insert already exists") from exc
+
+    def renew_lease(self, step: StepRecord, expires_at: datetime) -> bool:
+        """Extend the lease of a running step still at the holder's version."""
+        renewed = step.evolve(lease_expires_at=expires_at)
+        with self._lock:
+            changed = self._db.execute(
+                "UPDATE steps SET data = ? WHERE execution_id = ? AND key = ? AND version = ?",
+                (_dumps(renewed.to_data()), step.execution_id, step.key, step.version),
+            ).rowcount
+        return changed == 1
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _insert_row(record: StepRecord) -> tuple[str, str, int, str]:
+    stored = record.evolve(version=1)
+    return (stored.execution_id, stored.key, 1, _dumps(stored.to_data()))

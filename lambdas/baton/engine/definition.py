@@ -1,0 +1,243 @@
+"""The compiled definition: what the engine needs of a workflow, as plain JSON-ready data.
+
+Validating YAML with the pydantic models costs a few hundred milliseconds of imports; the
+engine compiles a validated ``Workflow`` once into these small dataclasses, stores them
+under the digest of the source text, and later runs of the same file (and every resume)
+start from the stored copy without importing the models at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from baton.spec.models import Workflow
+    from baton.spec.steps import AnyStep, RetryPolicy
+
+DEFINITION_FORMAT = 1
+"""Bumped whenever the compiled form changes, so stale stored copies are not reused."""
+
+STEP_LISTS = ("steps", "on_failure", "finally")
+
+
+def has_template(value: Any) -> bool:
+    """True when a string anywhere in ``value`` contains a template part."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(has_template(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_template(v) for v in value)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySpec:
+    """A resolved retry policy (the step's own, else the workflow default, else one attempt)."""
+
+    max_attempts: int = 1
+    initial_seconds: float = 1.0
+    multiplier: float = 2.0
+    max_seconds: float = 60.0
+    on: tuple[str, ...] = ("error", "timeout")
+
+    def delay_before(self, next_try: int) -> float:
+        """Seconds to wait before try number ``next_try`` (2 for the first retry)."""
+        delay = self.initial_seconds * self.multiplier ** max(0, next_try - 2)
+        return float(min(delay, self.max_seconds))
+
+
+@dataclass(frozen=True, slots=True)
+class BodyDef:
+    """What running one body needs: its type, its type's fields, env, timeout, retry."""
+
+    type: str
+    fields: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+    timeout_seconds: float | None = None
+    retry: RetrySpec = RetrySpec()
+
+
+@dataclass(frozen=True, slots=True)
+class StepDef:
+    """One step: its body and the flow control around it."""
+
+    id: str
+    list_name: str
+    body: BodyDef
+    needs: tuple[str, ...] = ()
+    when: str | bool | None = None
+    continue_on_error: bool = False
+    for_each: Any = None
+    max_concurrency: int | None = None
+    cache_enabled: bool = False
+    cache_key: str | None = None
+    cache_ttl_seconds: float | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    compensate: BodyDef | None = None
+    templated: bool = False
+
+    @property
+    def type(self) -> str:
+        """The step type (``shell``, ``assert``...)."""
+        return self.body.type
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A compiled workflow."""
+
+    name: str
+    steps: tuple[StepDef, ...]
+    version: str | None = None
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    cache_version: str = "1"
+
+    def __post_init__(self) -> None:
+        by_id = {step.id: step for step in self.steps}
+        object.__setattr__(self, "_by_id", by_id)
+
+    def step(self, step_id: str) -> StepDef:
+        """The step with this id (``KeyError`` if none)."""
+        by_id: dict[str, StepDef] = object.__getattribute__(self, "_by_id")
+        return by_id[step_id]
+
+    def list_steps(self, list_name: str) -> list[StepDef]:
+        """The steps of one list (``steps``, ``on_failure`` or ``finally``) in file order."""
+        return [step for step in self.steps if step.list_name == list_name]
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON-ready form, stored under the source digest."""
+        data = {
+            "format": DEFINITION_FORMAT,
+            "name": self.name,
+            "version": self.version,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "env": self.env,
+            "secrets": self.secrets,
+            "cache_version": self.cache_version,
+            "steps": [asdict(step) for step in self.steps],
+        }
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Definition:
+        """Inverse of :meth:`to_data`; ``ValueError`` on another format."""
+        if data.get("format") != DEFINITION_FORMAT:
+            raise ValueError(f"compiled definition format {data.get('format')!r} is not {DEFINITION_FORMAT}")
+        steps = tuple(_step_from_data(raw) for raw in data["steps"])
+        return cls(
+            name=data["name"],
+            version=data["version"],
+            steps=steps,
+            inputs=data["inputs"],
+            outputs=data["outputs"],
+            env=data["env"],
+            secrets=data["secrets"],
+            cache_version=data["cache_version"],
+        )
+
+
+def _body_from_data(raw: dict[str, Any]) -> BodyDef:
+    retry = dict(raw["retry"])
+    retry["on"] = tuple(retry["on"])
+    return BodyDef(**{**raw, "retry": RetrySpec(**retry)})
+
+
+def _step_from_data(raw: dict[str, Any]) -> StepDef:
+    values = dict(raw)
+    values["body"] = _body_from_data(raw["body"])
+    values["needs"] = tuple(raw["needs"])
+    if raw["compensate"] is not None:
+        values["compensate"] = _body_from_data(raw["compensate"])
+    return StepDef(**values)
+
+
+def compile_workflow(workflow: Workflow) -> Definition:
+    """Compile a validated workflow; defaults are resolved here, once."""
+    from baton.spec.graph import resolve_needs
+
+    steps: list[StepDef] = []
+    for list_name, listed in workflow.step_lists().items():
+        needs = resolve_needs(listed)
+        steps.extend(_compile_step(workflow, step, list_name, needs[step.id]) for step in listed)
+    return Definition(
+        name=workflow.name,
+        version=workflow.version,
+        steps=tuple(steps),
+        inputs={name: spec.model_dump(mode="json") for name, spec in workflow.inputs.items()},
+        outputs={
+            name: out.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for name, out in workflow.outputs.items()
+        },
+        env=dict(workflow.env),
+        secrets={name: ref.model_dump(mode="json") for name, ref in workflow.secrets.items()},
+        cache_version=workflow.cache.version,
+    )
+
+
+def _retry(policy: RetryPolicy | None) -> RetrySpec:
+    if policy is None:
+        return RetrySpec()
+    return RetrySpec(
+        max_attempts=policy.max_attempts,
+        initial_seconds=policy.backoff.initial,
+        multiplier=policy.backoff.multiplier,
+        max_seconds=policy.backoff.max,
+        on=tuple(policy.on),
+    )
+
+
+_BODY_COMMON = ("name", "timeout", "retry", "env")
+# An approval waits for people, not compute: the workflow-wide default timeout meant for
+# commands must not expire it.
+_OWN_TIMEOUT_ONLY = ("approval", "wait")
+
+
+def _body(workflow: Workflow, model: Any, exclude: set[str]) -> BodyDef:
+    fields = model.model_dump(mode="json", by_alias=True, exclude=exclude | set(_BODY_COMMON))
+    kind = fields.pop("type")
+    kind = {"claude_code": "agent"}.get(kind, kind)
+    timeout = model.timeout
+    if timeout is None and kind not in _OWN_TIMEOUT_ONLY:
+        timeout = workflow.defaults.timeout
+    return BodyDef(
+        type=kind,
+        fields=fields,
+        env=dict(model.env),
+        name=model.name,
+        timeout_seconds=timeout,
+        retry=_retry(model.retry or workflow.defaults.retry),
+    )
+
+
+def _compile_step(workflow: Workflow, step: AnyStep, list_name: str, needs: list[str]) -> StepDef:
+    from baton.spec.steps import StepCommon
+
+    flow = set(StepCommon.model_fields) - set(_BODY_COMMON)
+    body = _body(workflow, step, flow)
+    compensate = _body(workflow, step.compensate, set()) if step.compensate else None
+    cache_key = step.cache.key if step.cache and step.cache.key else step.cache_key
+    compiled = StepDef(
+        id=step.id,
+        list_name=list_name,
+        body=body,
+        needs=tuple(needs),
+        when=step.when,
+        continue_on_error=step.continue_on_error,
+        for_each=step.for_each,
+        max_concurrency=step.max_concurrency,
+        cache_enabled=step.cache_enabled,
+        cache_key=cache_key,
+        cache_ttl_seconds=step.cache.ttl if step.cache else None,
+        outputs=dict(step.outputs),
+        compensate=compensate,
+    )
+    templated = has_template([body.fields, body.env, compiled.outputs, cache_key, workflow.env])
+    return replace(compiled, templated=templated)

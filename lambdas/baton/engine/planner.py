@@ -1,0 +1,260 @@
+"""The planner: a pure function from (definition, records, now) to what happens next.
+
+No I/O and no clock: the caller passes ``now`` and the set of running units whose holder is
+gone (``orphaned``). The order of an execution is: ``steps`` (a DAG), then, if it failed,
+the compensations of succeeded steps in reverse completion order, then ``on_failure``, and
+always ``finally`` last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from baton.engine.definition import Definition, StepDef
+from baton.engine.records import (
+    ACTIVE_STEP,
+    CANCELLED,
+    DONE_OK,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    TERMINAL_STEP,
+    WAITING,
+    StepRecord,
+    compensation_key,
+    item_key,
+)
+
+REASON_WHEN = "when"
+REASON_UPSTREAM = "upstream_failed"
+REASON_STOPPED = "stopped"
+REASON_CANCELLED = "cancelled"
+REASON_NOT_NEEDED = "not_needed"
+
+
+@dataclass
+class Decision:
+    """What the caller does next.
+
+    ``start``: units to run now (pending steps or items, a compensation, a waiting unit whose
+    time came, an orphaned running unit to take over). ``finish``: ``for_each`` steps whose
+    items are all done. ``skip``: (key, status, reason) for units that will never run.
+    ``outcome``: the execution's final status once nothing is left. ``wake_at``: the
+    earliest future time at which a backed-off retry or a timed wait becomes due.
+    """
+
+    start: list[str] = field(default_factory=list)
+    finish: list[str] = field(default_factory=list)
+    skip: list[tuple[str, str, str]] = field(default_factory=list)
+    outcome: str | None = None
+    wake_at: datetime | None = None
+
+    @property
+    def has_actions(self) -> bool:
+        """True when the caller has something to do right now."""
+        return bool(self.start or self.finish or self.skip)
+
+
+def plan(
+    definition: Definition,
+    records: Mapping[str, StepRecord],
+    *,
+    now: datetime,
+    cancel_requested: bool = False,
+    orphaned: frozenset[str] = frozenset(),
+) -> Decision:
+    """Decide the next actions of an execution from its records alone."""
+    return _Planner(definition, records, now, orphaned).run(cancel_requested)
+
+
+class _Planner:
+    def __init__(
+        self,
+        definition: Definition,
+        records: Mapping[str, StepRecord],
+        now: datetime,
+        orphaned: frozenset[str],
+    ) -> None:
+        self.definition = definition
+        self.records = records
+        self.now = now
+        self.orphaned = orphaned
+        self.decision = Decision()
+
+    def run(self, cancel: bool) -> Decision:
+        main_done, main_failed = self._plan_list("steps", cancel)
+        if not main_done:
+            return self.decision
+        if main_failed and not cancel:
+            if not self._plan_compensations():
+                return self.decision
+            failure_done, _ = self._plan_list("on_failure", False)
+        else:
+            reason = REASON_CANCELLED if cancel else REASON_NOT_NEEDED
+            failure_done = self._skip_pending("on_failure", reason)
+        if not failure_done:
+            return self.decision
+        finally_done, finally_failed = self._plan_list("finally", False)
+        if not finally_done:
+            return self.decision
+        if cancel:
+            self.decision.outcome = CANCELLED
+        else:
+            self.decision.outcome = FAILED if main_failed or finally_failed else SUCCEEDED
+        return self.decision
+
+    # -- one list -------------------------------------------------------------------------
+
+    def _plan_list(self, list_name: str, cancel: bool) -> tuple[bool, bool]:
+        """Plan one list's DAG; return (every step is terminal, the list failed)."""
+        steps = self.definition.list_steps(list_name)
+        failing = any(self._failed_hard(step) for step in steps)
+        reason = None
+        if cancel:
+            reason = REASON_CANCELLED
+        elif failing:
+            reason = REASON_UPSTREAM
+        elif any(self._stopped(step) for step in steps):
+            reason = REASON_STOPPED
+        done = True
+        for step in steps:
+            record = self.records[step.id]
+            if record.status in TERMINAL_STEP:
+                continue
+            done = False
+            if record.status == PENDING:
+                if reason:
+                    self._skip(record, reason)
+                elif self._needs_met(step):
+                    self._consider(record)
+            elif record.item_count is not None and record.status == RUNNING:
+                self._plan_items(step, record, reason)
+            else:
+                self._plan_active(record, reason)
+        return done, failing
+
+    def _skip_pending(self, list_name: str, reason: str) -> bool:
+        done = True
+        for step in self.definition.list_steps(list_name):
+            record = self.records[step.id]
+            if record.status not in TERMINAL_STEP:
+                done = False
+                self._skip(record, reason)
+        return done
+
+    def _failed_hard(self, step: StepDef) -> bool:
+        if step.continue_on_error:
+            return False
+        record = self.records[step.id]
+        if record.status == FAILED:
+            return True
+        return any(item.status == FAILED for item in self._items(step, record))
+
+    def _stopped(self, step: StepDef) -> bool:
+        record = self.records[step.id]
+        return record.stop or any(item.stop for item in self._items(step, record))
+
+    def _items(self, step: StepDef, record: StepRecord) -> list[StepRecord]:
+        if step.for_each is None or not record.item_count:
+            return []
+        return [self.records[item_key(step.id, i)] for i in range(record.item_count)]
+
+    def _needs_met(self, step: StepDef) -> bool:
+        for need in step.needs:
+            status = self.records[need].status
+            if status in DONE_OK:
+                continue
+            if status == FAILED and self.definition.step(need).continue_on_error:
+                continue
+            return False
+        return True
+
+    # -- units ----------------------------------------------------------------------------
+
+    def _plan_items(self, step: StepDef, parent: StepRecord, reason: str | None) -> None:
+        items = self._items(step, parent)
+        if all(item.status in TERMINAL_STEP for item in items):
+            self.decision.finish.append(parent.key)
+            return
+        if reason is None and not step.continue_on_error:
+            if any(item.status == FAILED for item in items):
+                reason = REASON_UPSTREAM
+        active = sum(1 for item in items if item.status in ACTIVE_STEP)
+        limit = step.max_concurrency or len(items)
+        for item in items:
+            if item.status == PENDING:
+                if reason:
+                    self._skip(item, reason)
+                elif active < limit and self._consider(item):
+                    active += 1
+            elif item.status in ACTIVE_STEP:
+                self._plan_active(item, reason)
+
+    def _plan_active(self, record: StepRecord, reason: str | None) -> None:
+        """A running or waiting unit: take it over, wake it, cancel it, or leave it."""
+        if record.status == RUNNING:
+            if record.key in self.orphaned:
+                if reason:
+                    self._skip(record, reason)
+                else:
+                    self.decision.start.append(record.key)
+            return
+        if record.status == WAITING:
+            if reason:
+                self._skip(record, reason)
+            elif record.wake_at is not None:
+                self._consider(record)
+
+    def _consider(self, record: StepRecord) -> bool:
+        """Start ``record`` unless it is not due yet; True if started."""
+        if record.wake_at is not None and record.wake_at > self.now:
+            self._note_wake(record.wake_at)
+            return False
+        self.decision.start.append(record.key)
+        return True
+
+    def _note_wake(self, when: datetime) -> None:
+        if self.decision.wake_at is None or when < self.decision.wake_at:
+            self.decision.wake_at = when
+
+    def _skip(self, record: StepRecord, reason: str) -> None:
+        started = record.status != PENDING
+        status = CANCELLED if reason == REASON_CANCELLED or started else SKIPPED
+        self.decision.skip.append((record.key, status, reason))
+
+    # -- compensation ---------------------------------------------------------------------
+
+    def _plan_compensations(self) -> bool:
+        """Run compensations one at a time, newest completion first; True when all ended."""
+        done_units: list[StepRecord] = []
+        for step in self.definition.list_steps("steps"):
+            if step.compensate is None:
+                continue
+            record = self.records[step.id]
+            if step.for_each is not None:
+                done_units += [i for i in self._items(step, record) if i.status == SUCCEEDED]
+            elif record.status == SUCCEEDED:
+                done_units.append(record)
+        done_units.sort(key=lambda r: (r.finished_at or self.now, r.key), reverse=True)
+        for unit in done_units:
+            key = compensation_key(unit.key)
+            compensation = self.records.get(key)
+            if compensation is None:
+                self.decision.start.append(key)
+                return False
+            if compensation.status == PENDING:
+                self._consider(compensation)
+                return False
+            if compensation.status not in TERMINAL_STEP:
+                self._plan_active(compensation, None)
+                return False
+        return True
+
+
+def is_skipped_by_when(record: StepRecord) -> bool:
+    """True for a unit skipped because its ``when`` was false (resume keeps those)."""
+    return record.status == SKIPPED and record.reason == REASON_WHEN

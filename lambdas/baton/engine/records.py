@@ -1,0 +1,157 @@
+"""The durable records of an execution: one per execution and one per step, item or compensation.
+
+Records are immutable values. A store writes a changed copy conditionally on the ``version``
+it was read at, so two workers can never both win the same transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+PENDING = "pending"
+RUNNING = "running"
+WAITING = "waiting"
+SUCCEEDED = "succeeded"
+CACHED = "cached"
+SKIPPED = "skipped"
+FAILED = "failed"
+CANCELLED = "cancelled"
+COMPENSATED = "compensated"
+
+TERMINAL_STEP = frozenset({SUCCEEDED, CACHED, SKIPPED, FAILED, CANCELLED, COMPENSATED})
+ACTIVE_STEP = frozenset({RUNNING, WAITING})
+DONE_OK = frozenset({SUCCEEDED, CACHED, SKIPPED, COMPENSATED})
+TERMINAL_EXECUTION = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+KIND_STEP = "step"
+KIND_ITEM = "item"
+KIND_COMPENSATION = "compensation"
+COMPENSATION_SUFFIX = "~compensate"
+
+
+def item_key(step_id: str, index: int) -> str:
+    """Record key of item ``index`` of a ``for_each`` step."""
+    return f"{step_id}[{index}]"
+
+
+def compensation_key(unit_key: str) -> str:
+    """Record key of the compensation of a step or item."""
+    return unit_key + COMPENSATION_SUFFIX
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """State of one unit of work: a step, one ``for_each`` item, or one compensation.
+
+    ``attempt`` counts every claim (it names log files and fences writes); ``tries`` counts
+    the attempts charged to the retry budget since the last resume (a crash-interrupted
+    attempt is not charged).
+    """
+
+    execution_id: str
+    key: str
+    step_id: str
+    kind: str = KIND_STEP
+    status: str = PENDING
+    version: int = 0
+    attempt: int = 0
+    tries: int = 0
+    index: int | None = None
+    item: Any = None
+    outputs: Any = None
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_kind: str | None = None
+    cache_hit: bool = False
+    cache_key: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    wake_at: datetime | None = None
+    reason: str | None = None
+    stop: bool = False
+    item_count: int | None = None
+
+    def evolve(self, **changes: Any) -> StepRecord:
+        """A copy with ``changes`` applied (the version is left to the store)."""
+        return replace(self, **changes)
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON-ready form; stores keep it in one document."""
+        return {
+            "execution_id": self.execution_id, "key": self.key, "step_id": self.step_id,
+            "kind": self.kind, "status": self.status, "version": self.version,
+            "attempt": self.attempt, "tries": self.tries, "index": self.index, "item": self.item,
+            "outputs": self.outputs, "artifacts": self.artifacts, "error": self.error,
+            "error_kind": self.error_kind, "cache_hit": self.cache_hit, "cache_key": self.cache_key,
+            "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at),
+            "lease_owner": self.lease_owner, "lease_expires_at": _iso(self.lease_expires_at),
+            "wake_at": _iso(self.wake_at), "reason": self.reason, "stop": self.stop,
+            "item_count": self.item_count,
+        }  # fmt: skip
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> StepRecord:
+        """Inverse of :meth:`to_data`."""
+        times = {
+            name: _time(data.get(name))
+            for name in ("started_at", "finished_at", "lease_expires_at", "wake_at")
+        }
+        plain = {k: v for k, v in data.items() if k not in times}
+        return cls(**plain, **times)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    """State of one execution. ``definition_digest`` names the stored compiled definition."""
+
+    execution_id: str
+    workflow: str
+    definition_digest: str
+    workflow_version: str | None = None
+    status: str = RUNNING
+    version: int = 0
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    workspace: str = "."
+    trigger: dict[str, Any] = field(default_factory=dict)
+    cancel_requested: bool = False
+    no_cache: bool = False
+
+    def evolve(self, **changes: Any) -> ExecutionRecord:
+        """A copy with ``changes`` applied (the version is left to the store)."""
+        return replace(self, **changes)
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "execution_id": self.execution_id, "workflow": self.workflow,
+            "definition_digest": self.definition_digest,
+            "workflow_version": self.workflow_version, "status": self.status,
+            "version": self.version, "inputs": self.inputs, "outputs": self.outputs,
+            "error": self.error, "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at), "workspace": self.workspace,
+            "trigger": self.trigger, "cancel_requested": self.cancel_requested,
+            "no_cache": self.no_cache,
+        }  # fmt: skip
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ExecutionRecord:
+        """Inverse of :meth:`to_data`."""
+        times = {name: _time(data.get(name)) for name in ("started_at", "finished_at")}
+        plain = {k: v for k, v in data.items() if k not in times}
+        return cls(**plain, **times)

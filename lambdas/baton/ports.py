@@ -1,0 +1,267 @@
+"""The ports: what the engine needs from the world, as small protocols.
+
+The engine imports only these; ``bootstrap`` picks the adapters (SQLite and files on a
+laptop, DynamoDB/S3/SQS on AWS). Every write a ``StateStore`` makes is conditional, so the
+engine's correctness never depends on which adapter runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from baton.engine.records import ExecutionRecord, StepRecord
+
+__all__ = [
+    "ArtifactRef",
+    "ArtifactStore",
+    "CacheEntry",
+    "Clock",
+    "Dispatcher",
+    "ExecutionRecord",
+    "LogEntry",
+    "ProcessSupervisor",
+    "SecretResolver",
+    "StateStore",
+    "StepRecord",
+]
+
+
+class Clock(Protocol):
+    """Time, injected so the core never reads the wall clock (tests use a fake)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back, for measuring durations."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Block for ``seconds`` (a fake clock advances instead)."""
+        ...
+
+
+class StateStore(Protocol):
+    """Durable executions and step records; every change is a conditional write.
+
+    ``update_execution`` and ``commit`` take records carrying the ``version`` they were read
+    at, write them with ``version + 1`` only if the stored version still matches, and
+    return the stored copies. A lost race raises ``StateConflictError``.
+    """
+
+    def put_definition(self, digest: str, definition: Mapping[str, Any]) -> None:
+        """Store a compiled definition under its digest (idempotent)."""
+        ...
+
+    def get_definition(self, digest: str) -> dict[str, Any] | None:
+        """The compiled definition stored under ``digest``, or None."""
+        ...
+
+    def create_execution(
+        self, execution: ExecutionRecord, steps: Sequence[StepRecord]
+    ) -> ExecutionRecord:
+        """Insert an execution and its first step records in one transaction.
+
+        Raises ``StateConflictError`` if the execution id exists.
+        """
+        ...
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution; ``ExecutionNotFoundError`` if there is none."""
+        ...
+
+    def update_execution(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Write a changed execution conditionally on its version."""
+        ...
+
+    def list_executions(self, limit: int = 50) -> list[ExecutionRecord]:
+        """The most recently started executions, newest first."""
+        ...
+
+    def get_steps(self, execution_id: str) -> dict[str, StepRecord]:
+        """Every record of the execution by key."""
+        ...
+
+    def commit(
+        self,
+        updates: Sequence[StepRecord],
+        inserts: Sequence[StepRecord] = (),
+        execution: ExecutionRecord | None = None,
+    ) -> tuple[list[StepRecord], ExecutionRecord | None]:
+        """Apply step updates (each conditional on its version), inserts (each conditional on
+        the key being absent) and an optional execution update (conditional on its version)
+        all together or not at all. Return the stored steps (updates, then inserts) and the
+        stored execution."""
+        ...
+
+    def renew_lease(self, step: StepRecord, expires_at: datetime) -> bool:
+        """Extend the lease of a running step its holder still owns at this version.
+
+        Does not change the version (the holder's fence stays valid); False if the step
+        moved on or changed hands.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    """A stored blob, addressed by the SHA-256 of its content."""
+
+    sha256: str
+    size: int
+
+    def to_data(self) -> dict[str, Any]:
+        """The form kept in records: ``{"$artifact": sha256, "size": n}``."""
+        return {"$artifact": self.sha256, "size": self.size}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> ArtifactRef:
+        """Inverse of :meth:`to_data`."""
+        return cls(sha256=str(data["$artifact"]), size=int(data["size"]))
+
+    @staticmethod
+    def is_ref(value: Any) -> bool:
+        """True when ``value`` is the record form of a reference."""
+        return isinstance(value, dict) and "$artifact" in value and len(value) == 2
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """What a cached step left behind: its outputs and its declared output files."""
+
+    outputs: dict[str, Any]
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    """Output name -> ``{"path": relative path, "ref": ArtifactRef data}``."""
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One stored log stream of one attempt."""
+
+    step_key: str
+    attempt: int
+    stream: str
+    text: str
+
+
+class ArtifactStore(Protocol):
+    """Content-addressed blobs, the step cache, and per-attempt logs."""
+
+    def put_bytes(self, data: bytes) -> ArtifactRef:
+        """Store a blob (idempotent: the same content gives the same reference)."""
+        ...
+
+    def put_file(self, path: Path) -> ArtifactRef:
+        """Store a file's content."""
+        ...
+
+    def read_bytes(self, ref: ArtifactRef) -> bytes:
+        """A stored blob's content."""
+        ...
+
+    def restore_file(self, ref: ArtifactRef, destination: Path) -> None:
+        """Write a stored blob to ``destination`` (parents created, written atomically)."""
+        ...
+
+    def get_cached(self, key: str, now: datetime) -> CacheEntry | None:
+        """The cache entry under ``key`` unless absent or expired at ``now``."""
+        ...
+
+    def put_cached(self, key: str, entry: CacheEntry) -> None:
+        """Store a cache entry (the last writer wins; entries for one key are equivalent)."""
+        ...
+
+    def log_file(self, execution_id: str, step_key: str, attempt: int, stream: str) -> Path:
+        """A local file the step writes one stream of one attempt to."""
+        ...
+
+    def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
+        """Make the finished log file durable where ``read_logs`` finds it."""
+        ...
+
+    def read_logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:
+        """Stored logs of an execution (or of one step and its items), oldest attempt first."""
+        ...
+
+
+class Dispatcher(Protocol):
+    """Runs units of work away from the planning loop and hands back their results."""
+
+    def submit(self, key: str, task: Callable[[], Any]) -> None:
+        """Start ``task`` for the unit ``key``."""
+        ...
+
+    def collect(self, timeout: float | None) -> list[tuple[str, Any]]:
+        """Results (or raised exceptions) of finished tasks; waits up to ``timeout`` for one."""
+        ...
+
+    def in_flight(self) -> int:
+        """Tasks submitted and not yet collected."""
+        ...
+
+    def shutdown(self) -> None:
+        """Stop accepting work and release threads."""
+        ...
+
+
+class SecretResolver(Protocol):
+    """Resolves a secret reference (``{env: NAME}``, ``{ssm: ...}``) to its value."""
+
+    def resolve(self, name: str, source: Mapping[str, str]) -> str:
+        """The value; ``SecretError`` if the source has none or is not available here."""
+        ...
+
+
+class ProcessSupervisor(Protocol):
+    """Who holds leases, whether they are alive, and the processes they started.
+
+    On a laptop a crashed ``baton`` leaves its step processes running; the supervisor lets
+    the next worker tell a dead holder from a live one and stop the orphans before it runs
+    the step again. On AWS a lease holder dies with its invocation, so the null supervisor
+    fits.
+    """
+
+    owner: str
+
+    def is_alive(self, owner: str) -> bool:
+        """False only when ``owner`` is known to be gone."""
+        ...
+
+    def track(self, execution_id: str, step_key: str, pid: int) -> None:
+        """Remember the process group a step started."""
+        ...
+
+    def untrack(self, execution_id: str, step_key: str) -> None:
+        """Forget it once the process has ended."""
+        ...
+
+    def reap(self, execution_id: str, step_key: str) -> None:
+        """Stop whatever a previous holder of the step left running."""
+        ...
+
+
+class NullSupervisor:
+    """A supervisor that knows nothing: leases end only by expiring."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+
+    def is_alive(self, owner: str) -> bool:
+        """Unknown holders count as alive."""
+        return True
+
+    def track(self, execution_id: str, step_key: str, pid: int) -> None:
+        """Nothing to remember."""
+
+    def untrack(self, execution_id: str, step_key: str) -> None:
+        """Nothing to forget."""
+
+    def reap(self, execution_id: str, step_key: str) -> None:
+        """Nothing to stop."""

@@ -1,0 +1,34 @@
+"""Step types: one module per type, found through :func:`step_type`."""
+
+from __future__ import annotations
+
+import importlib
+
+from baton.errors import UnsupportedStepTypeError
+from baton.steps.base import Invocation, StepResult, StepType
+
+__all__ = ["Invocation", "StepResult", "StepType", "UnsupportedStepTypeError", "step_type", "supported_types"]
+
+_MODULES = {
+    "shell": "baton.steps.shell",
+    "assert": "baton.steps.assertion",
+    "wait": "baton.steps.wait",
+    "approval": "baton.steps.approval",
+}
+
+
+def supported_types() -> tuple[str, ...]:
+    """Types this build runs on the embedded backend."""
+    return tuple(_MODULES)
+
+
+def step_type(name: str) -> StepType:
+    """The step type called ``name``; its module is imported on first use."""
+    module_name = _MODULES.get(name)
+    if module_name is None:
+        raise UnsupportedStepTypeError(
+            f"step type '{name}' cannot run on the embedded backend yet "
+            f"(supported: {', '.join(_MODULES)})"
+        )
+    kind: StepType = importlib.import_module(module_name).STEP_TYPE
+    return kind

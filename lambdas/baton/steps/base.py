@@ -1,0 +1,84 @@
+"""What every step type provides, and what the engine hands it for one attempt.
+
+A step type has two functions: ``prepare`` renders its fields against the expression
+context (the result is what the cache key covers), and ``run`` performs one attempt. Types
+that hold no compute while waiting (``wait``, ``approval``) give ``suspend`` instead: the
+engine records the unit as ``waiting`` until the returned time or an answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from baton.engine.expressions import Expressions
+    from baton.engine.masking import Masker
+    from baton.ports import Clock, ProcessSupervisor
+
+Mode = Literal["process", "inline", "suspend"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """The end of one attempt.
+
+    ``error`` None means success. ``kind`` is what ``retry.on`` matches (``error`` or
+    ``timeout``); ``retryable`` False means another attempt cannot help. ``stop`` ends the
+    execution early as succeeded (``assert`` with ``on_false: stop``).
+    """
+
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    kind: str = "error"
+    retryable: bool = True
+    stop: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the attempt succeeded."""
+        return self.error is None
+
+    @classmethod
+    def failure(cls, message: str, *, kind: str = "error", retryable: bool = True) -> StepResult:
+        """A failed attempt."""
+        return cls(error=message, kind=kind, retryable=retryable)
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """Everything one attempt may use besides its prepared fields."""
+
+    execution_id: str
+    step_key: str
+    attempt: int
+    workspace: Path
+    env: Mapping[str, str]
+    """The full environment of a child process (machine, workflow, step, ``BATON_*``)."""
+    stdout_path: Path
+    stderr_path: Path
+    output_path: Path
+    """The ``$BATON_OUTPUT`` file."""
+    masker: Masker
+    supervisor: ProcessSupervisor
+    clock: Clock
+    timeout_seconds: float | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class StepType:
+    """One step type: how it renders, and how it runs or waits."""
+
+    name: str
+    mode: Mode
+    prepare: Callable[[dict[str, Any], dict[str, Any], Expressions], dict[str, Any]]
+    run: Callable[[dict[str, Any], Invocation], StepResult] | None = None
+    suspend: Callable[[dict[str, Any], datetime, float | None], datetime | None] | None = None
+    """``(prepared, now, timeout_seconds) -> wake time`` (None: until answered)."""
+    wake: Callable[[dict[str, Any]], StepResult] | None = None
+    """The result once the wake time has come."""

@@ -1,0 +1,75 @@
+"""Stack settings from CDK context: defaults, parsing, and errors that name the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import App, RemovalPolicy
+from infra.config import BatonStackProps, default_resource_prefix, props_from_context
+
+
+def _props(context: dict[str, Any]) -> BatonStackProps:
+    return props_from_context(App(context=context).node)
+
+
+def test_defaults_without_context() -> None:
+    props = _props({})
+    assert props == BatonStackProps()
+    assert props.stack_name == "Baton"
+    assert props.resource_prefix == "baton"
+    assert props.removal_policy == RemovalPolicy.RETAIN
+    assert props.step_visibility_timeout_seconds == 360
+
+
+def test_command_line_strings_are_parsed() -> None:
+    # `cdk deploy -c key=value` delivers every value as a string.
+    props = _props(
+        {
+            "baton:stack-name": "BatonDev",
+            "baton:log-retention-days": "90",
+            "baton:log-level": "debug",
+            "baton:removal-policy": "DESTROY",
+        }
+    )
+    assert props.stack_name == "BatonDev"
+    assert props.resource_prefix == "batondev"
+    assert props.log_retention_days == 90
+    assert props.log_level == "DEBUG"
+    assert props.removal_policy == RemovalPolicy.DESTROY
+
+
+def test_explicit_resource_prefix_wins_over_the_stack_name() -> None:
+    props = _props({"baton:stack-name": "BatonDev", "baton:resource-prefix": "wf-dev"})
+    assert props.resource_prefix == "wf-dev"
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "prefix"),
+    [
+        ("Baton", "baton"),
+        ("Baton_Prod.EU", "baton-prod-eu"),
+        ("42Baton", "baton-42baton"),
+        ("A" * 40, "a" * 24),
+    ],
+    ids=["simple", "punctuation", "leading-digit", "too-long"],
+)
+def test_default_resource_prefix_is_always_valid(stack_name: str, prefix: str) -> None:
+    assert default_resource_prefix(stack_name) == prefix
+    BatonStackProps(stack_name=stack_name, resource_prefix=prefix)
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"baton:resource-prefix": "Baton"}, "baton:resource-prefix"),
+        ({"baton:resource-prefix": "x" * 25}, "at most 24"),
+        ({"baton:log-retention-days": "31"}, "baton:log-retention-days"),
+        ({"baton:log-level": "LOUD"}, "baton:log-level"),
+        ({"baton:removal-policy": "snapshot"}, "baton:removal-policy"),
+    ],
+    ids=["upper-case-prefix", "long-prefix", "retention", "log-level", "removal-policy"],
+)
+def test_invalid_context_is_rejected_naming_the_key(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _props(context)

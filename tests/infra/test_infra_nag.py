@@ -1,0 +1,62 @@
+"""cdk-nag AwsSolutions: no unacknowledged findings, every acknowledgement explained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Validations
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+from infra.application import BatonApp, build_app
+
+
+def _acknowledgements(root: IConstruct) -> dict[str, dict[str, str]]:
+    """Acknowledged rule ids and reasons, keyed by construct path."""
+    found: dict[str, dict[str, str]] = {}
+    for construct in root.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                found.setdefault(construct.node.path, {}).update(entry.data)
+    return found
+
+
+def test_awssolutions_reports_no_unacknowledged_findings(baton: BatonApp) -> None:
+    result = AwsSolutionsChecks(verbose=True).validate_scope(baton.app)
+    findings = [
+        f"{violation.severity} {violation.rule_name} at "
+        f"{[resource.construct_path for resource in violation.violating_resources]}: "
+        f"{violation.description}"
+        for violation in result.violations
+    ]
+    assert findings == []
+    assert result.success
+
+
+def test_acknowledgements_are_the_expected_ones_each_with_a_reason(baton: BatonApp) -> None:
+    acknowledgements = _acknowledgements(baton.app)
+    assert {path: sorted(rules) for path, rules in acknowledgements.items()} == {
+        "Baton/Storage/AccessLogsBucket": ["Annotation::AwsSolutions-S1"],
+    }
+    reasons = [reason for rules in acknowledgements.values() for reason in rules.values()]
+    assert all(len(reason) >= 40 for reason in reasons), reasons
+
+
+def test_a_finding_fails_synthesis(tmp_path: Path) -> None:
+    # GIVEN the app as app.py builds it, cdk-nag included, plus a bucket nag rejects
+    built = build_app(outdir=str(tmp_path))
+    s3.Bucket(built.stack, "UnloggedBucket", enforce_ssl=True)
+    # WHEN it synthesizes THEN synthesis fails and the report names the rule and bucket
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        built.app.synth()
+    report: dict[str, Any] = json.loads((tmp_path / "validation-report.json").read_text())
+    violations = [
+        (violation["ruleName"], resource["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for resource in violation["violatingConstructs"]
+    ]
+    assert violations == [("AwsSolutions-S1", "Baton/UnloggedBucket/Resource")]

@@ -1,0 +1,119 @@
+"""The loader: YAML safety limits, positions, error collection, and what it accepts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from baton.errors import DefinitionError
+from baton.spec.loader import load_workflow, load_workflow_text
+from baton.spec.source import MAX_FILE_BYTES, read_yaml
+
+MINIMAL = "name: w\nsteps:\n  - id: a\n    command: echo hi\n"
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(DefinitionError) as caught:
+        load_workflow_text(text, "wf.yaml")
+    return [str(d) for d in caught.value.diagnostics]
+
+
+def test_minimal_workflow_loads() -> None:
+    workflow = load_workflow_text(MINIMAL)
+    assert workflow.name == "w"
+    assert workflow.steps[0].id == "a"
+
+
+def test_yaml_11_booleans_stay_keys_and_strings() -> None:
+    text = MINIMAL + "    retry: {max_attempts: 2, on: [error]}\n    env: {FLAG: yes, DAY: 2026-01-01}\n"
+    step = load_workflow_text(text).steps[0]
+    assert step.retry is not None
+    assert step.retry.on == ["error"]
+    assert step.env == {"FLAG": "yes", "DAY": "2026-01-01"}
+
+
+def test_merge_keys_are_supported() -> None:
+    text = "name: w\nx-defaults: &d {timeout: 5s}\nsteps:\n  - id: a\n    <<: *d\n    command: make\n"
+    errors = errors_of(text)  # x-defaults is not a workflow key, but the merge itself works
+    assert any("unknown key 'x-defaults'" in e for e in errors)
+    text = "name: w\nsteps:\n  - &base {id: a, command: make, timeout: 5s}\n  - <<: *base\n    id: b\n"
+    workflow = load_workflow_text(text)
+    assert workflow.steps[1].timeout == 5
+    assert workflow.steps[1].id == "b"
+
+
+def test_all_errors_are_reported_not_only_the_first() -> None:
+    text = "name: w\nsteps:\n  - id: a\n    type: shel\n  - id: b\n    command: x\n    timeout: never\n  - id: c\n    needs: [zz]\n    command: y\n"
+    errors = errors_of(text)
+    assert len(errors) == 3
+    assert errors[0].startswith("wf.yaml:4:11: steps[0].type: unknown step type 'shel'")
+    assert errors[1].startswith("wf.yaml:7:14: steps[1].timeout: invalid duration 'never'")
+    assert errors[2].startswith("wf.yaml:9:13: steps[2].needs[0]: unknown step 'zz'")
+
+
+def test_semantic_errors_are_reported_beside_schema_errors() -> None:
+    text = "name: w\nsteps:\n  - id: a\n    command: x\n    timeout: never\n  - id: a\n    command: y\n"
+    errors = errors_of(text)
+    assert any("invalid duration" in e for e in errors)
+    assert any("duplicate step id 'a'" in e for e in errors)
+
+
+def test_billion_laughs_fails_fast() -> None:
+    lines = ["a0: &a0 [" + ",".join(["lol"] * 10) + "]"]
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 12)]
+    body = "\n".join(lines) + "\n"
+    padding = "#" + "x" * 78 + "\n"
+    text = body + padding * ((MAX_FILE_BYTES - len(body) - 100) // len(padding))
+    assert len(text) > MAX_FILE_BYTES * 0.99
+    started = time.perf_counter()
+    errors = errors_of(text)
+    assert time.perf_counter() - started < 1.0
+    assert "YAML bomb" in errors[0]
+
+
+def test_a_megabyte_of_nested_aliases_fails_fast() -> None:
+    # Many anchors, each nesting the previous twice: expansion doubles per level.
+    lines = ["n0: &n0 {v: 1}"] + [f"n{i}: &n{i} {{l: *n{i - 1}, r: *n{i - 1}}}" for i in range(1, 40000)]
+    text = "\n".join(lines)[: MAX_FILE_BYTES - 10]
+    text = text[: text.rfind("\n")] + "\n"
+    started = time.perf_counter()
+    errors = errors_of(text)
+    assert time.perf_counter() - started < 1.0
+    assert "YAML bomb" in errors[0]
+
+
+def test_recursive_alias_is_refused() -> None:
+    assert "recursive alias" in errors_of("name: w\nsteps: &s [*s]\n")[0]
+
+
+def test_oversized_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(MINIMAL + "#" * (MAX_FILE_BYTES + 1))
+    with pytest.raises(DefinitionError, match="at most 1048576"):
+        load_workflow(path)
+
+
+def test_non_utf8_file_names_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: w\nsteps:\n  - id: a\n    command: echo \xe9\n")
+    with pytest.raises(DefinitionError) as caught:
+        load_workflow(path)
+    assert str(caught.value.diagnostics[0]).startswith(f"{path}:4:19: the file is not UTF-8")
+
+
+def test_missing_file_is_a_definition_error(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError, match="cannot read"):
+        load_workflow(tmp_path / "absent.yaml")
+
+
+def test_positions_are_one_based() -> None:
+    document = read_yaml("a:\n  b: [1, 2]\n")
+    assert document.values[("a", "b", 1)].line == 2
+    assert document.values[("a", "b", 1)].column == 10
+    assert document.keys[("a", "b")].column == 3
+
+
+def test_byte_order_mark_is_ignored() -> None:
+    assert load_workflow_text("\ufeff" + MINIMAL).name == "w"
