@@ -23,6 +23,8 @@ __all__ = [
     "Dispatcher",
     "ExecutionRecord",
     "LogEntry",
+    "NullSupervisor",
+    "Ports",
     "ProcessSupervisor",
     "SecretResolver",
     "StateStore",
@@ -179,7 +181,7 @@ class ArtifactStore(Protocol):
         ...
 
     def log_file(self, execution_id: str, step_key: str, attempt: int, stream: str) -> Path:
-        """A local file the step writes one stream of one attempt to."""
+        """A local file one stream of one attempt is written to (its folder may not exist)."""
         ...
 
     def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
@@ -220,7 +222,7 @@ class SecretResolver(Protocol):
 
 
 class ProcessSupervisor(Protocol):
-    """Who holds leases, whether they are alive, and the processes they started.
+    """Who holds leases, whether they are alive, and stopping what a step left running.
 
     On a laptop a crashed ``baton`` leaves its step processes running; the supervisor lets
     the next worker tell a dead holder from a live one and stop the orphans before it runs
@@ -234,16 +236,8 @@ class ProcessSupervisor(Protocol):
         """False only when ``owner`` is known to be gone."""
         ...
 
-    def track(self, execution_id: str, step_key: str, pid: int) -> None:
-        """Remember the process group a step started."""
-        ...
-
-    def untrack(self, execution_id: str, step_key: str) -> None:
-        """Forget it once the process has ended."""
-        ...
-
     def reap(self, execution_id: str, step_key: str) -> None:
-        """Stop whatever a previous holder of the step left running."""
+        """Stop every process still running for one unit of an execution."""
         ...
 
 
@@ -257,11 +251,18 @@ class NullSupervisor:
         """Unknown holders count as alive."""
         return True
 
-    def track(self, execution_id: str, step_key: str, pid: int) -> None:
-        """Nothing to remember."""
-
-    def untrack(self, execution_id: str, step_key: str) -> None:
-        """Nothing to forget."""
-
     def reap(self, execution_id: str, step_key: str) -> None:
         """Nothing to stop."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """One set of adapters, as ``bootstrap`` wires them."""
+
+    store: StateStore
+    artifacts: ArtifactStore
+    clock: Clock
+    secrets: SecretResolver
+    supervisor: ProcessSupervisor
+    new_dispatcher: Callable[[], Dispatcher]
+    """A fresh dispatcher per drive (a thread pool locally)."""

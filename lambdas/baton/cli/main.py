@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     """Output formats of ``baton graph``."""
 
     mermaid = "mermaid"
@@ -43,7 +43,13 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
     ] = False,
 ) -> None:
     """Run YAML workflows on your laptop and on AWS serverless."""
@@ -77,7 +83,9 @@ def validate(
 @app.command()
 def graph(
     file: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
-    output_format: Annotated[GraphFormat, typer.Option("--format", "-f", help="Diagram language.")] = GraphFormat.mermaid,
+    output_format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="Diagram language.")
+    ] = GraphFormat.mermaid,
 ) -> None:
     """Draw the step graph as Mermaid or Graphviz DOT."""
     from baton.spec.graph import to_dot, to_mermaid
@@ -109,9 +117,7 @@ def _load_or_exit(file: Path):  # type: ignore[no-untyped-def]
 
 
 if importlib.util.find_spec("baton.cli.runs") is not None:
-    from baton.cli import runs
-
-    runs.register(app)
+    importlib.import_module("baton.cli.runs").register(app)
 
 
 def main() -> None:

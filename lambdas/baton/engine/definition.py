@@ -85,7 +85,7 @@ class StepDef:
         return self.body.type
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Definition:
     """A compiled workflow."""
 
@@ -97,19 +97,22 @@ class Definition:
     env: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     cache_version: str = "1"
+    _by_id: dict[str, StepDef] = field(init=False, repr=False, compare=False)
+    _lists: dict[str, list[StepDef]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        by_id = {step.id: step for step in self.steps}
-        object.__setattr__(self, "_by_id", by_id)
+        # The planner looks steps up on every decision: index them once.
+        object.__setattr__(self, "_by_id", {step.id: step for step in self.steps})
+        lists = {name: [s for s in self.steps if s.list_name == name] for name in STEP_LISTS}
+        object.__setattr__(self, "_lists", lists)
 
     def step(self, step_id: str) -> StepDef:
         """The step with this id (``KeyError`` if none)."""
-        by_id: dict[str, StepDef] = object.__getattribute__(self, "_by_id")
-        return by_id[step_id]
+        return self._by_id[step_id]
 
     def list_steps(self, list_name: str) -> list[StepDef]:
         """The steps of one list (``steps``, ``on_failure`` or ``finally``) in file order."""
-        return [step for step in self.steps if step.list_name == list_name]
+        return self._lists[list_name]
 
     def to_data(self) -> dict[str, Any]:
         """JSON-ready form, stored under the source digest."""

@@ -111,21 +111,27 @@ class _Planner:
 
     def _plan_list(self, list_name: str, cancel: bool) -> tuple[bool, bool]:
         """Plan one list's DAG; return (every step is terminal, the list failed)."""
-        steps = self.definition.list_steps(list_name)
-        failing = any(self._failed_hard(step) for step in steps)
+        failing = stopped = False
+        open_steps: list[tuple[StepDef, StepRecord]] = []
+        # One pass over the records: this runs after every state change, so it stays cheap.
+        for step in self.definition.list_steps(list_name):
+            record = self.records[step.id]
+            if record.status in TERMINAL_STEP:
+                failing = failing or (record.status == FAILED and not step.continue_on_error)
+                stopped = stopped or record.stop
+                continue
+            open_steps.append((step, record))
+            for item in self._items(step, record):
+                failing = failing or (item.status == FAILED and not step.continue_on_error)
+                stopped = stopped or item.stop
         reason = None
         if cancel:
             reason = REASON_CANCELLED
         elif failing:
             reason = REASON_UPSTREAM
-        elif any(self._stopped(step) for step in steps):
+        elif stopped:
             reason = REASON_STOPPED
-        done = True
-        for step in steps:
-            record = self.records[step.id]
-            if record.status in TERMINAL_STEP:
-                continue
-            done = False
+        for step, record in open_steps:
             if record.status == PENDING:
                 if reason:
                     self._skip(record, reason)
@@ -135,7 +141,7 @@ class _Planner:
                 self._plan_items(step, record, reason)
             else:
                 self._plan_active(record, reason)
-        return done, failing
+        return not open_steps, failing
 
     def _skip_pending(self, list_name: str, reason: str) -> bool:
         done = True
@@ -145,18 +151,6 @@ class _Planner:
                 done = False
                 self._skip(record, reason)
         return done
-
-    def _failed_hard(self, step: StepDef) -> bool:
-        if step.continue_on_error:
-            return False
-        record = self.records[step.id]
-        if record.status == FAILED:
-            return True
-        return any(item.status == FAILED for item in self._items(step, record))
-
-    def _stopped(self, step: StepDef) -> bool:
-        record = self.records[step.id]
-        return record.stop or any(item.stop for item in self._items(step, record))
 
     def _items(self, step: StepDef, record: StepRecord) -> list[StepRecord]:
         if step.for_each is None or not record.item_count:

@@ -31,8 +31,7 @@ def check_size(size: int, what: str) -> None:
     """Raise ``ExpressionError`` when ``what`` would hold more than ``MAX_TEXT_CHARS``."""
     if size > MAX_TEXT_CHARS:
         raise ExpressionError(
-            f"{what} would have {size} characters or items; expressions are limited to "
-            f"{MAX_TEXT_CHARS}"
+            f"{what} would have {size} characters or items; expressions are limited to {MAX_TEXT_CHARS}"
         )
 
 

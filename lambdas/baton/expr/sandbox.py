@@ -20,7 +20,7 @@ class _LimitedCodeGenerator(CodeGenerator):
     namespace attribute with ``~`` would otherwise grow without bound.
     """
 
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 (Jinja's name)
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.concat_limited((")
         for arg in node.nodes:
             self.visit(arg, frame)
@@ -64,7 +64,7 @@ class BatonSandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
     def call(
-        __self,  # noqa: N805 (Jinja's signature: avoids clashing with keyword arguments)
+        __self,  # Jinja's signature: the dunder names cannot clash with kwargs
         __context: Context,
         __obj: Any,
         *args: Any,

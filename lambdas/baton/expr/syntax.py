@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from jinja2 import Environment
 from jinja2.exceptions import TemplateSyntaxError
 
-from baton.errors import ExpressionError
-
 # Only the lexer is used, with the default delimiters every Baton environment uses.
 _LEXER = Environment(keep_trailing_newline=True).lexer
 
@@ -32,7 +30,7 @@ class TemplateSpan:
 def find_template(text: str, start: int) -> TemplateSpan:
     """Return the template that opens with ``{{`` at ``text[start]``.
 
-    Raises ``ExpressionError`` when it never closes or is not lexically valid.
+    Raises ``TemplateSyntaxError`` when it never closes or is not lexically valid.
     """
     length = 0
     begin = ""
@@ -48,8 +46,8 @@ def find_template(text: str, start: int) -> TemplateSpan:
                 return TemplateSpan(start, end, inner, control)
             length += len(value)
     except TemplateSyntaxError as exc:
-        raise ExpressionError(f"invalid template at {_where(text, start)}: {exc.message}") from exc
-    raise ExpressionError(f"template opened at {_where(text, start)} is never closed with '}}}}'")
+        raise _syntax_error(f"{exc.message}, in the template opened", text, start) from exc
+    raise _syntax_error("'}}' missing: the template opened", text, start)
 
 
 def substitute_bare_templates(expression: str) -> str:
@@ -75,12 +73,13 @@ def substitute_bare_templates(expression: str) -> str:
         elif expression.startswith("{{", index):
             span = find_template(expression, index)
             if span.whitespace_control:
-                raise ExpressionError(
-                    f"whitespace control ('{{{{-', '-}}}}') has no meaning in an expression, "
-                    f"at {_where(expression, index)}"
+                raise _syntax_error(
+                    "whitespace control ('{{-', '-}}') has no meaning in an expression: the template opened",
+                    expression,
+                    index,
                 )
             if not span.inner.strip():
-                raise ExpressionError(f"empty template at {_where(expression, index)}")
+                raise _syntax_error("empty template opened", expression, index)
             parts.append(f"({span.inner})")
             index = span.end
             continue
@@ -94,5 +93,5 @@ def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def _where(text: str, offset: int) -> str:
-    return f"line {line_of(text, offset)}" if "\n" in text else f"offset {offset}"
+def _syntax_error(what: str, text: str, offset: int) -> TemplateSyntaxError:
+    return TemplateSyntaxError(f"{what} at offset {offset}", line_of(text, offset))

@@ -24,8 +24,21 @@ _PLAIN_KEYS = {
     "timeout", "retry", "continue_on_error", "use_cache", "max_tokens", "budget", "expect_status",
     "duration", "compensate",
 }  # fmt: skip
-_RESERVED = {*("inputs", "steps", "env", "secrets", "execution", "trigger", "workflow"), "item", "index"}
-_STEP_ATTRIBUTES = ("outputs", "status", "error", "attempts", "cache_hit", "items", "started_at", "finished_at")
+_RESERVED = {
+    *("inputs", "steps", "env", "secrets", "execution", "trigger", "workflow"),
+    "item",
+    "index",
+}
+_STEP_ATTRIBUTES = (
+    "outputs",
+    "status",
+    "error",
+    "attempts",
+    "cache_hit",
+    "items",
+    "started_at",
+    "finished_at",
+)
 _EXECUTION_ATTRIBUTES = ("id", "started_at", "workflow")
 _ALWAYS_ROOTS = ("inputs", "steps", "env", "secrets", "execution", "trigger", "workflow")
 # Outputs each type always sets; None means open (a shell step adds any $BATON_OUTPUT key).
@@ -83,7 +96,12 @@ def _collect_steps(data: dict[str, Any], problems: list[Problem]) -> dict[str, _
                 continue
             if step_id in steps:
                 where = _describe(first_seen[step_id])
-                problems.append((path, f"duplicate step id '{step_id}' (already used by {where}); ids must be unique in the file"))
+                problems.append(
+                    (
+                        path,
+                        f"duplicate step id '{step_id}' (already used by {where}); ids must be unique in the file",
+                    )
+                )
                 continue
             needs = raw.get("needs")
             if isinstance(needs, str):
@@ -115,13 +133,24 @@ def _check_needs(list_name: str, infos: list[_StepInfo], steps: dict[str, _StepI
             if need == step_id:
                 problems.append((path, f"step '{step_id}' cannot need itself"))
             elif need in steps and need not in local:
-                problems.append((path, f"'{need}' is in {steps[need].list_name}; needs may only name steps of the same list ({list_name})"))
+                problems.append(
+                    (
+                        path,
+                        f"'{need}' is in {steps[need].list_name}; "
+                        f"needs may only name steps of the same list ({list_name})",
+                    )
+                )
             elif need not in steps:
                 problems.append((path, f"unknown step '{need}' in needs{_suggest(need, local)}"))
     cycle = find_cycle(graph)
     if cycle:
         first = steps[cycle[0]]
-        problems.append(((list_name, first.index, "needs"), f"dependency cycle: {' -> '.join(cycle)} (each step needs the next)"))
+        problems.append(
+            (
+                (list_name, first.index, "needs"),
+                f"dependency cycle: {' -> '.join(cycle)} (each step needs the next)",
+            )
+        )
     return problems
 
 
@@ -160,14 +189,16 @@ def _check_step_templates(
         loop_names = in_loop and path[len(base)] != "for_each"
         scope = _Scope(data, steps, reachable=ancestors[step_id], loop=loop_names, owner=step_id)
         problems += _check_text(path, text, bare, scope, engine)
-        if path[len(base):] == ("command",) and isinstance(text, str):
+        if path[len(base) :] == ("command",) and isinstance(text, str):
             problems += [(path, problem) for problem in shell_template_problems(text)]
     if info.raw.get("max_concurrency") is not None and not in_loop:
         problems.append(((*base, "max_concurrency"), "max_concurrency only applies to a step with for_each"))
     return problems
 
 
-def _check_workflow_templates(data: dict[str, Any], steps: dict[str, _StepInfo], engine: ExpressionEngine) -> list[Problem]:
+def _check_workflow_templates(
+    data: dict[str, Any], steps: dict[str, _StepInfo], engine: ExpressionEngine
+) -> list[Problem]:
     problems: list[Problem] = []
     everything = set(steps)
     outputs = data.get("outputs")
@@ -181,7 +212,12 @@ def _check_workflow_templates(data: dict[str, Any], steps: dict[str, _StepInfo],
             source = spec.get("from")
             if isinstance(source, str) and "." in source and source.split(".", 1)[0] not in steps:
                 step = source.split(".", 1)[0]
-                problems.append((("outputs", name, "from"), f"unknown step '{step}' in from{_suggest(step, everything)}"))
+                problems.append(
+                    (
+                        ("outputs", name, "from"),
+                        f"unknown step '{step}' in from{_suggest(step, everything)}",
+                    )
+                )
     concurrency = data.get("concurrency")
     if isinstance(concurrency, dict) and isinstance(concurrency.get("key"), str):
         scope = _Scope(data, steps, reachable=set(), loop=False, owner=None)
@@ -254,7 +290,9 @@ def _check_reference(reference: Reference, scope: _Scope) -> str | None:
         return _check_step_reference(str(rest[0]), rest[1:], scope)
     if root in scope.steps:
         return _check_step_reference(root, rest, scope)
-    return f"unknown name '{root}'{_suggest(root, scope.names())} (expected inputs, steps, a step id, env, secrets, execution, trigger{', item, index' if scope.loop else ''})"
+    loop = ", item, index" if scope.loop else ""
+    expected = f"inputs, steps, a step id, env, secrets, execution, trigger{loop}"
+    return f"unknown name '{root}'{_suggest(root, scope.names())} (expected {expected})"
 
 
 def _check_step_reference(step_id: str, rest: tuple[str | int, ...], scope: _Scope) -> str | None:
@@ -268,11 +306,13 @@ def _check_step_reference(step_id: str, rest: tuple[str | int, ...], scope: _Sco
         return None
     attribute = rest[0]
     if attribute not in _STEP_ATTRIBUTES:
-        return f"unknown step attribute '{attribute}' of '{step_id}'{_suggest(str(attribute), list(_STEP_ATTRIBUTES))} (expected one of: {', '.join(_STEP_ATTRIBUTES)})"
+        hint = _suggest(str(attribute), list(_STEP_ATTRIBUTES))
+        expected = ", ".join(_STEP_ATTRIBUTES)
+        return f"unknown step attribute '{attribute}' of '{step_id}'{hint} (expected one of: {expected})"
     if attribute != "outputs" or len(rest) < 2:
         return None
     raw = scope.steps[step_id].raw
-    known = _KNOWN_OUTPUTS.get(step_type_of(raw) or "", None)
+    known = _KNOWN_OUTPUTS.get(step_type_of(raw) or "")
     if known is None:
         return None
     declared = [*known, *_keys(raw.get("outputs"))]

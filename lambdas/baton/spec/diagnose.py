@@ -17,7 +17,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from baton.spec.source import PathKey, Position, SourceDocument
-from baton.spec.steps import _INFERRED_BY_KEY, STEP_ERROR_TYPE, STEP_TYPES, TYPE_ALIASES, step_type_of
+from baton.spec.steps import (
+    _INFERRED_BY_KEY,
+    STEP_ERROR_TYPE,
+    STEP_TYPES,
+    TYPE_ALIASES,
+    step_type_of,
+)
 
 _TYPE_WORDS = {
     "string_type": "a string",
@@ -54,10 +60,9 @@ def data_path(loc: tuple[int | str, ...], data: Any) -> PathKey:
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
             path.append(part)
             current = current[part]
     return tuple(path)
@@ -85,7 +90,7 @@ def model_at(root: type[BaseModel], data: Any, path: PathKey) -> type[BaseModel]
             annotation = _item_annotation(annotation, current)
             if annotation is None:
                 return None
-        current = current[part] if isinstance(current, dict | list) else None
+        current = value_at(current, (part,)) if isinstance(current, dict | list) else None
     return _as_model(annotation, current)
 
 
@@ -150,7 +155,7 @@ class ErrorTranslator:
                 where = path
                 if any(d["type"] == STEP_ERROR_TYPE for d in details) and (*path, "type") in self._doc.values:
                     where = (*path, "type")
-                results.append((self._doc.position_of(where, key=key_based), path, message))
+                results.append((self._doc.position_of(where, key=key_based), where, message))
         return results
 
     def _messages(self, path: PathKey, details: list[ErrorDetails]) -> list[tuple[bool, str]]:
@@ -171,7 +176,7 @@ class ErrorTranslator:
             return False, f"missing required key '{loc[-1]}'"
         if kind == "extra_forbidden":
             return True, self._unknown_key_message(path)
-        if kind in _TYPE_WORDS and _TYPE_WORDS[kind]:
+        if _TYPE_WORDS.get(kind):
             return False, f"expected {_TYPE_WORDS[kind]}, got {got}"
         if kind == "literal_error":
             expected = detail.get("ctx", {}).get("expected", "")
@@ -180,8 +185,9 @@ class ErrorTranslator:
             pattern = detail.get("ctx", {}).get("pattern", "")
             return False, f"{got} does not match {pattern} (lowercase letters, digits, '_' and '-')"
         message = detail["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "too_short", "too_long"):
-            message = f"{message[0].lower()}{message[1:]}, got {got}"
+        if kind in _BOUND_ERRORS:
+            message = message.replace("Input should be", "must be").replace("List should have", "must have")
+            message = f"{message.split(' after validation')[0]}, got {got}"
         return False, message
 
     def _unknown_key_message(self, path: PathKey) -> str:
@@ -203,16 +209,20 @@ class ErrorTranslator:
         if kind is None:
             inferred = sorted({_INFERRED_BY_KEY[k] for k in step if k in _INFERRED_BY_KEY})
             if len(inferred) > 1:
-                return False, f"cannot tell the step type: keys of {', '.join(inferred)} steps; add 'type'"
+                return (
+                    False,
+                    f"cannot tell the step type: keys of {', '.join(inferred)} steps; add 'type'",
+                )
             unknown = [k for k in step if isinstance(k, str) and k not in _COMMON_KEYS]
-            hints = [h for k in unknown for h in difflib.get_close_matches(k, list(_INFERRED_BY_KEY), n=1)]
-            hint = f"; did you mean '{hints[0]}'?" if hints else ""
+            hints = [(k, difflib.get_close_matches(k, list(_INFERRED_BY_KEY), n=1)) for k in unknown]
+            hint = "".join(f"; unknown key '{k}', did you mean '{close[0]}'?" for k, close in hints if close)
             return False, f"missing key 'type' (expected one of: {valid}){hint}"
         close = difflib.get_close_matches(str(kind), [*STEP_TYPES, *TYPE_ALIASES], n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return False, f"unknown step type {_show(kind)}{hint} (expected one of: {valid})"
 
 
+_BOUND_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "too_short", "too_long")
 _COMMON_KEYS = {
     "id", "name", "needs", "when", "timeout", "retry", "continue_on_error", "cache_key", "use_cache",
     "cache", "outputs", "env", "for_each", "max_concurrency", "compensate", "type",

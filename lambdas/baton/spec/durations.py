@@ -25,7 +25,10 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"expected a duration such as 90s, 10m, 1h or 7d, got {value!r}")
     text = value.strip().lower()
     if not _DURATION.match(text):
-        raise ValueError(f"invalid duration {value!r}: expected a number and a unit (ms, s, m, h, d, w), such as 90s, 10m, 1h30m or 7d")
+        raise ValueError(
+            f"invalid duration {value!r}: expected a number and a unit (ms, s, m, h, d, w), "
+            "such as 90s, 10m, 1h30m or 7d"
+        )
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in re.findall(_PART, text))
 
 

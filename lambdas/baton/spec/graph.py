@@ -67,7 +67,7 @@ def topological_order(needs: Mapping[str, Iterable[str]]) -> list[str]:
 
 def _label(step: AnyStep) -> str:
     text = step.name or step.id
-    extras = [step.type]
+    extras: list[str] = [step.type]
     if step.for_each is not None:
         extras.append("for_each")
     if step.cache_enabled:

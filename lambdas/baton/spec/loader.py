@@ -20,7 +20,16 @@ def load_workflow(path: str | Path) -> Workflow:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise DefinitionError([Diagnostic(name, 1, 1, f"file is {size} bytes; at most {MAX_FILE_BYTES} (1 MiB) are read")])
+            raise DefinitionError(
+                [
+                    Diagnostic(
+                        name,
+                        1,
+                        1,
+                        f"file is {size} bytes; at most {MAX_FILE_BYTES} (1 MiB) are read",
+                    )
+                ]
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise DefinitionError([Diagnostic(name, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from exc
@@ -44,7 +53,9 @@ def load_workflow_text(text: str, filename: str = "<string>") -> Workflow:
         for p in document.problems
     ]
     if not isinstance(document.data, dict):
-        diagnostics.append(Diagnostic(filename, 1, 1, "expected a mapping with 'name' and 'steps' at the top of the file"))
+        diagnostics.append(
+            Diagnostic(filename, 1, 1, "expected a mapping with 'name' and 'steps' at the top of the file")
+        )
         raise DefinitionError(diagnostics)
     workflow = None
     try:

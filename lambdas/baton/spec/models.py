@@ -113,7 +113,9 @@ SecretRef = Annotated[
     Discriminator(
         _secret_kind,
         custom_error_type="secret_source",
-        custom_error_message="a secret needs exactly one source: {ssm: NAME}, {secretsmanager: ARN-OR-NAME} or {env: NAME}",
+        custom_error_message=(
+            "a secret needs exactly one source: {ssm: NAME}, {secretsmanager: ARN-OR-NAME} or {env: NAME}"
+        ),
     ),
 ]
 
@@ -145,7 +147,9 @@ class WorkflowCache(SpecModel):
     """Change it to invalidate every cached step of this workflow."""
 
 
-_SCHEDULE = re.compile(r"^(cron\((\S+\s+){5}\S+\)|rate\(\d+\s+(minute|minutes|hour|hours|day|days)\)|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\))$")
+_SCHEDULE = re.compile(
+    r"^(cron\((\S+\s+){5}\S+\)|rate\(\d+\s+(minute|minutes|hour|hours|day|days)\)|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\))$"
+)
 
 
 class ScheduleTrigger(SpecModel):
@@ -162,7 +166,10 @@ class ScheduleTrigger(SpecModel):
     @classmethod
     def _schedule_syntax(cls, value: str) -> str:
         if not _SCHEDULE.match(value.strip()):
-            raise ValueError(f"invalid schedule {value!r}: expected cron(min hour day month weekday year), rate(N minutes|hours|days) or at(yyyy-mm-ddThh:mm:ss)")
+            raise ValueError(
+                f"invalid schedule {value!r}: expected cron(min hour day month weekday year), "
+                "rate(N minutes|hours|days) or at(yyyy-mm-ddThh:mm:ss)"
+            )
         return value.strip()
 
 
@@ -266,7 +273,11 @@ class Workflow(SpecModel):
 
     def step_lists(self) -> dict[str, list[AnyStep]]:
         """The three step lists by their YAML key."""
-        return {"steps": list(self.steps), "on_failure": list(self.on_failure), "finally": list(self.finally_)}
+        return {
+            "steps": list(self.steps),
+            "on_failure": list(self.on_failure),
+            "finally": list(self.finally_),
+        }
 
     def all_steps(self) -> list[AnyStep]:
         """Every step of the three lists, in file order."""

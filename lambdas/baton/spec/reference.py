@@ -13,9 +13,27 @@ from baton.spec.schema import workflow_schema
 
 _SECTIONS = [
     ("Workflow", ["__root__"]),
-    ("Inputs, outputs and secrets", ["InputSpec", "WorkflowOutput", "SsmSecret", "SecretsManagerSecret", "EnvSecret"]),
-    ("Defaults, concurrency and cache", ["Defaults", "Concurrency", "WorkflowCache", "RetryPolicy", "Backoff", "CachePolicy"]),
-    ("Steps", ["ShellStep", "AssertStep", "AgentStep", "HttpStep", "AwsStep", "WaitStep", "ApprovalStep", "WorkflowStep"]),
+    (
+        "Inputs, outputs and secrets",
+        ["InputSpec", "WorkflowOutput", "SsmSecret", "SecretsManagerSecret", "EnvSecret"],
+    ),
+    (
+        "Defaults, concurrency and cache",
+        ["Defaults", "Concurrency", "WorkflowCache", "RetryPolicy", "Backoff", "CachePolicy"],
+    ),
+    (
+        "Steps",
+        [
+            "ShellStep",
+            "AssertStep",
+            "AgentStep",
+            "HttpStep",
+            "AwsStep",
+            "WaitStep",
+            "ApprovalStep",
+            "WorkflowStep",
+        ],
+    ),
     ("Triggers", ["ScheduleTrigger", "EventTrigger", "EventPattern", "S3Trigger", "S3Location"]),
 ]
 _COMMON_STEP_KEYS = (
@@ -39,13 +57,19 @@ def _type_of(fragment: dict[str, Any]) -> str:
     if kind == "array":
         return f"list of {_type_of(fragment.get('items', {}))}"
     if kind == "object":
-        values = fragment.get("additionalProperties") or next(iter(fragment.get("patternProperties", {}).values()), None)
+        values = fragment.get("additionalProperties") or next(
+            iter(fragment.get("patternProperties", {}).values()), None
+        )
         return f"map of {_type_of(values)}" if isinstance(values, dict) and values else "mapping"
     if isinstance(kind, list):
         return " \\| ".join(kind)
     if kind == "string" and fragment.get("pattern"):
         return "duration" if "ms|s|m|h|d|w" in fragment["pattern"] else "string"
     return str(kind or "any")
+
+
+def _type_keys(step_schema: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(key for key in step_schema["properties"] if key not in _COMMON_STEP_KEYS)
 
 
 def _default(fragment: dict[str, Any], required: bool) -> str:
@@ -62,7 +86,9 @@ def _table(schema: dict[str, Any], definitions: dict[str, Any], skip: tuple[str,
     for key, fragment in schema.get("properties", {}).items():
         if key in skip:
             continue
-        text = fragment.get("description") or definitions.get(fragment.get("$ref", "").rsplit("/", 1)[-1], {}).get("description", "")
+        text = fragment.get("description") or definitions.get(fragment.get("$ref", "").rsplit("/", 1)[-1], {}).get(
+            "description", ""
+        )
         description = " ".join(text.replace("``", "`").split()).replace("|", "\\|")
         rows.append(f"| `{key}` | {_type_of(fragment)} | {_default(fragment, key in required)} | {description} |")
     return rows
@@ -85,9 +111,10 @@ def render_reference() -> str:
         if title == "Steps":
             lines += [
                 "### Keys of every step", "",
-                *_table(definitions["ShellStep"], definitions, skip=tuple(k for k in definitions["ShellStep"]["properties"] if k not in _COMMON_STEP_KEYS)),
+                *_table(definitions["ShellStep"], definitions, skip=_type_keys(definitions["ShellStep"])),
                 "",
-                "A compensation body (`compensate:`) takes the keys of its type plus `name`, `timeout`, `retry` and `env`.",
+                "A compensation body (`compensate:`) takes the keys of its type plus "
+                "`name`, `timeout`, `retry` and `env`.",
                 "",
             ]  # fmt: skip
         for name in names:

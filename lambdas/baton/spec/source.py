@@ -38,14 +38,12 @@ class _Yaml12Resolver(Resolver):
     }
 
 
-_Yaml12Resolver.add_implicit_resolver(
-    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+_Yaml12Resolver.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 if yaml.__with_libyaml__:
-    from yaml.cyaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
 
-    class _Loader(_Parser, SafeConstructor, _Yaml12Resolver):  # type: ignore[misc]
+    class _Loader(_Parser, SafeConstructor, _Yaml12Resolver):
         def __init__(self, stream: str) -> None:
             _Parser.__init__(self, stream)
             SafeConstructor.__init__(self)
@@ -125,6 +123,7 @@ def read_yaml(text: str) -> SourceDocument:
     size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_FILE_BYTES:
         raise YamlReadError(Position(1, 1), f"file is {size} bytes; at most {MAX_FILE_BYTES} (1 MiB) are read")
+    _check_expansion(text)
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -133,6 +132,9 @@ def read_yaml(text: str) -> SourceDocument:
         where = Position(mark.line + 1, mark.column + 1) if mark else Position(1, 1)
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
+        started = exc.context_mark
+        if exc.context and started is not None and started is not mark:
+            context = f" ({exc.context} started at line {started.line + 1}, column {started.column + 1})"
         raise YamlReadError(where, f"invalid YAML: {problem}{context}") from exc
     except yaml.YAMLError as exc:
         raise YamlReadError(Position(1, 1), f"invalid YAML: {exc}") from exc
@@ -140,49 +142,59 @@ def read_yaml(text: str) -> SourceDocument:
         loader.dispose()
     if root is None:
         raise YamlReadError(Position(1, 1), "the file is empty; expected a mapping with 'name' and 'steps'")
-    _check_expansion(root)
     builder = _Builder(loader)
     document = SourceDocument(data=None)
     document.data = builder.build(root, (), document)
     return document
 
 
-def _check_expansion(root: Node) -> None:
-    """Refuse documents whose alias expansion is too large or recursive, without expanding."""
-    sizes: dict[int, int] = {}
-    in_progress: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        ident = id(node)
-        if ident in sizes:
-            continue
-        children = _children(node)
-        if children_done:
-            in_progress.discard(ident)
-            sizes[ident] = 1 + sum(sizes[id(child)] for child in children)
-            if sizes[ident] > MAX_EXPANDED_NODES:
-                raise YamlReadError(
-                    _position(node),
-                    f"aliases expand to more than {MAX_EXPANDED_NODES} values; refusing a possible YAML bomb",
-                )
-            continue
-        if ident in in_progress:
-            raise YamlReadError(_position(node), "recursive alias: a value contains itself")
-        in_progress.add(ident)
-        stack.append((node, True))
-        for child in children:
-            if id(child) in in_progress:
-                raise YamlReadError(_position(child), "recursive alias: a value contains itself")
-            stack.append((child, False))
+def _check_expansion(text: str) -> None:
+    """Refuse documents whose alias expansion is too large or recursive, without expanding.
+
+    This streams parser events and sums, per collection, the sizes of its children (an
+    alias counts the full size of its anchor), so a "billion laughs" file is refused after
+    its first few lines instead of after composing all of it.
+    """
+    parser = _Loader(text)
+    sizes: dict[str, int] = {}
+    open_collections: list[list[Any]] = []  # [anchor, size, start mark]
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                size = _alias_size(event, sizes, open_collections)
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                open_collections.append([event.anchor, 1, event.start_mark])
+                continue
+            elif isinstance(event, yaml.CollectionEndEvent):
+                anchor, size, _ = open_collections.pop()
+                if anchor:
+                    sizes[anchor] = size
+            else:
+                continue
+            if open_collections:
+                open_collections[-1][1] += size
+                if open_collections[-1][1] > MAX_EXPANDED_NODES:
+                    mark = open_collections[-1][2]
+                    raise YamlReadError(
+                        Position(mark.line + 1, mark.column + 1),
+                        f"aliases expand to more than {MAX_EXPANDED_NODES} values; refusing a possible YAML bomb",
+                    )
+    except yaml.YAMLError:
+        return  # the composing pass reports syntax errors with their position
+    finally:
+        parser.dispose()
 
 
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    if isinstance(node, MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
+def _alias_size(event: yaml.AliasEvent, sizes: dict[str, int], open_collections: list[list[Any]]) -> int:
+    if any(collection[0] == event.anchor for collection in open_collections):
+        mark = event.start_mark
+        raise YamlReadError(Position(mark.line + 1, mark.column + 1), "recursive alias: a value contains itself")
+    return sizes.get(str(event.anchor), 1)
 
 
 class _Builder:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from baton.spec.base import EnvMap, Expression, ScalarString, SpecModel, StepId, Template
 from baton.spec.durations import Duration
@@ -109,7 +109,7 @@ class StepCommon(BodyCommon):
     @classmethod
     def _for_each_given(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise ValueError("for_each needs an expression that gives a list, such as \"{{ inputs.files }}\"")
+            raise ValueError('for_each needs an expression that gives a list, such as "{{ inputs.files }}"')
         return value
 
     @property
@@ -222,7 +222,16 @@ class WaitFields(SpecModel):
         return self
 
 
+def _type_is_required(schema: dict[str, Any]) -> None:
+    """In the JSON Schema, a type that cannot be inferred from another key must be written."""
+    required = schema.setdefault("required", [])
+    if "type" not in required:
+        required.append("type")
+
+
 class ApprovalFields(SpecModel):
+    model_config = ConfigDict(json_schema_extra=_type_is_required)
+
     type: Literal["approval"] = "approval"
     """Waits for ``baton approve`` or ``baton approve --reject``."""
     message: Template | None = None
@@ -240,68 +249,68 @@ class WorkflowFields(SpecModel):
     """Version of the child; the latest registered otherwise."""
 
 
-# mypy cannot follow pydantic's field merging across two model bases; the runtime can.
-class ShellStep(StepCommon, ShellFields):  # type: ignore[misc]
+
+class ShellStep(StepCommon, ShellFields):
     """A ``shell`` step."""
 
 
-class AssertStep(StepCommon, AssertFields):  # type: ignore[misc]
+class AssertStep(StepCommon, AssertFields):
     """An ``assert`` step."""
 
 
-class AgentStep(StepCommon, AgentFields):  # type: ignore[misc]
+class AgentStep(StepCommon, AgentFields):
     """An ``agent`` (``claude_code``) step."""
 
 
-class HttpStep(StepCommon, HttpFields):  # type: ignore[misc]
+class HttpStep(StepCommon, HttpFields):
     """An ``http`` step."""
 
 
-class AwsStep(StepCommon, AwsFields):  # type: ignore[misc]
+class AwsStep(StepCommon, AwsFields):
     """An ``aws`` step."""
 
 
-class WaitStep(StepCommon, WaitFields):  # type: ignore[misc]
+class WaitStep(StepCommon, WaitFields):
     """A ``wait`` step."""
 
 
-class ApprovalStep(StepCommon, ApprovalFields):  # type: ignore[misc]
+class ApprovalStep(StepCommon, ApprovalFields):
     """An ``approval`` step."""
 
 
-class WorkflowStep(StepCommon, WorkflowFields):  # type: ignore[misc]
+class WorkflowStep(StepCommon, WorkflowFields):
     """A ``workflow`` step."""
 
 
-class ShellBody(BodyCommon, ShellFields):  # type: ignore[misc]
+class ShellBody(BodyCommon, ShellFields):
     """A ``shell`` compensation."""
 
 
-class AssertBody(BodyCommon, AssertFields):  # type: ignore[misc]
+class AssertBody(BodyCommon, AssertFields):
     """An ``assert`` compensation."""
 
 
-class AgentBody(BodyCommon, AgentFields):  # type: ignore[misc]
+class AgentBody(BodyCommon, AgentFields):
     """An ``agent`` compensation."""
 
 
-class HttpBody(BodyCommon, HttpFields):  # type: ignore[misc]
+class HttpBody(BodyCommon, HttpFields):
     """An ``http`` compensation."""
 
 
-class AwsBody(BodyCommon, AwsFields):  # type: ignore[misc]
+class AwsBody(BodyCommon, AwsFields):
     """An ``aws`` compensation."""
 
 
-class WaitBody(BodyCommon, WaitFields):  # type: ignore[misc]
+class WaitBody(BodyCommon, WaitFields):
     """A ``wait`` compensation."""
 
 
-class ApprovalBody(BodyCommon, ApprovalFields):  # type: ignore[misc]
+class ApprovalBody(BodyCommon, ApprovalFields):
     """An ``approval`` compensation."""
 
 
-class WorkflowBody(BodyCommon, WorkflowFields):  # type: ignore[misc]
+class WorkflowBody(BodyCommon, WorkflowFields):
     """A ``workflow`` compensation."""
 
 
@@ -352,5 +361,14 @@ AnyStep = ShellStep | AssertStep | AgentStep | HttpStep | AwsStep | WaitStep | A
 STEP_ERROR_TYPE = _STEP_TYPE_ERROR
 
 StepCommon.model_rebuild()
-for _model in (ShellStep, AssertStep, AgentStep, HttpStep, AwsStep, WaitStep, ApprovalStep, WorkflowStep):
+for _model in (
+    ShellStep,
+    AssertStep,
+    AgentStep,
+    HttpStep,
+    AwsStep,
+    WaitStep,
+    ApprovalStep,
+    WorkflowStep,
+):
     _model.model_rebuild()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from baton.engine.expressions import Expressions
     from baton.engine.masking import Masker
-    from baton.ports import Clock, ProcessSupervisor
+    from baton.ports import Clock
 
 Mode = Literal["process", "inline", "suspend"]
 
@@ -64,7 +64,6 @@ class Invocation:
     output_path: Path
     """The ``$BATON_OUTPUT`` file."""
     masker: Masker
-    supervisor: ProcessSupervisor
     clock: Clock
     timeout_seconds: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)

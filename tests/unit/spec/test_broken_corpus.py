@@ -38,7 +38,7 @@ def test_broken_file_reports_line_column_and_message(path: Path) -> None:
         load_workflow(path)
     reported = [(d.line, d.column, str(d)) for d in caught.value.diagnostics]
     for line, column, fragment in expectations(path):
-        matching = [text for (l, c, text) in reported if (l, c) == (line, column) and fragment in text]
+        matching = [text for (row, col, text) in reported if (row, col) == (line, column) and fragment in text]
         assert matching, f"expected {line}:{column} {fragment!r}; got:\n" + "\n".join(t for *_, t in reported)
 
 

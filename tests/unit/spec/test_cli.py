@@ -60,7 +60,11 @@ def test_unknown_option_is_usage_error() -> None:
     assert code == 2
 
 
-@pytest.mark.parametrize(("fmt", "start"), [("mermaid", "flowchart TD"), ("dot", 'digraph "good"')], ids=["mermaid", "dot"])
+@pytest.mark.parametrize(
+    ("fmt", "start"),
+    [("mermaid", "flowchart TD"), ("dot", 'digraph "good"')],
+    ids=["mermaid", "dot"],
+)
 def test_graph_formats(good_file: Path, fmt: str, start: str) -> None:
     code, output = run("graph", str(good_file), "--format", fmt)
     assert code == 0

@@ -31,7 +31,9 @@ finally:
 
 
 def test_absent_needs_means_the_previous_step() -> None:
-    workflow = load_workflow_text("name: w\nsteps:\n  - {id: a, command: x}\n  - {id: b, command: y}\n  - {id: c, command: z, needs: []}\n")
+    workflow = load_workflow_text(
+        "name: w\nsteps:\n  - {id: a, command: x}\n  - {id: b, command: y}\n  - {id: c, command: z, needs: []}\n"
+    )
     assert resolve_needs(workflow.steps) == {"a": [], "b": ["a"], "c": []}
 
 

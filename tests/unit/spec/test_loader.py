@@ -45,7 +45,10 @@ def test_merge_keys_are_supported() -> None:
 
 
 def test_all_errors_are_reported_not_only_the_first() -> None:
-    text = "name: w\nsteps:\n  - id: a\n    type: shel\n  - id: b\n    command: x\n    timeout: never\n  - id: c\n    needs: [zz]\n    command: y\n"
+    text = (
+        "name: w\nsteps:\n  - id: a\n    type: shel\n  - id: b\n    command: x\n    timeout: never\n"
+        "  - id: c\n    needs: [zz]\n    command: y\n"
+    )
     errors = errors_of(text)
     assert len(errors) == 3
     assert errors[0].startswith("wf.yaml:4:11: steps[0].type: unknown step type 'shel'")

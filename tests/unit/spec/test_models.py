@@ -9,7 +9,15 @@ from pydantic import ValidationError
 
 from baton.spec.durations import format_duration, parse_duration
 from baton.spec.models import Workflow
-from baton.spec.steps import AgentStep, ApprovalStep, AssertStep, HttpStep, ShellBody, ShellStep, WaitStep
+from baton.spec.steps import (
+    AgentStep,
+    ApprovalStep,
+    AssertStep,
+    HttpStep,
+    ShellBody,
+    ShellStep,
+    WaitStep,
+)
 
 
 def workflow(*steps: dict[str, Any], **extra: Any) -> Workflow:
@@ -18,14 +26,27 @@ def workflow(*steps: dict[str, Any], **extra: Any) -> Workflow:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("10m", 600), ("1h", 3600), ("1h30m", 5400), ("7d", 604800), ("250ms", 0.25), (12, 12), ("1.5h", 5400)],
+    [
+        ("90s", 90),
+        ("10m", 600),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("7d", 604800),
+        ("250ms", 0.25),
+        (12, 12),
+        ("1.5h", 5400),
+    ],
     ids=["seconds", "minutes", "hours", "compound", "days", "millis", "number", "fraction"],
 )
 def test_durations_parse(text: Any, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["10", "ten minutes", "5x", "", "-1s", True], ids=["no-unit", "words", "bad-unit", "empty", "negative", "bool"])
+@pytest.mark.parametrize(
+    "text",
+    ["10", "ten minutes", "5x", "", "-1s", True],
+    ids=["no-unit", "words", "bad-unit", "empty", "negative", "bool"],
+)
 def test_durations_refuse(text: Any) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
@@ -48,7 +69,16 @@ def test_format_duration_round_trips() -> None:
         ({"duration": "5s"}, WaitStep),
         ({"type": "approval"}, ApprovalStep),
     ],
-    ids=["shell-command", "shell-argv", "assert", "agent", "claude-code-alias", "http", "wait", "approval"],
+    ids=[
+        "shell-command",
+        "shell-argv",
+        "assert",
+        "agent",
+        "claude-code-alias",
+        "http",
+        "wait",
+        "approval",
+    ],
 )
 def test_step_type_is_chosen_or_inferred(body: dict[str, Any], model: type) -> None:
     parsed = workflow({"id": "s", **body}).steps[0]
@@ -81,7 +111,17 @@ def test_compensation_body_has_no_flow_keys() -> None:
         {"id": "a", "command": "x", "timeout": "soon"},
         {"id": "a", "command": "x", "for_each": None},
     ],
-    ids=["command-and-argv", "shell-without-body", "wait-without-bound", "wait-two-bounds", "json-and-body", "uppercase-id", "zero-attempts", "bad-timeout", "empty-for-each"],
+    ids=[
+        "command-and-argv",
+        "shell-without-body",
+        "wait-without-bound",
+        "wait-two-bounds",
+        "json-and-body",
+        "uppercase-id",
+        "zero-attempts",
+        "bad-timeout",
+        "empty-for-each",
+    ],
 )
 def test_invalid_steps_are_refused(step: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
@@ -151,7 +191,11 @@ def test_workflow_needs_a_step() -> None:
 
 
 def test_step_lookup_spans_every_list() -> None:
-    parsed = workflow({"id": "a", "command": "x"}, on_failure=[{"id": "b", "command": "y"}], **{"finally": [{"id": "c", "command": "z"}]})
+    parsed = workflow(
+        {"id": "a", "command": "x"},
+        on_failure=[{"id": "b", "command": "y"}],
+        **{"finally": [{"id": "c", "command": "z"}]},
+    )
     assert [s.id for s in parsed.all_steps()] == ["a", "b", "c"]
     assert parsed.step("c").id == "c"
     with pytest.raises(KeyError):

@@ -1,6 +1,6 @@
 """``FilesystemArtifactStore``: blobs, the step cache and logs as files under the state dir.
 
-Layout: ``artifacts/ab/<sha256>``, ``cache/ab/<key>.json``, ``logs/<execution>/<step key>/
+Layout: ``artifacts/ab/<sha256>``, ``cache/ab/<key>.json``, ``logs/<execution>/<step key>.
 <attempt>.<stream>.log``. Every file is written to a temporary name and renamed, so a crash
 never leaves a half-written blob or cache entry behind.
 """
@@ -118,10 +118,8 @@ class FilesystemArtifactStore:
     # -- logs -----------------------------------------------------------------------------
 
     def log_file(self, execution_id: str, step_key: str, attempt: int, stream: str) -> Path:
-        """Where one stream of one attempt is written (the directory is created)."""
-        folder = self._logs / execution_id / step_key
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{attempt}.{stream}.log"
+        """Where one stream of one attempt is written (the writer creates the directory)."""
+        return self._logs / execution_id / f"{step_key}.{attempt}.{stream}.log"
 
     def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
         """Nothing to do: the log file is already where ``read_logs`` looks."""
@@ -132,13 +130,13 @@ class FilesystemArtifactStore:
         if not folder.is_dir():
             return []
         entries = []
-        for step_dir in folder.iterdir():
-            if step_id is not None and not _belongs_to(step_dir.name, step_id):
+        for log in folder.glob("*.log"):
+            # Step keys hold no dots (ids are [a-z0-9_-], items add [n], compensations ~).
+            step_key, attempt, stream, _ = log.name.rsplit(".", 3)
+            if step_id is not None and not _belongs_to(step_key, step_id):
                 continue
-            for log in step_dir.glob("*.log"):
-                attempt, stream, _ = log.name.split(".", 2)
-                text = log.read_text(encoding="utf-8", errors="replace")
-                entries.append(LogEntry(step_dir.name, int(attempt), stream, text))
+            text = log.read_text(encoding="utf-8", errors="replace")
+            entries.append(LogEntry(step_key, int(attempt), stream, text))
         entries.sort(key=lambda e: (e.step_key, e.attempt, e.stream != "stdout"))
         return entries
 

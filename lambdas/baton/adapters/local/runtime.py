@@ -101,10 +101,13 @@ class EnvSecretResolver:
 
 
 class LocalProcessSupervisor:
-    """Lease holders are ``host:pid:token``; step process groups are kept in pid files."""
+    """Lease holders are ``host:pid:token``; a unit's processes are found by their
+    environment (every step process carries ``BATON_EXECUTION_ID`` and ``BATON_STEP_KEY``),
+    so running a step costs no bookkeeping and only a takeover or a cancel scans ``/proc``.
+    """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, proc: Path = Path("/proc")) -> None:
+        self.proc = proc
         self.host = socket.gethostname()
         self.owner = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
 
@@ -122,45 +125,23 @@ class LocalProcessSupervisor:
             return True
         return True
 
-    def _pid_file(self, execution_id: str, step_key: str) -> Path:
-        return self.folder / execution_id / f"{step_key}.pid"
-
-    def track(self, execution_id: str, step_key: str, pid: int) -> None:
-        """Write the step's process group id where a successor can find it."""
-        path = self._pid_file(execution_id, step_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(str(pid))
-
-    def untrack(self, execution_id: str, step_key: str) -> None:
-        """Remove the pid file."""
-        self._pid_file(execution_id, step_key).unlink(missing_ok=True)
-
     def reap(self, execution_id: str, step_key: str) -> None:
-        """Kill the process group a dead holder left, if it is still the step's."""
-        path = self._pid_file(execution_id, step_key)
+        """SIGKILL the process groups of every process running the unit (Linux; elsewhere
+        there is no ``/proc`` to search and orphans are left to finish)."""
+        wanted = {f"BATON_EXECUTION_ID={execution_id}".encode(), f"BATON_STEP_KEY={step_key}".encode()}
+        for pid in self._pids():
+            try:
+                environ = set((self.proc / str(pid) / "environ").read_bytes().split(b"\0"))
+            except OSError:
+                continue
+            if wanted <= environ:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+    def _pids(self) -> list[int]:
         try:
-            pgid = int(path.read_text())
-        except (FileNotFoundError, ValueError):
-            return
-        if _runs_execution(pgid, execution_id):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
-        path.unlink(missing_ok=True)
-
-
-def _runs_execution(pgid: int, execution_id: str) -> bool:
-    """True if process group ``pgid`` still runs a step of ``execution_id``.
-
-    Linux never hands out a pid still in use as a group id, so a group whose leader has
-    exited is still the step's; a live leader is checked by its environment, in case the
-    whole group died and its pid was reused.
-    """
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:
-        environ = Path(f"/proc/{pgid}/environ").read_bytes()
-    except OSError:
-        return True  # leader gone (its group lives on) or no /proc (macOS)
-    return f"BATON_EXECUTION_ID={execution_id}".encode() in environ.split(b"\0")
+            names = os.listdir(self.proc)
+        except OSError:
+            return []
+        own = os.getpid()
+        return [int(name) for name in names if name.isdigit() and int(name) != own]

@@ -1,0 +1,134 @@
+"""Showing an execution as it runs: a live table on a terminal, plain lines otherwise, and
+the text forms of ``baton status`` and ``baton list``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from baton.engine.context import UnitContext
+    from baton.engine.records import ExecutionRecord, StepRecord
+
+SYMBOLS = {
+    "pending": "·",
+    "running": "▶",
+    "waiting": "⏸",
+    "succeeded": "✔",
+    "cached": "↺",
+    "skipped": "↷",
+    "failed": "✘",
+    "cancelled": "■",
+    "compensated": "↩",
+}
+
+
+def _seconds(started: datetime | None, finished: datetime | None) -> str:
+    if started is None:
+        return ""
+    end = finished or datetime.now(started.tzinfo)
+    return f"{(end - started).total_seconds():.2f}s"
+
+
+def describe(record: StepRecord) -> str:
+    """One line for one unit: symbol, key, status, attempt, time, cache hit, error."""
+    parts = [f"{SYMBOLS.get(record.status, '?')} {record.key:<28} {record.status:<10}"]
+    if record.attempt > 1:
+        parts.append(f"attempt {record.attempt}")
+    if record.finished_at is not None and record.status not in ("pending", "skipped"):
+        parts.append(_seconds(record.started_at, record.finished_at))
+    if record.cache_hit:
+        parts.append("(cache hit)")
+    if record.error and record.status in ("failed", "pending"):
+        parts.append(f"- {record.error.splitlines()[0][:120]}")
+    return " ".join(p for p in parts if p)
+
+
+class LineProgress:
+    """Prints a line whenever a unit starts or ends (logs, CI, pipes)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def step_changed(self, unit: UnitContext, record: StepRecord) -> None:
+        """Print starts and ends, not every write."""
+        if record.status == "pending" and record.error is None:
+            return
+        print(describe(record), file=self.stream, flush=True)
+
+    def execution_changed(self, execution: ExecutionRecord) -> None:
+        """Nothing: the command prints the outcome."""
+
+
+class LiveProgress:
+    """A rich live table with one row per unit, redrawn as records change."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console()
+        self.rows: dict[str, StepRecord] = {}
+        self.live = Live(console=self.console, refresh_per_second=8, transient=False)
+        self.started = time.monotonic()
+
+    def __enter__(self) -> LiveProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self._render(), refresh=True)
+        self.live.__exit__(None, None, None)
+
+    def _render(self) -> Any:
+        from rich.text import Text
+
+        lines = [describe(record) for record in self.rows.values()]
+        return Text("\n".join(lines))
+
+    def step_changed(self, unit: UnitContext, record: StepRecord) -> None:
+        """Update the row of the unit."""
+        self.rows[record.key] = record
+        self.live.update(self._render())
+
+    def execution_changed(self, execution: ExecutionRecord) -> None:
+        """Nothing extra."""
+
+
+def status_text(document: Mapping[str, Any]) -> str:
+    """``baton status`` without ``--json``."""
+    lines = [
+        f"execution {document['execution_id']}  workflow {document['workflow']}  status {document['status']}",
+        f"started {document['started_at']}  finished {document['finished_at'] or '-'}",
+    ]
+    if document["error"]:
+        lines.append(f"error: {document['error']}")
+    for step_id, step in document["steps"].items():
+        cache = " (cache hit)" if step["cache_hit"] else ""
+        error = f"  {step['error'].splitlines()[0][:120]}" if step["error"] else ""
+        symbol = SYMBOLS.get(step["status"], "?")
+        lines.append(f"  {symbol} {step_id:<28} {step['status']:<11} attempts {step['attempts']}{cache}{error}")
+        for index, item in enumerate(step["items"] or []):
+            item_error = f"  {item['error'].splitlines()[0][:100]}" if item["error"] else ""
+            lines.append(f"      [{index}] {item['status']:<11} attempts {item['attempts']}{item_error}")
+    if document["outputs"]:
+        lines.append("outputs:")
+        lines += [f"  {name}: {value}" for name, value in document["outputs"].items()]
+    return "\n".join(lines)
+
+
+def list_text(executions: list[ExecutionRecord]) -> str:
+    """``baton list``."""
+    if not executions:
+        return "no executions yet"
+    lines = [f"{'EXECUTION':<24} {'WORKFLOW':<28} {'STATUS':<10} {'STARTED':<20} DURATION"]
+    for execution in executions:
+        started = execution.started_at.strftime("%Y-%m-%d %H:%M:%S") if execution.started_at else "-"
+        duration = _seconds(execution.started_at, execution.finished_at) if execution.finished_at else "-"
+        lines.append(
+            f"{execution.execution_id:<24} {execution.workflow:<28} {execution.status:<10} {started:<20} {duration}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,323 @@
+"""The executor: every transition of a unit's record, each one conditional write.
+
+``begin`` takes a unit the planner made ready: it evaluates ``when``, expands a ``for_each``,
+renders the body, looks up the cache, and otherwise claims the unit (pending -> running with
+a lease; the new version is the fence) and runs it, inline or on the dispatcher. ``finish``
+records an attempt's outcome conditionally on that fence, scheduling a retry when the
+policy allows. A lost race (``StateConflictError``) means another worker moved first: the
+executor re-reads the records and the planner decides again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from baton.engine.attempt import AttemptOutcome, AttemptPlan, run_attempt
+from baton.engine.context import Prepared, UnitContext
+from baton.engine.definition import BodyDef, StepDef
+from baton.engine.planner import REASON_WHEN
+from baton.engine.resume import reset
+from baton.engine.records import (
+    CACHED,
+    CANCELLED,
+    COMPENSATION_SUFFIX,
+    FAILED,
+    KIND_COMPENSATION,
+    KIND_ITEM,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    WAITING,
+    StepRecord,
+    item_key,
+)
+from baton.errors import BatonError, StateConflictError, StepFailedError
+from baton.ports import ArtifactRef
+from baton.steps import step_type
+from baton.steps.base import StepResult
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A unit this executor claimed and handed to the dispatcher."""
+
+    record: StepRecord
+    plan: AttemptPlan
+
+
+class Executor(UnitContext):
+    """Drives the units of one execution; used from one thread (the driver's)."""
+
+    in_flight: dict[str, InFlight]
+
+    def _setup(self) -> None:
+        self.in_flight = {}
+
+    # -- writing --------------------------------------------------------------------------
+
+    def write(self, *records: StepRecord, inserts: tuple[StepRecord, ...] = ()) -> bool:
+        """Commit records conditionally; on a lost race re-read everything and return False."""
+        try:
+            stored, _ = self.ports.store.commit(records, inserts)
+        except StateConflictError:
+            self.refresh()
+            return False
+        for record in stored:
+            self.remember(record)
+            if record.status != RUNNING:
+                self.settled += 1
+            self.observer.step_changed(self, record)
+        return True
+
+    def refresh(self) -> None:
+        """Re-read every record (another worker changed some)."""
+        for record in self.ports.store.get_steps(self.execution.execution_id).values():
+            self.remember(record)
+
+    # -- begin ----------------------------------------------------------------------------
+
+    def begin(self, key: str) -> bool:
+        """Act on a unit the planner made ready; False if nothing changed."""
+        if key.endswith(COMPENSATION_SUFFIX):
+            return self._begin_compensation(key)
+        record = self.records[key]
+        step = self.definition.step(record.step_id)
+        if record.status == WAITING:
+            return self._wake(record)
+        if record.status == RUNNING:
+            # The holder is gone: stop what it left running, then run the attempt again.
+            self.ports.supervisor.reap(self.execution.execution_id, key)
+            return self._attempt(record, step.body, takeover=True)
+        if record.kind != KIND_ITEM and step.for_each is not None:
+            return self._expand(record, step)
+        return self._attempt(record, step.body, takeover=False)
+
+    def _begin_compensation(self, key: str) -> bool:
+        record = self.records.get(key)
+        if record is None:
+            original = self.records[key.removesuffix(COMPENSATION_SUFFIX)]
+            record = StepRecord(
+                execution_id=original.execution_id,
+                key=key,
+                step_id=original.step_id,
+                kind=KIND_COMPENSATION,
+                index=original.index,
+                item=original.item,
+            )
+            if not self.write(inserts=(record,)):
+                return False
+            record = self.records[key]
+        body = self.definition.step(record.step_id).compensate
+        assert body is not None
+        takeover = record.status == RUNNING
+        if takeover:
+            self.ports.supervisor.reap(self.execution.execution_id, key)
+        return self._attempt(record, body, takeover=takeover)
+
+    def _attempt(self, record: StepRecord, body: BodyDef, *, takeover: bool) -> bool:
+        step = self.definition.step(record.step_id)
+        now = self.ports.clock.now()
+        first_try = record.tries == 0 and not takeover
+        try:
+            if first_try and record.kind != KIND_COMPENSATION and step.when is not None:
+                if not self.expressions.evaluate(step.when, self.context_for(record)):
+                    return self.write(self._ended(record, SKIPPED, now, reason=REASON_WHEN))
+            prepared = self._prepare(record, step, body)
+        except BatonError as exc:
+            failed = self._ended(record, FAILED, now, error=self.masker.text(str(exc)))
+            return self.write(failed.evolve(attempt=record.attempt + 1, tries=record.tries + 1))
+        if prepared.cache_key is not None and not self.execution.no_cache:
+            entry = self.ports.artifacts.get_cached(prepared.cache_key, now)
+            if entry is not None and self._restore_files(entry.artifacts):
+                restored = self._ended(record, CACHED, now, outputs=entry.outputs)
+                return self.write(
+                    restored.evolve(cache_hit=True, cache_key=prepared.cache_key, artifacts=entry.artifacts, started_at=now)
+                )
+        kind = prepared.step_type
+        now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)
+        claimed = record.evolve(
+            attempt=record.attempt + 1,
+            tries=record.tries if takeover else record.tries + 1,
+            started_at=record.started_at or now,
+            cache_key=prepared.cache_key,
+            error=None,
+            error_kind=None,
+            wake_at=None,
+        )
+        if kind.mode == "suspend":
+            assert kind.suspend is not None
+            wake_at = kind.suspend(prepared.fields, now, body.timeout_seconds)
+            return self.write(claimed.evolve(status=WAITING, wake_at=wake_at))
+        claimed = claimed.evolve(
+            status=RUNNING,
+            lease_owner=self.ports.supervisor.owner,
+            lease_expires_at=now + timedelta(seconds=self.lease_seconds),
+        )
+        if not self.write(claimed):
+            return False
+        plan = self.attempt_plan(self.records[record.key], body, prepared)
+        if kind.mode == "inline":
+            outcome: AttemptOutcome | BaseException
+            try:
+                outcome = run_attempt(plan, self.ports.artifacts, self.ports.clock)
+            except Exception as exc:  # a bug must fail the step, not leave it running
+                outcome = exc
+            self.finish(record.key, outcome)
+            return True
+        self.in_flight[record.key] = InFlight(self.records[record.key], plan)
+        self.dispatcher.submit(record.key, lambda: run_attempt(plan, self.ports.artifacts, self.ports.clock))
+        return True
+
+    def _prepare(self, record: StepRecord, step: StepDef, body: BodyDef) -> Prepared:
+        kind = step_type(body.type)
+        context = self.context_for(record)
+        fields = kind.prepare(body.fields, context, self.expressions)
+        env = {
+            **self.expressions.render_env(self.definition.env, context),
+            **self.expressions.render_env(body.env, context),
+        }
+        if record.kind == KIND_COMPENSATION:
+            return Prepared(kind, fields, env)
+        outputs = {name: str(self.expressions.render(path, context)) for name, path in step.outputs.items()}
+        cache_key = self.cache_key_for(step, fields, env, outputs, context) if step.cache_enabled else None
+        return Prepared(kind, fields, env, outputs, cache_key, step.cache_ttl_seconds)
+
+    def _restore_files(self, files: dict[str, Any]) -> bool:
+        """Put a cache entry's files back in the workspace; False (a miss) if a blob is gone."""
+        try:
+            for info in files.values():
+                self.ports.artifacts.restore_file(ArtifactRef.from_data(info["ref"]), self.workspace / info["path"])
+        except OSError:
+            return False
+        return True
+
+    # -- for_each -------------------------------------------------------------------------
+
+    def _expand(self, parent: StepRecord, step: StepDef) -> bool:
+        now = self.ports.clock.now()
+        try:
+            values = self.expressions.evaluate(step.for_each, self.context_for(parent))
+            if isinstance(values, dict | str) or not hasattr(values, "__iter__"):
+                raise StepFailedError(f"for_each gave {type(values).__name__} {values!r}; expected a list")
+            values = list(values)
+        except BatonError as exc:
+            return self.write(self._ended(parent, FAILED, now, error=self.masker.text(str(exc))))
+        updates, inserts = [], []
+        for index, value in enumerate(values):
+            key = item_key(step.id, index)
+            existing = self.records.get(key)
+            if existing is None:
+                inserts.append(StepRecord(parent.execution_id, key, step.id, KIND_ITEM, index=index, item=value))
+            elif not (existing.item == value and existing.status in (SUCCEEDED, CACHED)):
+                updates.append(reset(existing).evolve(item=value, index=index))
+        if not values:
+            return self.write(self._ended(parent, SUCCEEDED, now, outputs=[]))
+        running = parent.evolve(status=RUNNING, item_count=len(values), started_at=now)
+        return self.write(running, *updates, inserts=tuple(inserts))
+
+    def aggregate(self, key: str) -> bool:
+        """Close a ``for_each`` step whose items have all ended."""
+        parent = self.records[key]
+        step = self.definition.step(parent.step_id)
+        items = [self.records[item_key(step.id, i)] for i in range(parent.item_count or 0)]
+        statuses = [item.status for item in items]
+        failed = [item for item in items if item.status == FAILED]
+        if failed:
+            status = FAILED
+        elif CANCELLED in statuses:
+            status = CANCELLED
+        elif all(s == SKIPPED for s in statuses):
+            status = SKIPPED
+        elif all(s in (CACHED, SKIPPED) for s in statuses):
+            status = CACHED
+        else:
+            status = SUCCEEDED
+        error = None
+        if failed:
+            error = f"{len(failed)} of {len(items)} items failed; item {failed[0].index}: {failed[0].error}"
+        finished = max((i.finished_at for i in items if i.finished_at), default=self.ports.clock.now())
+        closed = parent.evolve(
+            status=status,
+            outputs=[item.outputs for item in items],
+            error=error,
+            attempt=max((i.attempt for i in items), default=0),
+            cache_hit=status == CACHED,
+            finished_at=finished,
+            stop=any(item.stop for item in items),
+        )
+        return self.write(closed)
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def finish(self, key: str, outcome: AttemptOutcome | BaseException) -> bool:
+        """Record an attempt's outcome, conditionally on the claim's fence."""
+        flight = self.in_flight.pop(key, None)
+        record = flight.record if flight else self.records[key]
+        if isinstance(outcome, BaseException):
+            outcome = AttemptOutcome(StepResult.failure(f"internal error: {outcome!r}", retryable=False))
+        result, now = outcome.result, self.ports.clock.now()
+        if result.ok:
+            done = self._ended(record, SUCCEEDED, now, outputs=result.outputs)
+            return self.write(done.evolve(artifacts=outcome.artifacts, stop=result.stop))
+        if self.execution.cancel_requested:
+            return self.write(self._ended(record, CANCELLED, now, outputs=result.outputs, error="cancelled"))
+        body = self.body_of(record)
+        retry = body.retry
+        if result.retryable and result.kind in retry.on and record.tries < retry.max_attempts:
+            wake_at = now + timedelta(seconds=retry.delay_before(record.tries + 1))
+            again = self._ended(record, PENDING, now, outputs=result.outputs, error=result.error)
+            return self.write(again.evolve(wake_at=wake_at, error_kind=result.kind, finished_at=None))
+        failed = self._ended(record, FAILED, now, outputs=result.outputs, error=result.error)
+        return self.write(failed.evolve(error_kind=result.kind))
+
+    def _wake(self, record: StepRecord) -> bool:
+        kind = step_type(self.body_of(record).type)
+        assert kind.wake is not None
+        return self.finish_waiting(record, kind.wake({}))
+
+    def finish_waiting(self, record: StepRecord, result: StepResult) -> bool:
+        """End a waiting unit (a wait that is over, an answered or expired approval)."""
+        status = SUCCEEDED if result.ok else FAILED
+        now = self.ports.clock.now()
+        ended = self._ended(record, status, now, outputs=result.outputs, error=result.error)
+        return self.write(ended.evolve(error_kind=None if result.ok else result.kind))
+
+    def skip(self, key: str, status: str, reason: str) -> bool:
+        """Mark a unit that will not run (or not finish) as skipped or cancelled."""
+        record = self.records[key]
+        if record.status == RUNNING:
+            self.ports.supervisor.reap(self.execution.execution_id, key)
+        error = "cancelled" if status == CANCELLED else None
+        return self.write(self._ended(record, status, self.ports.clock.now(), reason=reason, error=error))
+
+    def _ended(
+        self,
+        record: StepRecord,
+        status: str,
+        now: datetime,
+        *,
+        outputs: Any = None,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> StepRecord:
+        return record.evolve(
+            status=status,
+            outputs=outputs,
+            error=error,
+            reason=reason,
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            wake_at=None,
+        )
+
+    def body_of(self, record: StepRecord) -> BodyDef:
+        """The body a unit runs: the step's, or its compensation."""
+        step = self.definition.step(record.step_id)
+        if record.kind == KIND_COMPENSATION:
+            assert step.compensate is not None
+            return step.compensate
+        return step.body

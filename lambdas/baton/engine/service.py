@@ -1,0 +1,236 @@
+"""The engine's operations, as the CLI (and later the Lambda handlers) call them: load a
+definition, start, drive, resume, answer an approval, cancel, and inspect."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets as random_tokens
+import shutil
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from baton import __version__
+from baton.engine.attempt import OutputResolver
+from baton.engine.context import Observer
+from baton.engine.definition import DEFINITION_FORMAT, Definition
+from baton.engine.driver import Driver
+from baton.engine.executor import Executor
+from baton.engine.inputs import resolve_inputs
+from baton.engine.records import (
+    RUNNING,
+    SUCCEEDED,
+    TERMINAL_EXECUTION,
+    WAITING,
+    ExecutionRecord,
+    StepRecord,
+)
+from baton.engine.resume import resets_for
+from baton.engine.views import execution_document
+from baton.errors import DefinitionError, Diagnostic, ResumeError, StateConflictError
+from baton.ports import LogEntry, Ports
+from baton.steps import step_type
+
+_CONFLICT_RETRIES = 20
+
+
+def new_execution_id(now: datetime) -> str:
+    """A sortable, unique id: ``20260131-090000-a1b2c3``."""
+    return f"{now:%Y%m%d-%H%M%S}-{random_tokens.token_hex(3)}"
+
+
+class Engine:
+    """Runs workflows on one set of ports."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        *,
+        base_env: Mapping[str, str],
+        lease_seconds: float = 60.0,
+        new_id: Callable[[datetime], str] = new_execution_id,
+    ) -> None:
+        self.ports = ports
+        self.base_env = dict(base_env)
+        self.lease_seconds = lease_seconds
+        self.new_id = new_id
+
+    # -- definitions ----------------------------------------------------------------------
+
+    def load(self, path: Path) -> tuple[Definition, str]:
+        """Validate and compile a workflow file, reusing the stored copy of the same text."""
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise DefinitionError([Diagnostic(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from exc
+        salt = f"baton {__version__} definition {DEFINITION_FORMAT}\n".encode()
+        digest = hashlib.sha256(salt + raw).hexdigest()
+        stored = self.ports.store.get_definition(digest)
+        if stored is not None:
+            return Definition.from_data(stored), digest
+        from baton.engine.definition import compile_workflow
+        from baton.spec.loader import load_workflow
+
+        definition = compile_workflow(load_workflow(path))
+        for step in definition.steps:
+            step_type(step.type)
+            if step.compensate is not None:
+                step_type(step.compensate.type)
+        self.ports.store.put_definition(digest, definition.to_data())
+        return definition, digest
+
+    def definition_of(self, execution: ExecutionRecord) -> Definition:
+        """The compiled definition an execution runs."""
+        data = self.ports.store.get_definition(execution.definition_digest)
+        if data is None:
+            raise ResumeError(f"execution {execution.execution_id}: its definition is no longer stored")
+        return Definition.from_data(data)
+
+    def resolve_secrets(self, definition: Definition) -> dict[str, str]:
+        """Every secret's value (never stored; resolved by each process that runs steps)."""
+        return {name: self.ports.secrets.resolve(name, source) for name, source in definition.secrets.items()}
+
+    # -- running --------------------------------------------------------------------------
+
+    def start(
+        self,
+        definition: Definition,
+        digest: str,
+        inputs: Mapping[str, Any],
+        *,
+        text_inputs: frozenset[str] = frozenset(),
+        workspace: Path,
+        no_cache: bool = False,
+        trigger: dict[str, Any] | None = None,
+    ) -> ExecutionRecord:
+        """Check inputs and secrets, then create the execution with every step pending."""
+        resolved = resolve_inputs(definition.inputs, inputs, from_text=text_inputs, workspace=workspace)
+        self.resolve_secrets(definition)
+        now = self.ports.clock.now()
+        execution = ExecutionRecord(
+            execution_id=self.new_id(now),
+            workflow=definition.name,
+            definition_digest=digest,
+            workflow_version=definition.version,
+            status=RUNNING,
+            inputs=resolved,
+            started_at=now,
+            workspace=str(workspace.resolve()),
+            trigger=trigger or {"source": "cli"},
+            no_cache=no_cache,
+        )
+        records = [StepRecord(execution.execution_id, step.id, step.id) for step in definition.steps]
+        return self.ports.store.create_execution(execution, records)
+
+    def drive(self, execution_id: str, observer: Observer | None = None) -> ExecutionRecord:
+        """Run the execution until it ends or waits for an answer."""
+        execution = self.ports.store.get_execution(execution_id)
+        definition = self.definition_of(execution)
+        executor = Executor(
+            definition,
+            execution,
+            self.ports.store.get_steps(execution_id),
+            self.ports,
+            self.ports.new_dispatcher(),
+            secrets=self.resolve_secrets(definition),
+            base_env=self.base_env,
+            observer=observer,
+            lease_seconds=self.lease_seconds,
+        )
+        try:
+            return Driver(executor).run()
+        finally:
+            shutil.rmtree(executor.scratch, ignore_errors=True)
+
+    def resume(
+        self,
+        execution_id: str,
+        *,
+        from_step: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        text_inputs: frozenset[str] = frozenset(),
+    ) -> ExecutionRecord:
+        """Make a stopped execution runnable again (then call :meth:`drive`)."""
+        for _ in range(_CONFLICT_RETRIES):
+            execution = self.ports.store.get_execution(execution_id)
+            definition = self.definition_of(execution)
+            if from_step is not None and from_step not in {s.id for s in definition.steps}:
+                raise ResumeError(f"--from {from_step}: the workflow {definition.name} has no such step")
+            if execution.status == RUNNING and from_step is None and not inputs:
+                return execution  # join the workers on it, or take over from a dead one
+            if execution.status == RUNNING:
+                raise ResumeError(f"execution {execution_id} is running; wait for it or cancel it first")
+            if execution.status == SUCCEEDED and from_step is None:
+                raise ResumeError(f"execution {execution_id} already succeeded; use --from STEP to run part of it again")
+            merged = {**execution.inputs, **(inputs or {})}
+            workspace = Path(execution.workspace)
+            resolved = resolve_inputs(definition.inputs, merged, from_text=text_inputs, workspace=workspace)
+            records = self.ports.store.get_steps(execution_id)
+            restarted = execution.evolve(
+                status=RUNNING, error=None, finished_at=None, outputs={}, inputs=resolved, cancel_requested=False
+            )
+            try:
+                _, stored = self.ports.store.commit(resets_for(definition, records, from_step), execution=restarted)
+            except StateConflictError:
+                continue  # another resume or worker moved first: look again
+            assert stored is not None
+            return stored
+        raise ResumeError(f"execution {execution_id} keeps changing; try again")
+
+    def answer(self, execution_id: str, step_key: str, *, approve: bool, comment: str | None, by: str) -> ExecutionRecord:
+        """Record the answer to a waiting approval (then call :meth:`drive`)."""
+        from baton.steps.approval import APPROVED, REJECTED, answer
+
+        for _ in range(_CONFLICT_RETRIES):
+            execution = self.ports.store.get_execution(execution_id)
+            definition = self.definition_of(execution)
+            record = self.ports.store.get_steps(execution_id).get(step_key)
+            if record is None:
+                raise ResumeError(f"execution {execution_id} has no step {step_key}")
+            step = definition.step(record.step_id)
+            body_type = step.compensate.type if record.key.endswith("~compensate") and step.compensate else step.type
+            if body_type != "approval" or record.status != WAITING:
+                raise ResumeError(f"step {step_key} is {record.status}, not an approval waiting for an answer")
+            result = answer(APPROVED if approve else REJECTED, comment, by)
+            ended = record.evolve(
+                status=SUCCEEDED if result.ok else "failed", outputs=result.outputs, error=result.error,
+                finished_at=self.ports.clock.now(), wake_at=None,
+            )  # fmt: skip
+            running = execution.evolve(status=RUNNING) if execution.status == WAITING else None
+            try:
+                _, stored = self.ports.store.commit([ended], execution=running)
+            except StateConflictError:
+                continue
+            return stored or execution
+        raise ResumeError(f"execution {execution_id} keeps changing; try again")
+
+    def cancel(self, execution_id: str) -> ExecutionRecord:
+        """Ask an execution to stop (then :meth:`drive` it to run its ``finally`` steps)."""
+        for _ in range(_CONFLICT_RETRIES):
+            execution = self.ports.store.get_execution(execution_id)
+            if execution.status in TERMINAL_EXECUTION:
+                raise ResumeError(f"execution {execution_id} already ended: {execution.status}")
+            try:
+                return self.ports.store.update_execution(execution.evolve(cancel_requested=True, status=RUNNING))
+            except StateConflictError:
+                continue
+        raise ResumeError(f"execution {execution_id} keeps changing; try again")
+
+    # -- inspecting -----------------------------------------------------------------------
+
+    def document(self, execution_id: str) -> dict[str, Any]:
+        """The execution record of WORKFLOW-SPEC section 4."""
+        execution = self.ports.store.get_execution(execution_id)
+        definition = self.definition_of(execution)
+        records = self.ports.store.get_steps(execution_id)
+        return execution_document(definition, execution, records, OutputResolver(self.ports.artifacts))
+
+    def list(self, limit: int = 50) -> list[ExecutionRecord]:
+        """Recent executions, newest first."""
+        return self.ports.store.list_executions(limit)
+
+    def logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:
+        """Stored logs of an execution (``ExecutionNotFoundError`` if unknown)."""
+        self.ports.store.get_execution(execution_id)
+        return self.ports.artifacts.read_logs(execution_id, step_id)

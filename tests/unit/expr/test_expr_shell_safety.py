@@ -1,0 +1,229 @@
+"""Hostile template values in every quoting position: bash must see them as plain data.
+
+Each case renders a command whose template value tries to break out of its position, runs
+it with ``bash -eo pipefail -c``, and checks that nothing was run (no ``pwned`` file, the
+canary file still there) and that the value arrived byte for byte.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from baton.errors import ExpressionError
+from baton.expr import ExpressionEngine, ShellScript, render_shell
+
+RunScript = Callable[[ShellScript], "subprocess.CompletedProcess[bytes]"]
+
+HOSTILE_VALUES = {
+    "command-substitution": "$(touch pwned)",
+    "backticks": "`touch pwned`",
+    "semicolon": "; rm -rf canary; touch pwned",
+    "single-quote-breakout": "' ; touch pwned ; '",
+    "double-quote-breakout": '" ; touch pwned ; "',
+    "ansi-c-breakout": "\\' ; touch pwned ; $'",
+    "newlines": "line one\ntouch pwned\n",
+    "ifs": "${IFS}touch${IFS}pwned",
+    "parameter": "${HOME} $PATH $0",
+    "backslash": "\\",
+    "backslashes-and-quotes": "\\'\\\"\\\\n\\",
+    "glob": "*",
+    "leading-dash-n": "-n",
+    "empty": "",
+    "unicode": "héllo ☃ 日本語 \u202e",
+    "heredoc-terminator": "first\nEOF\ntouch pwned\nEOF",
+    "braces-and-arithmetic": "}} {{ $((1+1)) $[2] a[$(touch pwned)]",
+    "trailing-newlines": "value\n\n",
+    "tabs": "\tindented\t",
+    "ampersands": "&& touch pwned & \\& &",
+}
+
+# (command template with {{ v }}, what the output file must hold given the value)
+POSITIONS = {
+    "unquoted": ("printf '%s' {{ v }} > out", lambda v: v),
+    "double-quoted": ("printf '%s' \"{{ v }}\" > out", lambda v: v),
+    "double-quoted-with-text": ("printf '%s' \"<{{ v }}>\" > out", lambda v: f"<{v}>"),
+    "single-quoted": ("printf '%s' '{{ v }}' > out", lambda v: v),
+    "single-quoted-with-text": ("printf '%s' 'a $b {{ v }} c' > out", lambda v: f"a $b {v} c"),
+    "ansi-c": ("printf '%s' $'{{ v }}' > out", lambda v: v),
+    "ansi-c-with-escapes": ("printf '%s' $'<\\t{{ v }}\\n>' > out", lambda v: f"<\t{v}\n>"),
+    "heredoc": ("cat <<EOF > out\n{{ v }}\nEOF", lambda v: v + "\n"),
+    "heredoc-single-quoted": ("cat <<'EOF' > out\n{{ v }}\nEOF", lambda v: v + "\n"),
+    "heredoc-double-quoted": ('cat <<"EOF" > out\n{{ v }}\nEOF', lambda v: v + "\n"),
+    "heredoc-backslash": ("cat <<\\EOF > out\n{{ v }}\nEOF", lambda v: v + "\n"),
+    "heredoc-dash-quoted": ("cat <<-'EOF' > out\n\t\t{{ v }}\n\tEOF", lambda v: v + "\n"),
+    "command-substitution": (
+        "r=$(printf '%s' {{ v }}; printf x); printf '%s' \"${r%x}\" > out",
+        lambda v: v,
+    ),
+    "command-substitution-in-double-quotes": (
+        "r=\"$(printf '%s' '{{ v }}'; printf x)\"; printf '%s' \"${r%x}\" > out",
+        lambda v: v,
+    ),
+    "nested-command-substitution": (
+        'r="$(echo "$(printf \'%s\' "{{ v }}"; printf x)")"; printf \'%s\' "${r%x}" > out',
+        lambda v: v,
+    ),
+    "backticks": ("r=`printf '%s' {{ v }}; printf x`; printf '%s' \"${r%x}\" > out", lambda v: v),
+    "parameter-default": ("printf '%s' \"${UNSET_VAR:-{{ v }}}\" > out", lambda v: v),
+    "parameter-default-unquoted": ("printf '%s' ${UNSET_VAR:-{{ v }}} > out", lambda v: v),
+    "parameter-pattern": ("s='<*>'; printf '%s' \"${s#{{ v }}}\" > out", lambda v: "<*>"[len(v) :] if "<*>".startswith(v) else "<*>"),
+    "parameter-pattern-single-quoted-in-double": (
+        "s='<*>'; printf '%s' \"${s#'{{ v }}'}\" > out",
+        lambda v: "<*>"[len(v) :] if "<*>".startswith(v) else "<*>",
+    ),
+    "parameter-replacement": ("s=ab; printf '%s' \"${s/b/{{ v }}}\" > out", lambda v: "a" + v),
+    "parameter-default-single-quoted-in-double": (
+        "printf '%s' \"${UNSET_VAR:-'{{ v }}'}\" > out",
+        lambda v: f"'{v}'",
+    ),
+    "parameter-default-ansi-c-in-double": (
+        "printf '%s' \"${UNSET_VAR:-$'{{ v }}'}\" > out",
+        lambda v: v,
+    ),
+    "case-in-command-substitution": (
+        "r=$(case a in a) printf '%s' \"{{ v }}\";; esac; printf x); printf '%s' \"${r%x}\" > out",
+        lambda v: v,
+    ),
+    "comment": ("# {{ v }}\nprintf '%s' done > out", lambda v: "done"),
+    "assignment": ("x={{ v }}; printf '%s' \"$x\" > out", lambda v: v),
+    "here-string": ("cat <<< {{ v }} > out", lambda v: v + "\n"),
+}
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES.values(), ids=HOSTILE_VALUES.keys())
+@pytest.mark.parametrize("position", POSITIONS.values(), ids=POSITIONS.keys())
+def test_hostile_value_arrives_as_data(
+    engine: ExpressionEngine,
+    run_script: RunScript,
+    tmp_path: Path,
+    value: str,
+    position: tuple[str, object],
+) -> None:
+    command, expected = position
+    (tmp_path / "canary").write_text("still here")
+
+    script = render_shell(command, {"v": value}, engine)
+    result = run_script(script)
+
+    assert result.returncode == 0, result.stderr.decode()
+    assert not (tmp_path / "pwned").exists()
+    assert (tmp_path / "canary").exists()
+    assert callable(expected)
+    assert (tmp_path / "out").read_bytes() == expected(value).encode()
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES.values(), ids=HOSTILE_VALUES.keys())
+def test_value_never_appears_in_script_text(engine: ExpressionEngine, value: str) -> None:
+    # GIVEN a value that is not a substring of the command itself
+    marker = f"MARK{value}KRAM"
+
+    script = render_shell("echo {{ v }} \"{{ v }}\" '{{ v }}'", {"v": marker}, engine)
+
+    assert marker not in script.script
+    assert set(script.env.values()) == {marker}
+
+
+def test_quoted_heredoc_keeps_its_literal_text(engine: ExpressionEngine, run_script: RunScript, tmp_path: Path) -> None:
+    # GIVEN a quoted heredoc whose literal text would expand if the heredoc were unquoted
+    literal = "home=$HOME tick=`date` sub=$(touch pwned) slash=\\ tail=\\"
+    command = f"cat <<'EOF' > out\n{literal}\nvalue={{{{ v }}}}\n{literal}\nEOF\nprintf '%s' after >> out"
+
+    result = run_script(render_shell(command, {"v": "$(touch pwned)"}, engine))
+
+    assert result.returncode == 0, result.stderr.decode()
+    assert not (tmp_path / "pwned").exists()
+    expected = f"{literal}\nvalue=$(touch pwned)\n{literal}\nafter"
+    assert (tmp_path / "out").read_text() == expected
+
+
+def test_dash_heredoc_still_strips_tabs(engine: ExpressionEngine, run_script: RunScript, tmp_path: Path) -> None:
+    command = "if true; then\n\tcat <<-EOF > out\n\t\tx={{ v }}\n\t\t$HOME_IS_NOT_SET_HERE\n\tEOF\nfi"
+
+    result = run_script(render_shell(command, {"v": "\tkeep"}, engine))
+
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "out").read_text() == "x=\tkeep\n\n"
+
+
+def test_literal_text_around_templates_is_unchanged(engine: ExpressionEngine) -> None:
+    command = "echo \"a $HOME {{ v }} `b`\" 'c {{ v }} d' # e {{ v }}\n"
+
+    script = render_shell(command, {"v": 1}, engine)
+
+    assert script.script == (
+        "echo \"a $HOME ${BATON_T_0} `b`\" 'c '\"${BATON_T_1}\"' d' # e ${BATON_T_2}\n"
+    )
+
+
+ARITHMETIC_POSITIONS = {
+    "dollar-double-paren": ("printf '%s' $(( {{ v }} + 1 )) > out", "43"),
+    "double-paren-command": ("if (( {{ v }} > 40 )); then printf yes > out; fi", "yes"),
+    "for-loop": ("for (( i = 40; i < {{ v }}; i++ )); do printf '%s' $i >> out; done", "4041"),
+    "old-arithmetic": ("printf '%s' $[ {{ v }} * 2 ] > out", "84"),
+    "array-subscript": ("a=(); a[42]=x; printf '%s' \"${a[{{ v }}]}\" > out", "x"),
+    "assignment-subscript": ("a[{{ v }}]=y; printf '%s' \"${a[42]}\" > out", "y"),
+    "substring": ("s=$(printf '%050d' 7); printf '%s' \"${s:{{ v }}}\" > out", "00000007"),
+    "double-bracket-eq": ("[[ {{ v }} -eq 42 ]] && printf yes > out", "yes"),
+    "double-bracket-quoted": ('[[ "{{ v }}" -ge 42 ]] && printf yes > out', "yes"),
+    "let": ("let 'n = {{ v }} + 1'; printf '%s' $n > out", "43"),
+    "declare-integer": ("declare -i n={{ v }}; printf '%s' $n > out", "42"),
+}
+
+
+@pytest.mark.parametrize("position", ARITHMETIC_POSITIONS.values(), ids=ARITHMETIC_POSITIONS.keys())
+def test_arithmetic_context_accepts_integers(
+    engine: ExpressionEngine, run_script: RunScript, tmp_path: Path, position: tuple[str, str]
+) -> None:
+    command, expected = position
+
+    result = run_script(render_shell(command, {"v": 42}, engine))
+
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "out").read_text() == expected
+
+
+@pytest.mark.parametrize("value", ["a[$(touch pwned)]", "x", "1+1", "42 ", ""], ids=["subscript-payload", "name", "expression", "trailing-space", "empty"])
+@pytest.mark.parametrize("position", ARITHMETIC_POSITIONS.values(), ids=ARITHMETIC_POSITIONS.keys())
+def test_arithmetic_context_refuses_anything_else(
+    engine: ExpressionEngine, tmp_path: Path, value: str, position: tuple[str, str]
+) -> None:
+    command, _expected = position
+
+    with pytest.raises(ExpressionError, match="must be an integer"):
+        render_shell(command, {"v": value}, engine)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_arithmetic_payload_is_dangerous_without_the_check(tmp_path: Path) -> None:
+    """Control: bash really runs the payload from a variable in arithmetic context."""
+    subprocess.run(
+        ["bash", "-c", 'echo $(( $V ))'],
+        cwd=tmp_path,
+        env={"V": "a[$(touch pwned)]", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        check=False,
+    )
+
+    assert (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["$(touch pwned)", "-n", "*", "a b", "'", "\n"],
+    ids=["command-substitution", "option", "glob", "space", "quote", "newline"],
+)
+def test_string_comparison_in_double_brackets(
+    engine: ExpressionEngine, run_script: RunScript, tmp_path: Path, value: str
+) -> None:
+    command = '[[ {{ v }} == "$EXPECTED" ]] && printf yes > out'
+    script = render_shell(command, {"v": value}, engine)
+
+    result = run_script(ShellScript(script.script, {**script.env, "EXPECTED": value}))
+
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "out").read_text() == "yes"
+    assert not (tmp_path / "pwned").exists()
