@@ -64,9 +64,7 @@ class StateStore(Protocol):
         """The compiled definition stored under ``digest``, or None."""
         ...
 
-    def create_execution(
-        self, execution: ExecutionRecord, steps: Sequence[StepRecord]
-    ) -> ExecutionRecord:
+    def create_execution(self, execution: ExecutionRecord, steps: Sequence[StepRecord]) -> ExecutionRecord:
         """Insert an execution and its first step records in one transaction.
 
         Raises ``StateConflictError`` if the execution id exists.

@@ -27,11 +27,19 @@ EXIT_USAGE = 2
 
 StateDir = Annotated[
     Path | None,
-    typer.Option("--state-dir", help="Where the embedded backend keeps its state (default .baton, or $BATON_STATE_DIR).", show_default=False),
+    typer.Option(
+        "--state-dir",
+        help="Where the embedded backend keeps its state (default .baton, or $BATON_STATE_DIR).",
+        show_default=False,
+    ),
 ]
-Inputs = Annotated[list[str] | None, typer.Option("--input", "-i", help="An input as NAME=VALUE (repeatable).", show_default=False)]
+Inputs = Annotated[
+    list[str] | None, typer.Option("--input", "-i", help="An input as NAME=VALUE (repeatable).", show_default=False)
+]
 Json = Annotated[bool, typer.Option("--json", help="Print the execution record as JSON.")]
-Stack = Annotated[str | None, typer.Option("--stack", help="Inspect a deployed stack instead of the local state.", show_default=False)]
+Stack = Annotated[
+    str | None, typer.Option("--stack", help="Inspect a deployed stack instead of the local state.", show_default=False)
+]
 
 
 def _engine(state_dir: Path | None, stack: str | None = None) -> Engine:
@@ -88,12 +96,12 @@ def _report(engine: Engine, execution: ExecutionRecord, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(engine.document(execution.execution_id), indent=2))
     else:
-        _summary(execution)
+        _summary(execution, engine.waiting_steps(execution.execution_id))
     code = EXIT_OK if execution.status in ("succeeded", "waiting") else EXIT_FAILED
     raise typer.Exit(code)
 
 
-def _summary(execution: ExecutionRecord) -> None:
+def _summary(execution: ExecutionRecord, waiting: list[str] | None = None) -> None:
     took = ""
     if execution.started_at and execution.finished_at:
         took = f" in {(execution.finished_at - execution.started_at).total_seconds():.2f}s"
@@ -102,19 +110,24 @@ def _summary(execution: ExecutionRecord) -> None:
         typer.echo(f"error: {execution.error}")
     for name, value in execution.outputs.items():
         typer.echo(f"output {name}: {value}")
-    if execution.status == "waiting":
-        typer.echo(f"waiting for an approval: baton approve {execution.execution_id} STEP [--reject]")
-    elif execution.status in ("failed", "cancelled"):
+    for step in waiting or []:
+        typer.echo(f"waiting for an answer: baton approve {execution.execution_id} {step} [--reject]")
+    if execution.status in ("failed", "cancelled"):
         typer.echo(f"inspect: baton status {execution.execution_id}; retry: baton resume {execution.execution_id}")
 
 
 def run(
     file: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
+    *,
     inputs: Inputs = None,
-    inputs_file: Annotated[Path | None, typer.Option("--inputs-file", help="Inputs as a JSON or YAML mapping.", show_default=False)] = None,
+    inputs_file: Annotated[
+        Path | None, typer.Option("--inputs-file", help="Inputs as a JSON or YAML mapping.", show_default=False)
+    ] = None,
     as_json: Json = False,
     state_dir: StateDir = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step; do not restore results from the cache.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step; do not restore results from the cache.")
+    ] = False,
 ) -> None:
     """Run a workflow locally on the embedded backend (SQLite and files under --state-dir)."""
     from baton.engine.inputs import parse_pairs, read_inputs_file
@@ -140,7 +153,10 @@ def run(
 
 def resume(
     execution_id: Annotated[str, typer.Argument(metavar="EXEC_ID", help="Execution to continue.", show_default=False)],
-    from_step: Annotated[str | None, typer.Option("--from", help="Re-run this step and everything after it.", show_default=False)] = None,
+    *,
+    from_step: Annotated[
+        str | None, typer.Option("--from", help="Re-run this step and everything after it.", show_default=False)
+    ] = None,
     inputs: Inputs = None,
     as_json: Json = False,
     state_dir: StateDir = None,
@@ -184,7 +200,7 @@ def list_executions(
 ) -> None:
     """List recent executions, newest first."""
     engine = _engine(state_dir, stack)
-    executions = engine.list(limit)
+    executions = engine.list_executions(limit)
     if as_json:
         from baton.engine.views import iso
 
@@ -201,8 +217,12 @@ def list_executions(
 
 
 def logs(
-    execution_id: Annotated[str, typer.Argument(metavar="EXEC_ID", help="Execution whose logs to print.", show_default=False)],
-    step: Annotated[str | None, typer.Option("--step", help="Only this step (with its items).", show_default=False)] = None,
+    execution_id: Annotated[
+        str, typer.Argument(metavar="EXEC_ID", help="Execution whose logs to print.", show_default=False)
+    ],
+    step: Annotated[
+        str | None, typer.Option("--step", help="Only this step (with its items).", show_default=False)
+    ] = None,
     state_dir: StateDir = None,
     stack: Stack = None,
 ) -> None:
@@ -220,10 +240,15 @@ def logs(
 
 
 def approve(
-    execution_id: Annotated[str, typer.Argument(metavar="EXEC_ID", help="Execution waiting for an answer.", show_default=False)],
+    execution_id: Annotated[
+        str, typer.Argument(metavar="EXEC_ID", help="Execution waiting for an answer.", show_default=False)
+    ],
     step: Annotated[str, typer.Argument(metavar="STEP", help="The approval step.", show_default=False)],
+    *,
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approving.")] = False,
-    comment: Annotated[str | None, typer.Option("--comment", help="A comment recorded with the answer.", show_default=False)] = None,
+    comment: Annotated[
+        str | None, typer.Option("--comment", help="A comment recorded with the answer.", show_default=False)
+    ] = None,
     as_json: Json = False,
     state_dir: StateDir = None,
     stack: Stack = None,

@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from baton.engine.masking import Masker
 from baton.errors import BatonError, StepFailedError
 from baton.ports import ArtifactRef, ArtifactStore, CacheEntry, Clock
 from baton.steps.base import Invocation, StepResult, StepType
@@ -91,7 +90,7 @@ def _store_declared_files(paths: dict[str, str], workspace: Path, artifacts: Art
 
 def offload_large_values(outputs: dict[str, Any], artifacts: ArtifactStore) -> dict[str, Any]:
     """Replace each output whose JSON exceeds ``LARGE_OUTPUT_BYTES`` by a blob reference."""
-    result = {}
+    result: dict[str, Any] = {}
     for name, value in outputs.items():
         if isinstance(value, str) and len(value) < LARGE_OUTPUT_BYTES // 4:
             result[name] = value  # surely small: skip the encoding

@@ -135,7 +135,12 @@ class UnitContext:
     # -- cache ----------------------------------------------------------------------------
 
     def cache_key_for(
-        self, step: StepDef, fields: dict[str, Any], env: dict[str, str], outputs: dict[str, str], context: dict[str, Any]
+        self,
+        step: StepDef,
+        fields: dict[str, Any],
+        env: dict[str, str],
+        outputs: dict[str, str],
+        context: dict[str, Any],
     ) -> str:
         """The full cache key of one run of ``step``."""
         rendered_key = str(self.expressions.render(step.cache_key, context)) if step.cache_key else None

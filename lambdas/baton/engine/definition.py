@@ -116,7 +116,7 @@ class Definition:
 
     def to_data(self) -> dict[str, Any]:
         """JSON-ready form, stored under the source digest."""
-        data = {
+        return {
             "format": DEFINITION_FORMAT,
             "name": self.name,
             "version": self.version,
@@ -127,7 +127,6 @@ class Definition:
             "cache_version": self.cache_version,
             "steps": [asdict(step) for step in self.steps],
         }
-        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Definition:

@@ -16,7 +16,7 @@ from baton.engine.planner import Decision, plan
 from baton.engine.records import (
     CANCELLED,
     FAILED,
-    RUNNING,
+    PENDING,
     SUCCEEDED,
     TERMINAL_EXECUTION,
     WAITING,
@@ -71,23 +71,26 @@ class Driver:
             return None  # something ended: the planner may have more to start at once
         if decision.outcome is not None and not executor.in_flight:
             return self._finalize(decision.outcome)
-        self._wait(decision, now)
         if self._only_answers_awaited(decision):
             return self._suspend()
+        self._wait(decision, now)
         return None
 
     def _act(self, decision: Decision) -> bool:
+        """Carry out a decision; stop at the first lost race, since the records it was made
+        from are stale (acting on would, say, take over a unit another worker just claimed)."""
         executor = self.executor
+        conflicts = executor.conflicts
         changed = False
-        for key, status, reason in decision.skip:
-            changed |= executor.skip(key, status, reason)
-        if changed:
-            return True
-        for key in decision.finish:
-            changed |= executor.aggregate(key)
-        for key in decision.start:
-            if key not in executor.in_flight:
-                changed |= executor.begin(key)
+        actions = [
+            *((executor.skip, (key, status, reason)) for key, status, reason in decision.skip),
+            *((executor.aggregate, (key,)) for key in decision.finish),
+            *((executor.begin, (key,)) for key in decision.start if key not in executor.in_flight),
+        ]
+        for action, arguments in actions:
+            changed |= action(*arguments)  # type: ignore[operator]
+            if executor.conflicts != conflicts:
+                return True
         return changed
 
     # -- waiting --------------------------------------------------------------------------
@@ -117,13 +120,19 @@ class Driver:
             executor.refresh()
 
     def _only_answers_awaited(self, decision: Decision) -> bool:
-        """True when nothing runs and nothing is due: only approvals wait (for people)."""
+        """True when nothing runs and no timer is set: only approvals wait, for people.
+
+        An approval's own deadline does not keep a local run alive; whoever drives the
+        execution next (``approve``, ``resume``) finds it expired.
+        """
         executor = self.executor
-        if executor.in_flight or decision.wake_at is not None or decision.has_actions:
+        if executor.in_flight or decision.has_actions or decision.outcome is not None:
             return False
-        if decision.outcome is not None:
+        if not executor.waiting or self._others_active():
             return False
-        return not self._others_active() and bool(executor.waiting)
+        if any(r.status == PENDING and r.wake_at is not None for r in executor.records.values()):
+            return False  # a retry is backing off
+        return all(executor.body_of(executor.records[key]).type == "approval" for key in executor.waiting)
 
     def _others_active(self) -> bool:
         return bool(self.executor.foreign)

@@ -18,7 +18,6 @@ from baton.engine.attempt import AttemptOutcome, AttemptPlan, run_attempt
 from baton.engine.context import Prepared, UnitContext
 from baton.engine.definition import BodyDef, StepDef
 from baton.engine.planner import REASON_WHEN
-from baton.engine.resume import reset
 from baton.engine.records import (
     CACHED,
     CANCELLED,
@@ -34,6 +33,7 @@ from baton.engine.records import (
     StepRecord,
     item_key,
 )
+from baton.engine.resume import reset
 from baton.errors import BatonError, StateConflictError, StepFailedError
 from baton.ports import ArtifactRef
 from baton.steps import step_type
@@ -52,9 +52,12 @@ class Executor(UnitContext):
     """Drives the units of one execution; used from one thread (the driver's)."""
 
     in_flight: dict[str, InFlight]
+    conflicts: int
+    """Lost races so far; the driver re-plans after each."""
 
     def _setup(self) -> None:
         self.in_flight = {}
+        self.conflicts = 0
 
     # -- writing --------------------------------------------------------------------------
 
@@ -63,6 +66,7 @@ class Executor(UnitContext):
         try:
             stored, _ = self.ports.store.commit(records, inserts)
         except StateConflictError:
+            self.conflicts += 1
             self.refresh()
             return False
         for record in stored:
@@ -122,9 +126,9 @@ class Executor(UnitContext):
         now = self.ports.clock.now()
         first_try = record.tries == 0 and not takeover
         try:
-            if first_try and record.kind != KIND_COMPENSATION and step.when is not None:
-                if not self.expressions.evaluate(step.when, self.context_for(record)):
-                    return self.write(self._ended(record, SKIPPED, now, reason=REASON_WHEN))
+            conditional = first_try and record.kind != KIND_COMPENSATION and step.when is not None
+            if conditional and not self.expressions.evaluate(step.when, self.context_for(record)):
+                return self.write(self._ended(record, SKIPPED, now, reason=REASON_WHEN))
             prepared = self._prepare(record, step, body)
         except BatonError as exc:
             failed = self._ended(record, FAILED, now, error=self.masker.text(str(exc)))
@@ -134,7 +138,9 @@ class Executor(UnitContext):
             if entry is not None and self._restore_files(entry.artifacts):
                 restored = self._ended(record, CACHED, now, outputs=entry.outputs)
                 return self.write(
-                    restored.evolve(cache_hit=True, cache_key=prepared.cache_key, artifacts=entry.artifacts, started_at=now)
+                    restored.evolve(
+                        cache_hit=True, cache_key=prepared.cache_key, artifacts=entry.artifacts, started_at=now
+                    )
                 )
         kind = prepared.step_type
         now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)

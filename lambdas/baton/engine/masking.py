@@ -15,9 +15,7 @@ class Masker:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Longest first, so a secret containing another is replaced whole.
-        self._values = sorted(
-            {s for s in secrets if len(s) >= MIN_MASKED_LENGTH}, key=len, reverse=True
-        )
+        self._values = sorted({s for s in secrets if len(s) >= MIN_MASKED_LENGTH}, key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self._values)

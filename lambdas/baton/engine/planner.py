@@ -174,9 +174,8 @@ class _Planner:
         if all(item.status in TERMINAL_STEP for item in items):
             self.decision.finish.append(parent.key)
             return
-        if reason is None and not step.continue_on_error:
-            if any(item.status == FAILED for item in items):
-                reason = REASON_UPSTREAM
+        if reason is None and not step.continue_on_error and any(item.status == FAILED for item in items):
+            reason = REASON_UPSTREAM
         active = sum(1 for item in items if item.status in ACTIVE_STEP)
         limit = step.max_concurrency or len(items)
         for item in items:

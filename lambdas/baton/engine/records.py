@@ -104,12 +104,9 @@ class StepRecord:
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> StepRecord:
         """Inverse of :meth:`to_data`."""
-        times = {
-            name: _time(data.get(name))
-            for name in ("started_at", "finished_at", "lease_expires_at", "wake_at")
-        }
-        plain = {k: v for k, v in data.items() if k not in times}
-        return cls(**plain, **times)
+        times = {name: _time(data.get(name)) for name in ("started_at", "finished_at", "lease_expires_at", "wake_at")}
+        values: dict[str, Any] = {**data, **times}
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,5 +150,5 @@ class ExecutionRecord:
     def from_data(cls, data: dict[str, Any]) -> ExecutionRecord:
         """Inverse of :meth:`to_data`."""
         times = {name: _time(data.get(name)) for name in ("started_at", "finished_at")}
-        plain = {k: v for k, v in data.items() if k not in times}
-        return cls(**plain, **times)
+        values: dict[str, Any] = {**data, **times}
+        return cls(**values)

@@ -63,7 +63,9 @@ class Engine:
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            raise DefinitionError([Diagnostic(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from exc
+            raise DefinitionError(
+                [Diagnostic(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")]
+            ) from exc
         salt = f"baton {__version__} definition {DEFINITION_FORMAT}\n".encode()
         digest = hashlib.sha256(salt + raw).hexdigest()
         stored = self.ports.store.get_definition(digest)
@@ -162,7 +164,9 @@ class Engine:
             if execution.status == RUNNING:
                 raise ResumeError(f"execution {execution_id} is running; wait for it or cancel it first")
             if execution.status == SUCCEEDED and from_step is None:
-                raise ResumeError(f"execution {execution_id} already succeeded; use --from STEP to run part of it again")
+                raise ResumeError(
+                    f"execution {execution_id} already succeeded; use --from STEP to run part of it again"
+                )
             merged = {**execution.inputs, **(inputs or {})}
             workspace = Path(execution.workspace)
             resolved = resolve_inputs(definition.inputs, merged, from_text=text_inputs, workspace=workspace)
@@ -178,7 +182,9 @@ class Engine:
             return stored
         raise ResumeError(f"execution {execution_id} keeps changing; try again")
 
-    def answer(self, execution_id: str, step_key: str, *, approve: bool, comment: str | None, by: str) -> ExecutionRecord:
+    def answer(
+        self, execution_id: str, step_key: str, *, approve: bool, comment: str | None, by: str
+    ) -> ExecutionRecord:
         """Record the answer to a waiting approval (then call :meth:`drive`)."""
         from baton.steps.approval import APPROVED, REJECTED, answer
 
@@ -226,9 +232,17 @@ class Engine:
         records = self.ports.store.get_steps(execution_id)
         return execution_document(definition, execution, records, OutputResolver(self.ports.artifacts))
 
-    def list(self, limit: int = 50) -> list[ExecutionRecord]:
+    def list_executions(self, limit: int = 50) -> list[ExecutionRecord]:
         """Recent executions, newest first."""
         return self.ports.store.list_executions(limit)
+
+    def waiting_steps(self, execution_id: str) -> list[str]:
+        """Keys of the approvals an execution waits on."""
+        execution = self.ports.store.get_execution(execution_id)
+        if execution.status != WAITING:
+            return []
+        records = self.ports.store.get_steps(execution_id)
+        return sorted(key for key, record in records.items() if record.status == WAITING)
 
     def logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:
         """Stored logs of an execution (``ExecutionNotFoundError`` if unknown)."""

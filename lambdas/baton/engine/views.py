@@ -97,11 +97,7 @@ def execution_document(
         "started_at": iso(execution.started_at),
         "finished_at": iso(execution.finished_at),
         "error": execution.error,
-        "steps": {
-            step.id: step_view(step, records, resolve)
-            for step in definition.steps
-            if step.id in records
-        },
+        "steps": {step.id: step_view(step, records, resolve) for step in definition.steps if step.id in records},
     }
 
 

@@ -7,6 +7,15 @@ parts inside them become ``(e)`` sub-expressions, never text spliced into the so
 
 Every failure - syntax, an undefined name, a sandbox violation, an error while evaluating -
 surfaces as :class:`baton.errors.ExpressionError` naming the expression.
+
+Where Baton differs from plain Jinja, and why:
+
+- an undefined name or attribute is an error, never an empty string (a typo must not pass);
+- ``{{ }}`` output and ``~`` write none as ``""``, booleans as ``true``/``false`` and lists
+  and dicts as compact JSON, as YAML and JSON users expect;
+- ``data.items`` is the dict's ``items`` key when it has one (workflow data is JSON, where
+  ``items``, ``values`` and ``keys`` are common keys), the method otherwise;
+- a trailing newline is kept; ``lipsum`` is gone; sizes are limited (:mod:`.limits`).
 """
 
 from __future__ import annotations
@@ -165,7 +174,7 @@ class ExpressionEngine:
         parser = Parser(self._env, substitute_bare_templates(text), state="variable")
         expression = parser.parse_expression()
         if not parser.stream.eos:
-            raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
+            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
         return expression
 
 
@@ -207,6 +216,9 @@ def _translated_errors(kind: str, text: str) -> Iterator[None]:
         raise ExpressionError(f"{kind} {shown} is not allowed in the sandbox: {exc.message or exc}") from exc
     except (ExpressionError, TemplateError) as exc:
         raise ExpressionError(f"{kind} {shown} failed: {_message(exc)}") from exc
+    except SyntaxError as exc:
+        # Python's compiler refuses the code Jinja generates for very deeply nested input.
+        raise ExpressionError(f"{kind} {shown} is too complex to compile: {exc.msg}") from exc
     except OverflowError as exc:
         # Jinja reports a range over MAX_RANGE items as an OverflowError.
         raise ExpressionError(f"{kind} {shown} failed: {exc}") from exc

@@ -58,6 +58,16 @@ class BatonSandbox(ImmutableSandboxedEnvironment):
         self.filters.update(limits.limited_filters(self.filters))
         self._to_text = finalize
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute``, where a dict's own key wins over a dict method of that name.
+
+        Workflow data is JSON: ``response.json.items`` or ``outputs.values`` must be the data,
+        not ``dict.items``; Jinja alone would give the method.
+        """
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Run an intercepted operator after checking its result cannot be huge."""
         limits.check_binop(operator, left, right)

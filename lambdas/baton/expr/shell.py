@@ -42,6 +42,10 @@ or ``test -v``, nor be arguments of ``eval`` and ``trap`` (see :mod:`baton.expr.
 What the script itself later does with ``$BATON_T_0`` (``eval``, ``ssh host "$v"``,
 ``bash -c``) is the script author's responsibility, as with any environment variable.
 
+A value is always *one* word. To run a value holding a command line as several words, let
+bash split it without expanding it: ``read -ra cmd <<< "{{ inputs.test_command }}";
+"${cmd[@]}" --cov`` (or use ``argv:``).
+
 Other rules: ``{% %}`` blocks are refused (compute the value in an expression instead);
 ``{#`` is bash text here (``${#array[@]}``), not a Jinja comment; ``${{`` (GitHub Actions
 syntax) and a backslash right before ``{{`` are refused, as they would merge with the
@@ -60,7 +64,8 @@ from typing import Any
 from baton.errors import ExpressionError
 from baton.expr.engine import ExpressionEngine
 from baton.expr.references import Reference
-from baton.expr.shell_scan import Context, Heredoc, Slot, scan_command
+from baton.expr.shell_model import Context, Heredoc, Scan, Slot
+from baton.expr.shell_scan import scan_command
 from baton.expr.values import to_text
 
 #: Prefix of the environment variables carrying template values.
@@ -100,12 +105,12 @@ def render_shell(command: str, context: Mapping[str, Any], engine: ExpressionEng
     if scan.problems:
         raise ExpressionError("command cannot be rendered safely: " + "; ".join(scan.problems))
     env: dict[str, str] = {}
-    names: dict[int, str] = {}
+    names: dict[int, str] = {}  # slot start -> variable name
     for number, slot in enumerate(scan.slots):
         name = f"{VARIABLE_PREFIX}{number}"
         env[name] = _checked_value(slot, name, to_text(engine.render_value(slot.source, context)))
-        names[id(slot)] = name
-    return ShellScript(_rewrite(command, scan.slots, scan.quoted_heredocs, names), env)
+        names[slot.start] = name
+    return ShellScript(_rewrite(command, scan, names), env)
 
 
 def render_argv(argv: list[str], context: Mapping[str, Any], engine: ExpressionEngine) -> list[str]:
@@ -122,9 +127,10 @@ def shell_template_problems(command: str) -> list[str]:
 
     Empty when fine. Integer-only positions are checked when the command is rendered.
     """
-    problems = list(scan_command(command).problems)
+    scan = scan_command(command)
+    problems = list(scan.problems)
     engine = _default_engine()
-    for slot in scan_command(command).slots:
+    for slot in scan.slots:
         try:
             engine.check(slot.source, bare=False)
         except ExpressionError as exc:
@@ -157,19 +163,10 @@ def _checked_value(slot: Slot, name: str, value: str) -> str:
     return value
 
 
-def _rewrite(command: str, slots: tuple[Slot, ...], heredocs: tuple[Heredoc, ...], names: dict[int, str]) -> str:
-    edits = [(slot.start, slot.end, _REFERENCES[slot.context] % names[id(slot)]) for slot in slots]
-    for doc in heredocs:
-        edits.append((doc.word_start, doc.word_end, doc.delimiter))
-        literal_start = doc.body_start
-        for slot in [*sorted(doc.slots, key=lambda s: s.start), None]:
-            literal_end = doc.body_end if slot is None else slot.start
-            edits += [
-                (index, index + 1, _HEREDOC_ESCAPES[command[index]])
-                for index in range(literal_start, literal_end)
-                if command[index] in _HEREDOC_ESCAPES
-            ]
-            literal_start = 0 if slot is None else slot.end
+def _rewrite(command: str, scan: Scan, names: dict[int, str]) -> str:
+    edits = [(slot.start, slot.end, _REFERENCES[slot.context] % names[slot.start]) for slot in scan.slots]
+    for doc in scan.quoted_heredocs:
+        edits += _unquote_heredoc(command, doc)
     pieces: list[str] = []
     position = 0
     for start, end, replacement in sorted(edits):
@@ -177,6 +174,20 @@ def _rewrite(command: str, slots: tuple[Slot, ...], heredocs: tuple[Heredoc, ...
         position = end
     pieces.append(command[position:])
     return "".join(pieces)
+
+
+def _unquote_heredoc(command: str, doc: Heredoc) -> list[tuple[int, int, str]]:
+    """Edits turning a quoted heredoc into an unquoted one whose literal text is unchanged."""
+    edits = [(doc.word_start, doc.word_end, doc.delimiter)]
+    literal_start = doc.body_start
+    for start, end in [*sorted((slot.start, slot.end) for slot in doc.slots), (doc.body_end, doc.body_end)]:
+        edits += [
+            (index, index + 1, _HEREDOC_ESCAPES[command[index]])
+            for index in range(literal_start, start)
+            if command[index] in _HEREDOC_ESCAPES
+        ]
+        literal_start = end
+    return edits
 
 
 @functools.cache

@@ -7,71 +7,15 @@ It follows the parts of bash's grammar that decide how text is interpreted - quo
 
 from __future__ import annotations
 
-import enum
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from jinja2.exceptions import TemplateSyntaxError
 
-from baton.expr.shell_rules import Word, check_command
+from baton.expr.shell_commands import CommandTracker, Finding
+from baton.expr.shell_model import Context, Heredoc, Scan, Slot, read_heredoc_word
 from baton.expr.syntax import find_template, line_of
 
-
-class Context(enum.Enum):
-    """Where a template sits, which decides how its value is referenced."""
-
-    UNQUOTED = "unquoted"
-    DOUBLE = "double quotes"
-    SINGLE = "single quotes"
-    ANSI_C = "$'...' quotes"
-    PARAMETER = "a ${...} expansion"
-    ARITHMETIC = "arithmetic"
-    COMMENT = "a comment"
-    HEREDOC = "a heredoc"
-    QUOTED_HEREDOC = "a quoted heredoc"
-
-
-@dataclass(eq=False)
-class Slot:
-    """A template in the command: ``command[start:end] == source``."""
-
-    start: int
-    end: int
-    source: str
-    context: Context
-    #: Set when bash would evaluate the value as arithmetic: it must then be an integer.
-    integer_reason: str | None = None
-
-
-@dataclass(eq=False)
-class Heredoc:
-    """A heredoc: its delimiter word's span and its body's span (terminator line excluded)."""
-
-    word_start: int
-    word_end: int
-    delimiter: str
-    quoted: bool
-    strip_tabs: bool
-    body_start: int = 0
-    body_end: int = 0
-    slots: list[Slot] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Scan:
-    """The result of scanning a command."""
-
-    slots: tuple[Slot, ...]
-    #: Quoted heredocs holding templates: they must be rewritten with unquoted delimiters.
-    quoted_heredocs: tuple[Heredoc, ...]
-    problems: tuple[str, ...]
-
-
-# Words after which the next word starts a command again.
-_RESERVED = frozenset(
-    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "esac"}
-)
 _PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-]")
 _SIMPLE_DELIMITER = re.compile(r"[A-Za-z0-9_.,:+=@%^~/-]+")
 _METACHARACTERS = " \t\n;&|()<>"
@@ -81,6 +25,7 @@ _DOLLAR_BEFORE_TEMPLATE = (
 _BACKSLASH_BEFORE_TEMPLATE = (
     "a backslash right before a template would escape the quoting Baton puts around the value; remove it"
 )
+_BLOCK = "'{% %}' blocks are not allowed in a command; compute the value in an expression"
 
 
 @lru_cache(maxsize=256)
@@ -91,20 +36,9 @@ def scan_command(command: str) -> Scan:
         scanner.unquoted(0, "", 0)
     except RecursionError:
         scanner.problems.append("the command nests too deeply to be checked")
+    scanner.check_all_placed()
     quoted = tuple(doc for doc in scanner.heredocs if doc.quoted and doc.slots)
     return Scan(tuple(sorted(scanner.slots, key=lambda s: s.start)), quoted, tuple(scanner.problems))
-
-
-@dataclass(eq=False)
-class _Level:
-    """Word and command state of one nesting level (top, ``$( )``, ``( )``, backquotes)."""
-
-    words: list[Word] = field(default_factory=list)
-    slot_words: list[tuple[Slot, int]] = field(default_factory=list)
-    word: Word | None = None
-    redirect_next: bool = False
-    double_bracket: bool = False
-    case: list[str] = field(default_factory=list)  # "subject", "in", "pattern", "body"
 
 
 class _Scanner:
@@ -113,9 +47,9 @@ class _Scanner:
         self.end = len(src)
         self.slots: list[Slot] = []
         self.heredocs: list[Heredoc] = []
-        self.pending: list[Heredoc] = []
+        self.pending: list[tuple[Heredoc, CommandTracker | None]] = []
         self.problems: list[str] = []
-        self.level: _Level | None = None
+        self.level: CommandTracker | None = None
         self.heredoc: Heredoc | None = None
         self.in_backtick = False
 
@@ -123,154 +57,102 @@ class _Scanner:
 
     def unquoted(self, i: int, stop: str, opened: int) -> int:
         """Scan command text until ``stop`` (``)``, a backquote, or the end for "")."""
-        saved, self.level = self.level, _Level()
+        level = CommandTracker(self.src)
+        saved, self.level = self.level, level
         try:
             while i < self.end:
                 char = self.src[i]
                 if self.in_backtick and char == "`":
-                    self.end_command(i)
+                    self.apply(level.end_command(i))
                     return i + 1 if stop == "`" else i
-                if char == ")" and not self.level.double_bracket:
-                    self.end_word(i)  # completes an 'esac' before deciding what ')' closes
-                    if self._in_pattern():
-                        self.level.case[-1] = "body"
-                        self.new_command()
+                if char == ")" and not level.double_bracket:
+                    level.end_word(i)  # an 'esac' first ends its case
+                    if level.in_pattern:
+                        level.end_pattern(i)
                         i += 1
                         continue
                     if stop == ")":
-                        self.end_command(i)
+                        self.apply(level.end_command(i))
                         return i + 1
-                i = self.unquoted_char(i, char)
-            self.end_command(i)
+                i = self.unquoted_char(level, i, char)
+            self.apply(level.end_command(i))
             if stop:
-                self.unterminated("'$(' or '('" if stop == ")" else "'`'", opened)
+                opener = "`" if stop == "`" else self.src[opened : opened + 2].rstrip("(") + "("
+                self.unterminated(f"'{opener}'", opened)
             return i
         finally:
             self.level = saved
 
-    def unquoted_char(self, i: int, char: str) -> int:
-        src, level = self.src, self.level
-        assert level is not None
+    def unquoted_char(self, level: CommandTracker, i: int, char: str) -> int:
+        src = self.src
         if src.startswith("{{", i) or src.startswith("{%", i) or char in "\\'\"$`":
-            self.touch(i)
+            level.touch(i)
             return self.quoted_char(i, Context.UNQUOTED, in_double=False)
         if char == "#" and level.word is None:
             return self.comment(i)
-        if char == "\n":
-            if level.double_bracket:
-                self.end_word(i)
-                return i + 1
-            self.end_command(i)
-            return self.heredoc_bodies(i + 1) if self.pending else i + 1
-        if char in " \t":
-            self.end_word(i)
+        if char == "\n" and not level.double_bracket:
+            self.apply(level.end_command(i))
+            return self.heredoc_bodies(level, i + 1) if self.pending else i + 1
+        if char in " \t\n":
+            level.end_word(i)
             return i + 1
-        if src.startswith("((", i) and level.word is None and not self._in_pattern():
-            self.touch(i)
+        if src.startswith("((", i) and level.word is None and not level.in_pattern:
+            level.touch(i)
             return self.arithmetic(i + 2, "))", "(( ))")
         if char in ";&|()<>":
-            return self.operator(i, char)
-        self.touch(i)
+            return self.operator(level, i, char)
+        level.touch(i)
         return i + 1
 
-    def operator(self, i: int, char: str) -> int:
-        src, level = self.src, self.level
-        assert level is not None
-        two = src[i : i + 2]
+    def operator(self, level: CommandTracker, i: int, char: str) -> int:
+        src, two = self.src, self.src[i : i + 2]
         if level.double_bracket and (two in ("&&", "||") or char in "()<>"):
             length = 2 if two in ("&&", "||") else 1
-            self.end_word(i)
-            level.words.append(Word(i, i + length, "operator"))
+            level.add_operator(i, length)
             return i + length
-        if self._in_pattern():
-            self.end_word(i)  # an 'esac' ends the case, and this is an operator again
-            if self._in_pattern():
+        if level.in_pattern:
+            level.end_word(i)  # an 'esac' ends the case, and this is an operator again
+            if level.in_pattern:
                 return i + 1  # '|' between patterns, the optional '(' before one
         if src.startswith("<<", i) and not src.startswith("<<<", i):
-            self.end_word(i)
+            level.end_word(i)
             return self.heredoc_operator(i)
         if char in "<>" or two == "&>":
-            self.end_word(i)
-            level.redirect_next = True
+            level.redirect(i)
             j = i + (2 if two == "&>" else 1)
             return j + 1 if src[j : j + 1] in ("<", ">", "&", "|") else j
         if char == "(":
-            word = level.word
-            if word is None or not src[word.start : i].endswith("="):
-                self.end_word(i)  # a subshell or function parens; 'a=(...)' stays one word
-            return self.unquoted(i + 1, ")", i)
-        if char == ";" and level.case and level.case[-1] == "body" and src[i : i + 2] in (";;", ";&"):
-            self.end_command(i)
-            level.case[-1] = "pattern"
+            return self.parenthesis(level, i)
+        if two in (";;", ";&") and level.case and level.case[-1] == "body":
+            self.apply(level.end_case_item(i))
             return i + (3 if src.startswith(";;&", i) else 2)
-        self.end_command(i)  # ';', '&', '|', '&&', '||', a stray ')'
+        self.apply(level.end_command(i))  # ';', '&', '|', '&&', '||', a stray ')'
         return i + 1
 
-    # -- words and commands ---------------------------------------------------------------
-
-    def touch(self, i: int) -> None:
-        level = self.level
-        if level is not None and level.word is None:
-            level.word = Word(i, kind="redirect" if level.redirect_next else "word")
+    def parenthesis(self, level: CommandTracker, i: int) -> int:
+        word = level.word
+        if level.redirect_next or (word is not None and self.src[word.start : i].endswith("=")):
+            # '<(...)' / '>(...)' and 'a=(...)' are (parts of) one word of this command.
             level.redirect_next = False
+            level.touch(i)
+            return self.unquoted(i + 1, ")", i)
+        # A subshell or a function's '()': what follows starts a new command.
+        self.apply(level.end_command(i))
+        end = self.unquoted(i + 1, ")", i)
+        self.apply(level.end_command(end))
+        return end
 
-    def end_word(self, i: int) -> None:
-        level = self.level
-        if level is None or level.word is None:
-            return
-        word, level.word = level.word, None
-        word.end = i
-        level.words.append(word)
-        self.after_word(level, word, self.src[word.start : i])
-
-    def after_word(self, level: _Level, word: Word, text: str) -> None:
-        state = level.case[-1] if level.case else ""
-        if state in ("subject", "in", "pattern"):
-            if state == "subject":
-                level.case[-1] = "in"
-            elif text == "in" and state == "in":
-                level.case[-1] = "pattern"
-            elif text == "esac" and state == "pattern":
-                level.case.pop()
-            self.new_command()
-            return
-        if word.kind == "word" and len(level.words) == 1:
-            if text == "[[":
-                level.double_bracket = True
-            elif text in _RESERVED or text == "case":
-                if text == "esac" and state == "body":
-                    level.case.pop()
-                if text == "case":
-                    level.case.append("subject")
-                self.new_command()
-        elif level.double_bracket and text == "]]":
-            level.double_bracket = False
-
-    def end_command(self, i: int) -> None:
-        self.end_word(i)
-        level = self.level
-        if level is None:
-            return
-        for finding in check_command(self.src, level.words, level.slot_words):
+    def apply(self, findings: list[Finding]) -> None:
+        """Record what the builtin rules found about a command's templates."""
+        for finding in findings:
             if finding.integer_only:
                 finding.slot.integer_reason = finding.slot.integer_reason or finding.message
             else:
                 self.problem(finding.slot.start, finding.message)
-        self.new_command()
-
-    def new_command(self) -> None:
-        if self.level is not None:
-            self.level.words, self.level.slot_words = [], []
-            self.level.double_bracket = False
-
-    def _in_pattern(self) -> bool:
-        return self.level is not None and bool(self.level.case) and self.level.case[-1] == "pattern"
 
     # -- quoting contexts -----------------------------------------------------------------
 
-    def quoted_char(
-        self, i: int, context: Context, *, in_double: bool, single_quotes: bool | None = None
-    ) -> int:
+    def quoted_char(self, i: int, context: Context, *, in_double: bool, single_quotes: bool | None = None) -> int:
         """The characters every context but single quotes treats alike: templates, ``{%``,
         backslash, quotes, ``$`` and backquotes. Returns the position after what it read.
 
@@ -281,9 +163,7 @@ class _Scanner:
         if src.startswith("{{", i):
             return self.slot(i, context)
         if src.startswith("{%", i):
-            self.problem(
-                i, "'{% %}' blocks are not allowed in a command; compute the value in an expression and use '{{ }}'"
-            )
+            self.problem(i, _BLOCK)
             return i + 2
         if char == "\\":
             if src.startswith("{{", i + 1):
@@ -312,6 +192,7 @@ class _Scanner:
         return i
 
     def single(self, i: int, opened: int, context: Context = Context.SINGLE) -> int:
+        """``'...'`` or, for ``Context.ANSI_C``, ``$'...'`` (where backslash escapes)."""
         src = self.src
         while i < self.end:
             char = src[i]
@@ -319,21 +200,22 @@ class _Scanner:
                 return i
             if char == "'":
                 return i + 1
-            if char == "\\" and (context is Context.ANSI_C or (self.in_backtick and src.startswith("`", i + 1))):
-                if context is Context.ANSI_C and src.startswith("{{", i + 1):
-                    self.problem(i, _BACKSLASH_BEFORE_TEMPLATE)
-                    i += 1
-                    continue
-                i += 2
-                continue
-            if src.startswith("{{", i):
-                i = self.slot(i, context)
-                continue
-            if src.startswith("{%", i):
-                self.problem(i, "'{% %}' blocks are not allowed in a command")
-            i += 1
+            backslash = char == "\\" and (
+                context is Context.ANSI_C or (self.in_backtick and src.startswith("`", i + 1))
+            )
+            if backslash and src.startswith("{{", i + 1):
+                self.problem(i, _BACKSLASH_BEFORE_TEMPLATE)
+            i = i + 2 if backslash and not src.startswith("{{", i + 1) else self.literal_char(i, context)
         self.unterminated('"\'"', opened)
         return i
+
+    def literal_char(self, i: int, context: Context) -> int:
+        """A character of text bash does not interpret, where only templates matter."""
+        if self.src.startswith("{{", i):
+            return self.slot(i, context)
+        if self.src.startswith("{%", i):
+            self.problem(i, _BLOCK)
+        return i + 1
 
     def dollar(self, i: int, *, in_double: bool, ansi_c: bool) -> int:
         src = self.src
@@ -381,9 +263,7 @@ class _Scanner:
             char = src[j]
             if char == "}" or (self.in_backtick and char == "`"):
                 return j + 1 if char == "}" else j
-            j = self.quoted_char(
-                j, Context.PARAMETER, in_double=in_double, single_quotes=single_quotes
-            )
+            j = self.quoted_char(j, Context.PARAMETER, in_double=in_double, single_quotes=single_quotes)
         self.unterminated("'${'", opened)
         return j
 
@@ -410,53 +290,38 @@ class _Scanner:
         return i
 
     def comment(self, i: int) -> int:
-        src = self.src
-        while i < self.end and src[i] != "\n":
-            if self.in_backtick and src[i] == "`":
+        while i < self.end and self.src[i] != "\n":
+            if self.in_backtick and self.src[i] == "`":
                 return i
-            if src.startswith("{{", i):
-                i = self.slot(i, Context.COMMENT)
-                continue
-            if src.startswith("{%", i):
-                self.problem(i, "'{% %}' blocks are not allowed in a command")
-            i += 1
+            i = self.literal_char(i, Context.COMMENT)
         return i
 
     # -- heredocs -------------------------------------------------------------------------
 
     def heredoc_operator(self, i: int) -> int:
-        src = self.src
-        j = i + 2
-        strip_tabs = src.startswith("-", j)
-        j += strip_tabs
-        while j < self.end and src[j] in " \t":
+        """``<<`` or ``<<-`` at ``i``: read the delimiter word; the body starts after the line."""
+        j = i + 3 if self.src.startswith("<<-", i) else i + 2
+        while j < self.end and self.src[j] in " \t":
             j += 1
-        start, parts, quoted = j, [], False
-        while j < self.end and src[j] not in _METACHARACTERS:
-            if src.startswith("{{", j):
-                self.problem(j, "a template cannot be a heredoc delimiter")
-                return j
-            if src[j] in "'\"":
-                close = src.find(src[j], j + 1)
-                close = self.end if close < 0 else close
-                parts.append(src[j + 1 : close])
-                quoted, j = True, close + 1
-            elif src[j] == "\\":
-                parts.append(src[j + 1 : j + 2])
-                quoted, j = True, j + 2
-            else:
-                parts.append(src[j])
-                j += 1
-        if j > start:
-            doc = Heredoc(start, min(j, self.end), "".join(parts), quoted, strip_tabs)
-            self.pending.append(doc)
+        stops = _METACHARACTERS + ("`" if self.in_backtick else "")
+        doc = read_heredoc_word(self.src, j, self.end, stops)
+        doc.strip_tabs = self.src.startswith("<<-", i)
+        if "{{" in self.src[doc.word_start : doc.word_end]:
+            self.problem(j, "a template cannot be (part of) a heredoc delimiter")
+        elif doc.word_end > doc.word_start:
+            self.pending.append((doc, self.level))
             self.heredocs.append(doc)
-        return j
+        return doc.word_end
 
-    def heredoc_bodies(self, i: int) -> int:
+    def heredoc_bodies(self, level: CommandTracker, i: int) -> int:
+        """Read the bodies of the heredocs opened on the line that ends at ``i - 1``."""
         pending, self.pending = self.pending, []
-        for doc in pending:
+        for doc, owner in pending:
             i = self.heredoc_body(doc, i)
+            if owner is not level and doc.slots:
+                # Bash's handling of a body outside the $( ) or backquotes holding its '<<'
+                # varies; the templates' context would be a guess.
+                self.problem(doc.word_start, "a heredoc opened inside $( ) or `...` must end there")
         return i
 
     def heredoc_body(self, doc: Heredoc, i: int) -> int:
@@ -500,7 +365,7 @@ class _Scanner:
             i = doc.body_start
             while i < self.end:
                 if doc.quoted:
-                    i = self.slot(i, Context.QUOTED_HEREDOC) if self.src.startswith("{{", i) else i + 1
+                    i = self.literal_char(i, Context.QUOTED_HEREDOC)
                 elif self.src[i] == '"':
                     i += 1  # quotes are plain text in a heredoc body
                 else:
@@ -530,9 +395,19 @@ class _Scanner:
         if self.heredoc is not None:
             self.heredoc.slots.append(slot)
         if self.level is not None and context is not Context.COMMENT:
-            self.touch(i)
-            self.level.slot_words.append((slot, len(self.level.words)))
+            self.level.add_slot(slot)
         return span.end
+
+    def check_all_placed(self) -> None:
+        """Every ``{{`` must belong to a template the scan placed: Jinja would treat each one
+        as a template, so one left in the script would be a value silently not rendered."""
+        covered = [(slot.start, slot.end) for slot in self.slots]
+        start = self.src.find("{{")
+        while start >= 0:
+            if not any(low <= start < high for low, high in covered):
+                self.problem(start, "this template is inside something the command scanner cannot follow")
+                return
+            start = self.src.find("{{", start + 2)
 
     def unterminated(self, what: str, opened: int) -> None:
         # Bash reports its own syntax error; only a template inside the unclosed part is ours.

@@ -188,9 +188,10 @@ def _check_step_templates(
     for path, text, bare in _template_strings(info.raw, base):
         loop_names = in_loop and path[len(base)] != "for_each"
         scope = _Scope(data, steps, reachable=ancestors[step_id], loop=loop_names, owner=step_id)
-        problems += _check_text(path, text, bare, scope, engine)
-        if path[len(base) :] == ("command",) and isinstance(text, str):
-            problems += [(path, problem) for problem in shell_template_problems(text)]
+        found = _check_text(path, text, bare, scope, engine)
+        if not found and path[len(base) :] == ("command",) and isinstance(text, str):
+            found = [(path, problem) for problem in shell_template_problems(text)]
+        problems += found
     if info.raw.get("max_concurrency") is not None and not in_loop:
         problems.append(((*base, "max_concurrency"), "max_concurrency only applies to a step with for_each"))
     return problems

@@ -218,10 +218,18 @@ class ErrorTranslator:
             hint = "".join(f"; unknown key '{k}', did you mean '{close[0]}'?" for k, close in hints if close)
             return False, f"missing key 'type' (expected one of: {valid}){hint}"
         close = difflib.get_close_matches(str(kind), [*STEP_TYPES, *TYPE_ALIASES], n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        meant = _MEANT_TYPES.get(str(kind).lower(), close[0] if close else None)
+        hint = f"; did you mean '{meant}'?" if meant else ""
         return False, f"unknown step type {_show(kind)}{hint} (expected one of: {valid})"
 
 
+# Names users bring from other tools, mapped to the step type that does the same.
+_MEANT_TYPES = {
+    "bash": "shell", "sh": "shell", "run": "shell", "script": "shell", "command": "shell",
+    "llm": "agent", "claude": "agent", "ai": "agent", "request": "http", "webhook": "http",
+    "sleep": "wait", "delay": "wait", "approve": "approval", "manual": "approval", "gate": "approval",
+    "subworkflow": "workflow", "call": "workflow", "check": "assert", "test": "assert",
+}  # fmt: skip
 _BOUND_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "too_short", "too_long")
 _COMMON_KEYS = {
     "id", "name", "needs", "when", "timeout", "retry", "continue_on_error", "cache_key", "use_cache",

@@ -27,8 +27,7 @@ def step_type(name: str) -> StepType:
     module_name = _MODULES.get(name)
     if module_name is None:
         raise UnsupportedStepTypeError(
-            f"step type '{name}' cannot run on the embedded backend yet "
-            f"(supported: {', '.join(_MODULES)})"
+            f"step type '{name}' cannot run on the embedded backend yet (supported: {', '.join(_MODULES)})"
         )
     kind: StepType = importlib.import_module(module_name).STEP_TYPE
     return kind

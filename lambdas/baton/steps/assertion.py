@@ -17,9 +17,7 @@ def prepare(fields: dict[str, Any], context: dict[str, Any], expressions: Expres
     prepared: dict[str, Any] = {"passed": passed, "on_false": fields.get("on_false", "fail")}
     if not passed:
         message = fields.get("message")
-        prepared["message"] = (
-            expressions.render(message, context) if message else f"assertion failed: {condition}"
-        )
+        prepared["message"] = expressions.render(message, context) if message else f"assertion failed: {condition}"
     return prepared
 
 

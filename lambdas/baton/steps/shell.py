@@ -17,8 +17,8 @@ import shutil
 import signal
 import subprocess
 import threading
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from baton.engine.definition import has_template
@@ -60,13 +60,14 @@ def prepare(fields: dict[str, Any], context: dict[str, Any], expressions: Expres
 
 _SIMPLE_COMMAND = re.compile(r"[A-Za-z0-9_@%+=:,./-]+(?: +[A-Za-z0-9_@%+=:,./-]+)*")
 # Words bash runs itself (builtins, keywords); ``true``/``false`` behave the same as programs.
-_BASH_WORDS = frozenset(
+_BASH_WORD_LIST = (
     "alias bg bind break builtin caller cd command compgen complete compopt continue declare "
     "dirs disown echo enable eval exec exit export fc fg getopts hash help history if jobs kill "
     "let local logout mapfile popd printf pushd pwd read readarray readonly return select set "
     "shift shopt source suspend test time times trap type typeset ulimit umask unalias unset "
-    "until wait while for case function coproc do done then else elif fi esac in . :".split()
+    "until wait while for case function coproc do done then else elif fi esac in . :"
 )
+_BASH_WORDS = frozenset(_BASH_WORD_LIST.split())
 
 
 @functools.lru_cache(maxsize=256)
@@ -108,7 +109,7 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     # from these handles without opening the logs again.
     with invocation.stdout_path.open("w+b") as out, invocation.stderr_path.open("w+b") as err:
         try:
-            code, timed_out = _execute(argv, env, cwd, out, err, invocation)
+            code, timed_out = _execute(argv, env, cwd, out=out, err=err, invocation=invocation)
         except OSError as exc:
             message = f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}"
             err.write(message.encode() + b"\n")
@@ -135,7 +136,7 @@ def _read_optional(path: Path) -> str:
 
 
 def _execute(
-    argv: list[str], env: dict[str, str], cwd: Path, out: IO[bytes], err: IO[bytes], invocation: Invocation
+    argv: list[str], env: dict[str, str], cwd: Path, *, out: IO[bytes], err: IO[bytes], invocation: Invocation
 ) -> tuple[int, bool]:
     masker = invocation.masker
     process = subprocess.Popen(
@@ -184,7 +185,9 @@ def _kill_now(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _start_pumps(process: subprocess.Popen[bytes], out: IO[bytes], err: IO[bytes], masker: Masker) -> list[threading.Thread]:
+def _start_pumps(
+    process: subprocess.Popen[bytes], out: IO[bytes], err: IO[bytes], masker: Masker
+) -> list[threading.Thread]:
     pumps = []
     for source, sink in ((process.stdout, out), (process.stderr, err)):
         assert source is not None

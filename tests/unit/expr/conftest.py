@@ -24,6 +24,12 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def fixed_now() -> datetime:
+    """The time the ``engine`` fixture's clock always gives."""
+    return FIXED_NOW
+
+
+@pytest.fixture
 def engine(workspace: Path) -> ExpressionEngine:
     """An engine with the built-in functions over ``workspace`` and a fixed clock."""
     return ExpressionEngine(make_functions(workspace, lambda: FIXED_NOW))

@@ -7,14 +7,19 @@ canary file still there) and that the value arrived byte for byte.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baton.errors import ExpressionError
-from baton.expr import ExpressionEngine, ShellScript, render_shell
+from baton.expr import ExpressionEngine, ShellScript, render_shell, shell_template_problems
 
 RunScript = Callable[[ShellScript], "subprocess.CompletedProcess[bytes]"]
 
@@ -70,7 +75,10 @@ POSITIONS = {
     "backticks": ("r=`printf '%s' {{ v }}; printf x`; printf '%s' \"${r%x}\" > out", lambda v: v),
     "parameter-default": ("printf '%s' \"${UNSET_VAR:-{{ v }}}\" > out", lambda v: v),
     "parameter-default-unquoted": ("printf '%s' ${UNSET_VAR:-{{ v }}} > out", lambda v: v),
-    "parameter-pattern": ("s='<*>'; printf '%s' \"${s#{{ v }}}\" > out", lambda v: "<*>"[len(v) :] if "<*>".startswith(v) else "<*>"),
+    "parameter-pattern": (
+        "s='<*>'; printf '%s' \"${s#{{ v }}}\" > out",
+        lambda v: "<*>"[len(v) :] if "<*>".startswith(v) else "<*>",
+    ),
     "parameter-pattern-single-quoted-in-double": (
         "s='<*>'; printf '%s' \"${s#'{{ v }}'}\" > out",
         lambda v: "<*>"[len(v) :] if "<*>".startswith(v) else "<*>",
@@ -154,9 +162,7 @@ def test_literal_text_around_templates_is_unchanged(engine: ExpressionEngine) ->
 
     script = render_shell(command, {"v": 1}, engine)
 
-    assert script.script == (
-        "echo \"a $HOME ${BATON_T_0} `b`\" 'c '\"${BATON_T_1}\"' d' # e ${BATON_T_2}\n"
-    )
+    assert script.script == ("echo \"a $HOME ${BATON_T_0} `b`\" 'c '\"${BATON_T_1}\"' d' # e ${BATON_T_2}\n")
 
 
 ARITHMETIC_POSITIONS = {
@@ -186,7 +192,11 @@ def test_arithmetic_context_accepts_integers(
     assert (tmp_path / "out").read_text() == expected
 
 
-@pytest.mark.parametrize("value", ["a[$(touch pwned)]", "x", "1+1", "42 ", ""], ids=["subscript-payload", "name", "expression", "trailing-space", "empty"])
+@pytest.mark.parametrize(
+    "value",
+    ["a[$(touch pwned)]", "x", "1+1", "42 ", ""],
+    ids=["subscript-payload", "name", "expression", "trailing-space", "empty"],
+)
 @pytest.mark.parametrize("position", ARITHMETIC_POSITIONS.values(), ids=ARITHMETIC_POSITIONS.keys())
 def test_arithmetic_context_refuses_anything_else(
     engine: ExpressionEngine, tmp_path: Path, value: str, position: tuple[str, str]
@@ -201,7 +211,7 @@ def test_arithmetic_context_refuses_anything_else(
 def test_arithmetic_payload_is_dangerous_without_the_check(tmp_path: Path) -> None:
     """Control: bash really runs the payload from a variable in arithmetic context."""
     subprocess.run(
-        ["bash", "-c", 'echo $(( $V ))'],
+        ["bash", "-c", "echo $(( $V ))"],
         cwd=tmp_path,
         env={"V": "a[$(touch pwned)]", "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -227,3 +237,102 @@ def test_string_comparison_in_double_brackets(
     assert result.returncode == 0, result.stderr.decode()
     assert (tmp_path / "out").read_text() == "yes"
     assert not (tmp_path / "pwned").exists()
+
+
+# -- generated nestings ------------------------------------------------------------------------
+
+_PLACEHOLDER = "\0"  # stands for the value in expected outputs; never in values or literal text
+_BASE_WORDS = [
+    ("{{ v }}", "\0"),
+    ("x{{ v }}y", "x\0y"),
+    ("'a {{ v }} b'", "a \0 b"),
+    # Not a tab: bash drops a $'\t' tab inside ${:-} inside "$( )", whatever the value.
+    ("$'a\\x41{{ v }}'", "aA\0"),
+    ('"<{{ v }}>"', "<\0>"),
+    ("\"${UNSET_VAR:-'{{ v }}'}\"", "'\0'"),
+    ('"${UNSET_VAR:-"{{ v }}"}"', "\0"),
+]
+
+
+def _nested_words() -> st.SearchStrategy[tuple[str, str]]:
+    """Shell words around a template, nested in $( ) and ${:-}, with the text each prints.
+
+    (An unquoted ``$( )`` is left out: bash word-splits its output, whatever Baton does.)
+    """
+    return st.recursive(
+        st.sampled_from(_BASE_WORDS),
+        lambda inner: st.one_of(
+            inner.map(lambda w: (f"\"$(printf '%s' {w[0]})\"", w[1])),
+            inner.map(lambda w: (f"${{UNSET_VAR:-{w[0]}}}", w[1])),
+            inner.map(lambda w: (f"\"a$(printf '%s' {w[0]})b\"", f"a{w[1]}b")),
+        ),
+        max_leaves=4,
+    )
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(word=_nested_words(), value=st.sampled_from([v for v in HOSTILE_VALUES.values() if not v.endswith("\n")]))
+def test_nested_positions_keep_the_value_whole(word: tuple[str, str], value: str) -> None:
+    text, expected = word
+    with tempfile.TemporaryDirectory() as directory:
+        script = render_shell(f"printf '%s' {text} > out", {"v": value}, ExpressionEngine())
+        result = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", script.script],
+            cwd=directory,
+            env={**script.env, "PATH": os.environ["PATH"]},
+            capture_output=True,
+            check=False,
+        )
+
+        assert result.returncode == 0, result.stderr.decode()
+        assert not (Path(directory) / "pwned").exists()
+        assert (Path(directory) / "out").read_text() == expected.replace(_PLACEHOLDER, value)
+
+
+# -- random commands ---------------------------------------------------------------------------
+
+_FRAGMENTS = [
+    *["{{ v }}"] * 4,
+    *[" ", "\n", ";", "&&", "|", "(", ")", "{", "}", "=", "*", "-n", "a", "echo ", "printf '%s' ", "cat"],
+    *["'", '"', "$'", '$"', "\\", "\\'", '\\"', "\\`", "`", "$", "$x", "$(", "${x:-", "${x#", "${x/a/", "${#x}"],
+    *["#", "# c\n", "<<EOF\n", "<<'EOF'\n", '<<"EOF"\n', "<<-EOF\n", "<<\\EOF\n", "EOF\n", "\tEOF\n", "<<<", "a\\"],
+    *["case a in a)", ";;", "esac", "[[ ", " ]]", " == ", "if true; then ", "; fi", "f() { ", "; }", "$((1))"],
+    *["x=`cat <<EOF`", "$(cat <<EOF)", "\\\n", "\n{{ v }}\n", "for i in ", "; do ", "; done", ">/dev/null"],
+]
+_RUNNABLE_VALUES = ["touch pwned", " touch pwned ", "$(touch pwned)", "`touch pwned`", "'; touch pwned; '"]
+_RUNNABLE_VALUES += ['"; touch pwned; "', "\\'; touch pwned; $'", "\nEOF\ntouch pwned\nEOF\n", "\n)\ntouch pwned\n"]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(parts=st.lists(st.sampled_from(_FRAGMENTS), min_size=1, max_size=14), value=st.sampled_from(_RUNNABLE_VALUES))
+def test_no_command_lets_a_value_run(parts: list[str], value: str) -> None:
+    """Whatever the command, its script either is refused or never runs the value."""
+    command = "".join(parts) if "{{ v }}" in parts else "".join(parts) + "{{ v }}"
+    try:
+        script = render_shell(command, {"v": value, "x": 1}, ExpressionEngine())
+    except ExpressionError:
+        return  # refusing is always safe
+    with tempfile.TemporaryDirectory() as directory:
+        # A generated loop may never end; what matters is what ran before the timeout.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(
+                ["bash", "-c", script.script],
+                cwd=directory,
+                env={**script.env, "PATH": os.environ["PATH"]},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+
+        assert not (Path(directory) / "pwned").exists(), script.script
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    parts=st.lists(st.sampled_from([*_FRAGMENTS, "let ", "eval ", "declare ", "-eq ", "))", "$[", "]"]), max_size=30)
+)
+def test_scanner_never_crashes(parts: list[str]) -> None:
+    problems = shell_template_problems("".join(parts))
+
+    assert all(isinstance(problem, str) for problem in problems)

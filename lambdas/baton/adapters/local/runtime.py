@@ -89,9 +89,7 @@ class EnvSecretResolver:
         if "env" in source:
             value = self._environ.get(source["env"])
             if value is None:
-                raise SecretError(
-                    f"secret {name}: environment variable {source['env']} is not set"
-                )
+                raise SecretError(f"secret {name}: environment variable {source['env']} is not set")
             return value
         kind = next(iter(source), "?")
         raise SecretError(

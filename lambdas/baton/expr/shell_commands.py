@@ -1,4 +1,4 @@
-"""Bash builtins and operators that read a *value* as code, and the templates they catch.
+"""Simple commands: bash builtins and operators that read a *value* as code.
 
 Passing values through environment variables keeps them out of the script's syntax, but a
 few bash constructs evaluate an expanded value again: arithmetic (``[[ $v -eq 1 ]]``, array
@@ -7,6 +7,9 @@ subscripts, ``let``) runs ``a[$(cmd)]``; builtins that take a variable *name* (`
 ``trap`` run their arguments. This module finds templates used directly in those positions,
 so they are refused (or limited to integers) before anything runs. A value that reaches such
 a construct through the script's own variables is the script's responsibility.
+
+:class:`CommandTracker` follows the words of the simple command being read at one nesting
+level (``case`` patterns and ``[[ ]]`` included) so these rules know each template's word.
 """
 
 from __future__ import annotations
@@ -15,10 +18,8 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from baton.expr.shell_scan import Slot
+from baton.expr.shell_model import Slot
 
 ARITHMETIC_TEST_OPERATORS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 _CODE_BUILTINS = frozenset({"eval", "trap"})
@@ -38,6 +39,104 @@ class Word:
     start: int
     end: int = -1
     kind: str = "word"
+
+
+# Words after which the next word starts a command again.
+_RESERVED = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time"})
+
+
+class CommandTracker:
+    """The words of the simple command being read at one nesting level (the top, ``$( )``,
+    ``( )``, backquotes), and where a ``case`` statement or ``[[ ]]`` is in it."""
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.words: list[Word] = []
+        self.slot_words: list[tuple[Slot, int]] = []
+        self.word: Word | None = None  # the word being read
+        self.redirect_next = False
+        self.double_bracket = False
+        self.case: list[str] = []  # per open case: "subject", "in", "pattern" or "body"
+
+    @property
+    def in_pattern(self) -> bool:
+        """Reading a ``case`` pattern, where ``)`` ends the pattern, not a subshell."""
+        return bool(self.case) and self.case[-1] == "pattern"
+
+    def touch(self, i: int) -> None:
+        """A character of a word at ``i``: starts a word unless one is being read."""
+        if self.word is None:
+            self.word = Word(i, kind="redirect" if self.redirect_next else "word")
+            self.redirect_next = False
+
+    def add_slot(self, slot: Slot) -> None:
+        """A template in the word being read."""
+        self.touch(slot.start)
+        self.slot_words.append((slot, len(self.words)))
+
+    def add_operator(self, i: int, length: int) -> None:
+        """``&&``, ``(``, ``<``... inside ``[[ ]]``: a word of its own."""
+        self.end_word(i)
+        self.words.append(Word(i, i + length, "operator"))
+
+    def redirect(self, i: int) -> None:
+        """A redirection operator: the next word is its target, not an argument."""
+        self.end_word(i)
+        self.redirect_next = True
+
+    def end_word(self, i: int) -> None:
+        """The word being read, if any, ends before ``i``."""
+        word, self.word = self.word, None
+        if word is None:
+            return
+        word.end = i
+        self.words.append(word)
+        self._after_word(word, self.src[word.start : i])
+
+    def end_pattern(self, i: int) -> None:
+        """The ``)`` closing a ``case`` pattern: its commands follow."""
+        self.end_word(i)
+        self.case[-1] = "body"
+        self._start_command()
+
+    def end_case_item(self, i: int) -> list[Finding]:
+        """``;;``, ``;&`` or ``;;&``: the next ``case`` pattern follows."""
+        findings = self.end_command(i)
+        if self.case and self.case[-1] == "body":  # an 'esac' just before may have closed it
+            self.case[-1] = "pattern"
+        return findings
+
+    def end_command(self, i: int) -> list[Finding]:
+        """The simple command ends before ``i``: the findings for its templates."""
+        self.end_word(i)
+        findings = check_command(self.src, self.words, self.slot_words)
+        self._start_command()
+        return findings
+
+    def _start_command(self) -> None:
+        self.words, self.slot_words, self.double_bracket = [], [], False
+
+    def _after_word(self, word: Word, text: str) -> None:
+        state = self.case[-1] if self.case else ""
+        if state in ("subject", "in", "pattern"):
+            if state == "subject":
+                self.case[-1] = "in"
+            elif state == "in" and text == "in":
+                self.case[-1] = "pattern"
+            elif state == "pattern" and text == "esac":
+                self.case.pop()
+            self._start_command()
+        elif word.kind == "word" and len(self.words) == 1:
+            if text == "[[":
+                self.double_bracket = True
+            elif text in _RESERVED or text in ("case", "esac"):
+                if text == "esac" and state == "body":
+                    self.case.pop()
+                elif text == "case":
+                    self.case.append("subject")
+                self._start_command()
+        elif self.double_bracket and text == "]]":
+            self.double_bracket = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,74 @@
+"""Properties of the planner over random DAGs (hypothesis): every unit runs at most once per
+attempt, never before its needs have ended, and every execution ends."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from planner_sim import Simulator, definition, step
+
+from baton.engine.definition import BodyDef, StepDef
+from baton.engine.records import DONE_OK, FAILED, TERMINAL_EXECUTION
+
+UNDO = BodyDef("shell", {"command": "undo"})
+
+
+@st.composite
+def workflows(draw: st.DrawFn) -> tuple[list[StepDef], set[str], set[str], int]:
+    """Random acyclic step lists (needs point to earlier steps), plus which attempts fail."""
+    count = draw(st.integers(min_value=1, max_value=10))
+    steps = []
+    for index in range(count):
+        earlier = [f"s{i}" for i in range(index)]
+        needs = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
+        steps.append(
+            step(
+                f"s{index}",
+                needs,
+                continue_on_error=draw(st.booleans()),
+                for_each="inputs.xs" if draw(st.integers(0, 4)) == 0 else None,
+                max_concurrency=draw(st.none() | st.integers(1, 3)),
+                compensate=UNDO if draw(st.booleans()) else None,
+            )
+        )
+    steps += [step("alert", list_name="on_failure"), step("close", list_name="finally")]
+    keys = [s.id for s in steps] + [f"s{i}[{j}]" for i in range(count) for j in range(3)]
+    failing = set(draw(st.lists(st.sampled_from(keys), unique=True, max_size=4)))
+    skipped = set(draw(st.lists(st.sampled_from([s.id for s in steps]), unique=True, max_size=2)))
+    retries = draw(st.integers(1, 3))
+    return steps, failing, skipped, retries
+
+
+@settings(max_examples=150, deadline=None)
+@given(workflows(), st.integers(0, 3))
+def test_random_executions_respect_order_and_end(
+    drawn: tuple[list[StepDef], set[str], set[str], int], items: int
+) -> None:
+    steps, failing, skipped, retries = drawn
+    sim = Simulator(
+        definition(*steps),
+        # A failing unit fails every attempt, except that some recover on a retry.
+        outcome=lambda key, attempt: key not in failing or (attempt >= 2 and len(key) % 2 == 0),
+        items=lambda _: items,
+        skipped_by_when=frozenset(skipped),
+        retries=retries,
+    )
+    starts: list[tuple[str, str]] = []
+    original_start = sim._start
+
+    def checked_start(key: str) -> None:
+        record = sim.records.get(key)
+        if record is not None and record.kind == "step" and not key.endswith("~compensate"):
+            for need in sim.definition.step(record.step_id).needs:
+                need_record = sim.records[need]
+                assert need_record.status in DONE_OK or (
+                    need_record.status == FAILED and sim.definition.step(need).continue_on_error
+                ), f"{key} started while {need} was {need_record.status}"
+        starts.append((key, str(record.attempt + 1 if record else 1)))
+        original_start(key)
+
+    sim._start = checked_start  # type: ignore[method-assign]
+    outcome = sim.play()
+    assert outcome in TERMINAL_EXECUTION
+    assert len(starts) == len(set(starts)), "a unit was started twice for one attempt"
+    assert all(r.status in DONE_OK | {FAILED, "cancelled"} for r in sim.records.values())
