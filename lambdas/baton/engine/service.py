@@ -4,7 +4,7 @@ definition, start, drive, resume, answer an approval, cancel, and inspect."""
 from __future__ import annotations
 
 import hashlib
-import secrets as random_tokens
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -37,7 +37,7 @@ _CONFLICT_RETRIES = 20
 
 def new_execution_id(now: datetime) -> str:
     """A sortable, unique id: ``20260131-090000-a1b2c3``."""
-    return f"{now:%Y%m%d-%H%M%S}-{random_tokens.token_hex(3)}"
+    return f"{now:%Y%m%d-%H%M%S}-{os.urandom(3).hex()}"
 
 
 class Engine:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from baton.errors import ExpressionError
-from baton.expr import ExpressionEngine, Reference, shell_template_problems
+from baton.expr import ExpressionEngine, Reference, shell_references, shell_template_problems
 from baton.spec.graph import find_cycle
 from baton.spec.source import PathKey
 from baton.spec.steps import step_type_of
@@ -188,10 +188,7 @@ def _check_step_templates(
     for path, text, bare in _template_strings(info.raw, base):
         loop_names = in_loop and path[len(base)] != "for_each"
         scope = _Scope(data, steps, reachable=ancestors[step_id], loop=loop_names, owner=step_id)
-        found = _check_text(path, text, bare, scope, engine)
-        if not found and path[len(base) :] == ("command",) and isinstance(text, str):
-            found = [(path, problem) for problem in shell_template_problems(text)]
-        problems += found
+        problems += _check_text(path, text, bare, scope, engine, shell=path[-1] == "command")
     if info.raw.get("max_concurrency") is not None and not in_loop:
         problems.append(((*base, "max_concurrency"), "max_concurrency only applies to a step with for_each"))
     return problems
@@ -257,14 +254,23 @@ class _Scope:
         return [*roots, "item", "index"] if self.loop else roots
 
 
-def _check_text(path: PathKey, text: str | bool, bare: bool, scope: _Scope, engine: ExpressionEngine) -> list[Problem]:
+def _check_text(
+    path: PathKey, text: str | bool, bare: bool, scope: _Scope, engine: ExpressionEngine, *, shell: bool = False
+) -> list[Problem]:
     if isinstance(text, bool):
         return []
-    try:
-        engine.check(text, bare=bare)
-        references = engine.references(text, bare=bare)
-    except ExpressionError as exc:
-        return [(path, str(exc))]
+    if shell:
+        # A shell script is not a Jinja template as a whole (``${#x}`` opens a Jinja comment).
+        shell_problems = shell_template_problems(text)
+        if shell_problems:
+            return [(path, problem) for problem in shell_problems]
+        references = shell_references(text)
+    else:
+        try:
+            engine.check(text, bare=bare)
+            references = engine.references(text, bare=bare)
+        except ExpressionError as exc:
+            return [(path, str(exc))]
     problems = []
     for reference in references:
         message = _check_reference(reference, scope)

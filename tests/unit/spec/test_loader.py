@@ -120,3 +120,10 @@ def test_positions_are_one_based() -> None:
 
 def test_byte_order_mark_is_ignored() -> None:
     assert load_workflow_text("\ufeff" + MINIMAL).name == "w"
+
+
+def test_shell_commands_are_checked_as_shell_not_as_jinja() -> None:
+    text = 'name: w\ninputs:\n  x: {type: string}\nsteps:\n  - id: a\n    command: arr=(1 2); echo "${#arr[@]} {{ inputs.x }}"\n'
+    assert load_workflow_text(text).steps[0].id == "a"
+    bad = text.replace("inputs.x", "inputs.y")
+    assert "unknown input 'y'" in errors_of(bad)[0]

@@ -6,12 +6,10 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import secrets
+import threading
 import signal
-import socket
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,18 +35,46 @@ class SystemClock:
 
 
 class ThreadPoolDispatcher:
-    """Runs tasks on a pool of threads (steps mostly wait on child processes)."""
+    """Runs tasks on a pool of daemon threads, started as needed up to ``max_workers``.
+
+    Steps mostly wait on child processes, so threads are cheap; daemon threads never hold
+    the process open after an interrupt. (``concurrent.futures`` would do, but costs
+    start-up time for features not needed here.)
+    """
 
     def __init__(self, max_workers: int = 32) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="baton-step")
+        self._max_workers = max_workers
+        self._tasks: queue.SimpleQueue[tuple[str, Callable[[], Any]] | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
         self._pending = 0
 
     def submit(self, key: str, task: Callable[[], Any]) -> None:
-        """Start ``task`` on a worker thread."""
+        """Queue ``task``; start a thread if none is idle."""
         self._pending += 1
-        future = self._pool.submit(task)
-        future.add_done_callback(lambda done: self._done.put((key, _outcome(done))))
+        self._tasks.put((key, task))
+        with self._lock:
+            if self._idle == 0 and self._threads < self._max_workers:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"baton-step-{self._threads}", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            item = self._tasks.get()
+            with self._lock:
+                self._idle -= 1
+            if item is None:
+                return
+            key, task = item
+            try:
+                outcome = task()
+            except BaseException as exc:  # handed back to the driver, which records it
+                outcome = exc
+            self._done.put((key, outcome))
 
     def collect(self, timeout: float | None) -> list[tuple[str, Any]]:
         """Finished results; waits up to ``timeout`` seconds for the first."""
@@ -69,13 +95,9 @@ class ThreadPoolDispatcher:
         return self._pending
 
     def shutdown(self) -> None:
-        """Release the threads without waiting for running tasks."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _outcome(future: Future[Any]) -> Any:
-    error = future.exception()
-    return error if error is not None else future.result()
+        """Let idle threads end; running tasks finish on their own."""
+        for _ in range(self._threads):
+            self._tasks.put(None)
 
 
 class EnvSecretResolver:
@@ -106,8 +128,8 @@ class LocalProcessSupervisor:
 
     def __init__(self, proc: Path = Path("/proc")) -> None:
         self.proc = proc
-        self.host = socket.gethostname()
-        self.owner = f"{self.host}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.host = os.uname().nodename
+        self.owner = f"{self.host}:{os.getpid()}:{os.urandom(4).hex()}"
 
     def is_alive(self, owner: str) -> bool:
         """False when ``owner`` was a process on this machine that has exited."""
