@@ -67,8 +67,7 @@ class BatonStackProps:
             )
         if self.log_level not in LOG_LEVELS:
             raise ValueError(
-                f"log level {self.log_level!r} (context {CONTEXT_LOG_LEVEL}) "
-                f"must be one of {sorted(LOG_LEVELS)}"
+                f"log level {self.log_level!r} (context {CONTEXT_LOG_LEVEL}) must be one of {sorted(LOG_LEVELS)}"
             )
 
 
@@ -91,17 +90,12 @@ def props_from_context(node: Node) -> BatonStackProps:
     removal = str(_context(node, CONTEXT_REMOVAL_POLICY, "retain")).lower()
     if removal not in REMOVAL_POLICIES:
         raise ValueError(
-            f"removal policy {removal!r} (context {CONTEXT_REMOVAL_POLICY}) "
-            f"must be one of {sorted(REMOVAL_POLICIES)}"
+            f"removal policy {removal!r} (context {CONTEXT_REMOVAL_POLICY}) must be one of {sorted(REMOVAL_POLICIES)}"
         )
     return BatonStackProps(
         stack_name=stack_name,
-        resource_prefix=str(
-            _context(node, CONTEXT_RESOURCE_PREFIX, default_resource_prefix(stack_name))
-        ),
-        log_retention_days=int(
-            _context(node, CONTEXT_LOG_RETENTION_DAYS, defaults.log_retention_days)
-        ),
+        resource_prefix=str(_context(node, CONTEXT_RESOURCE_PREFIX, default_resource_prefix(stack_name))),
+        log_retention_days=int(_context(node, CONTEXT_LOG_RETENTION_DAYS, defaults.log_retention_days)),
         log_level=str(_context(node, CONTEXT_LOG_LEVEL, defaults.log_level)).upper(),
         removal_policy=REMOVAL_POLICIES[removal],
     )

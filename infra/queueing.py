@@ -22,9 +22,7 @@ class Queueing(Construct):
     the function still retries them.
     """
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, visibility_timeout_seconds: int
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, visibility_timeout_seconds: int) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
             self,

@@ -38,9 +38,7 @@ class BatonStack(Stack):
             cache_expiry_days=props.cache_expiry_days,
         )
         self.state = State(self, "State", removal_policy=props.removal_policy)
-        self.queueing = Queueing(
-            self, "Queueing", visibility_timeout_seconds=props.step_visibility_timeout_seconds
-        )
+        self.queueing = Queueing(self, "Queueing", visibility_timeout_seconds=props.step_visibility_timeout_seconds)
         self.events = Events(self, "Events", resource_prefix=props.resource_prefix)
         self._add_outputs()
         acknowledge_findings(self)

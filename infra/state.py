@@ -21,9 +21,7 @@ class State(Construct):
     ``expiration``).
     """
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         self._removal_policy = removal_policy
         self.executions_table = self._table(

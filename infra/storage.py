@@ -36,9 +36,7 @@ class Storage(Construct):
             logs_prefix=None,
             expiration=Duration.days(log_retention_days),
         )
-        self.definitions_bucket = self._bucket(
-            "DefinitionsBucket", logs_prefix="definitions/", versioned=True
-        )
+        self.definitions_bucket = self._bucket("DefinitionsBucket", logs_prefix="definitions/", versioned=True)
         _send_events_to_eventbridge(self.definitions_bucket)
         self.artifacts_bucket = self._bucket(
             "ArtifactsBucket",
@@ -86,6 +84,4 @@ def _send_events_to_eventbridge(bucket: s3.Bucket) -> None:
     set the same flag; the property override keeps the stack free of custom resources.
     """
     cfn_bucket = cast(s3.CfnBucket, bucket.node.default_child)
-    cfn_bucket.add_property_override(
-        "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
-    )
+    cfn_bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)

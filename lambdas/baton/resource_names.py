@@ -111,3 +111,35 @@ def schedule_name_prefix(resource_prefix: str) -> str:
     timeouts; IAM policies scope schedule management to this prefix.
     """
     return f"{resource_prefix}-schedule-"
+
+
+# --- Added for the AWS runtime (handlers and adapters) ----------------------------------
+# Not in ``ENVIRONMENT_VARIABLES``: the stack sets these only on the functions that need
+# them (the registrar creates triggers; the worker creates one-shot wake-up schedules).
+
+ENV_STEP_QUEUE_ARN: Final = "BATON_STEP_QUEUE_ARN"
+"""ARN of the step queue: the target of one-shot wake-up schedules."""
+ENV_STARTER_FUNCTION_ARN: Final = "BATON_STARTER_FUNCTION_ARN"
+"""ARN of the starter function: the target of trigger rules and cron schedules."""
+ENV_SCHEDULER_ROLE_ARN: Final = "BATON_SCHEDULER_ROLE_ARN"
+"""Role EventBridge Scheduler assumes to invoke the starter or send to the step queue."""
+ENV_RETENTION_DAYS: Final = "BATON_RETENTION_DAYS"
+"""Days an execution's records live after their last change (the table's TTL)."""
+
+TRIGGER_ENVIRONMENT_VARIABLES: Final = (
+    ENV_STEP_QUEUE_ARN,
+    ENV_STARTER_FUNCTION_ARN,
+    ENV_SCHEDULER_ROLE_ARN,
+    ENV_RETENTION_DAYS,
+)
+"""Optional variables of the AWS runtime, beyond ``ENVIRONMENT_VARIABLES``."""
+
+EVENT_SOURCE: Final = "baton"
+"""``source`` of every event Baton publishes on its bus."""
+
+START_EXECUTION_DETAIL_TYPE: Final = "Start Baton Execution"
+"""``detail-type`` of the event that asks the starter for an execution."""
+
+STEP_QUEUE_MAX_RECEIVE_COUNT: Final = 5
+"""Deliveries of one step message before it goes to the dead-letter queue; the worker marks
+the execution failed on the last one."""

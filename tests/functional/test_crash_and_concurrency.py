@@ -100,3 +100,25 @@ def test_two_resumes_at_once_never_run_a_step_twice(tmp_path: Path, round_: int)
     assert sorted(ran) == sorted({*ran}), f"a step ran twice: {ran}"
     assert len(ran) == 8 + 1 + 6
     assert workspace.run_json("status", failed["execution_id"])["status"] == "succeeded"
+
+
+def test_cancel_stops_a_running_step_and_runs_finally(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    workspace.write(
+        "long.yaml",
+        "name: long\nsteps:\n  - id: long\n    command: |\n      touch started.flag\n      sleep 30\n"
+        "  - id: after\n    command: 'true'\nfinally:\n  - id: tidy\n    command: echo tidy > tidy.txt\n",
+    )
+    process = workspace.start("run", "long.yaml")
+    _wait_for(tmp_path / "started.flag")
+    cancelled = workspace.baton("cancel", workspace.latest_execution())
+    assert cancelled.returncode == 0, cancelled.stderr
+    process.communicate(timeout=30)
+    assert process.returncode == 1
+    record = workspace.run_json("status", workspace.latest_execution())
+    statuses = {step: value["status"] for step, value in record["steps"].items()}
+    assert (record["status"], statuses) == (
+        "cancelled",
+        {"long": "cancelled", "after": "cancelled", "tidy": "succeeded"},
+    )
+    assert (tmp_path / "tidy.txt").exists()

@@ -19,6 +19,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 from aws_cdk import CfnElement  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
+
 from infra.application import BatonApp, build_app  # noqa: E402
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, RemovalPolicy
+
 from infra.config import BatonStackProps, default_resource_prefix, props_from_context
 
 

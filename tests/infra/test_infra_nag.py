@@ -11,6 +11,7 @@ from aws_cdk import Validations
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
+
 from infra.application import BatonApp, build_app
 
 

@@ -19,9 +19,7 @@ def test_the_stack_has_exactly_the_two_queues(template: Template) -> None:
     template.resource_count_is("AWS::SQS::Queue", len(QUEUES))
 
 
-def test_step_queue_redrives_to_the_dead_letter_queue(
-    resources: dict[str, Any], logical_ids: dict[str, str]
-) -> None:
+def test_step_queue_redrives_to_the_dead_letter_queue(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
     props = _props(resources, logical_ids["step_queue"])
     assert props["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [logical_ids["dead_letter_queue"], "Arn"]},
@@ -35,9 +33,7 @@ def test_step_queue_visibility_timeout_is_six_worker_timeouts(
     assert _props(resources, logical_ids["step_queue"])["VisibilityTimeout"] == 6 * 60
 
 
-def test_dead_letter_queue_outlives_the_step_queue(
-    resources: dict[str, Any], logical_ids: dict[str, str]
-) -> None:
+def test_dead_letter_queue_outlives_the_step_queue(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
     step_retention = _props(resources, logical_ids["step_queue"]).get(
         "MessageRetentionPeriod",
         4 * 24 * 3600,  # the SQS default
@@ -75,7 +71,5 @@ def test_queue_policy_denies_requests_without_tls(
     ), statements
 
 
-def test_event_bus_is_named_after_the_resource_prefix(
-    resources: dict[str, Any], logical_ids: dict[str, str]
-) -> None:
+def test_event_bus_is_named_after_the_resource_prefix(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
     assert _props(resources, logical_ids["bus"]) == {"Name": "baton-bus"}

@@ -14,10 +14,7 @@ from baton import resource_names as names
 def test_module_imports_only_the_standard_library() -> None:
     tree = ast.parse(Path(names.__file__).read_text(encoding="utf-8"))
     imported = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     } | {
         node.module.split(".")[0]
         for node in ast.walk(tree)

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
-from infra.application import BatonApp
 
 from baton import resource_names as names
+from infra.application import BatonApp
 
 OUTPUTS = {
     "DefinitionsBucketName": "definitions_bucket",
@@ -45,9 +45,7 @@ def test_function_environment_sets_every_variable_the_runtime_reads(baton: Baton
     assert environment[names.ENV_RESOURCE_PREFIX] == "baton"
 
 
-def test_function_environment_resolves_to_the_stack_resources(
-    baton: BatonApp, logical_ids: dict[str, str]
-) -> None:
+def test_function_environment_resolves_to_the_stack_resources(baton: BatonApp, logical_ids: dict[str, str]) -> None:
     resolved: dict[str, Any] = baton.stack.resolve(baton.stack.function_environment)
     assert resolved[names.ENV_EXECUTIONS_TABLE] == {"Ref": logical_ids["executions_table"]}
     assert resolved[names.ENV_STEP_QUEUE_URL] == {"Ref": logical_ids["step_queue"]}

@@ -40,9 +40,7 @@ def test_table_is_on_demand_with_pitr_and_aws_managed_encryption(
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_table_is_retained_by_default(
-    resources: dict[str, Any], logical_ids: dict[str, str], table: str
-) -> None:
+def test_table_is_retained_by_default(resources: dict[str, Any], logical_ids: dict[str, str], table: str) -> None:
     assert resources[logical_ids[table]]["DeletionPolicy"] == "Retain"
 
 
@@ -68,9 +66,7 @@ def test_table_keys_and_ttl(
 ) -> None:
     props = _props(resources, logical_ids[table])
     assert props["KeySchema"] == key_schema
-    expected_ttl = (
-        None if ttl_attribute is None else {"AttributeName": ttl_attribute, "Enabled": True}
-    )
+    expected_ttl = None if ttl_attribute is None else {"AttributeName": ttl_attribute, "Enabled": True}
     assert props.get("TimeToLiveSpecification") == expected_ttl
 
 
@@ -81,12 +77,8 @@ def test_executions_table_indexes_executions_by_workflow_and_start_time(
     assert props["GlobalSecondaryIndexes"] == [
         {
             "IndexName": names.WORKFLOW_INDEX_NAME,
-            "KeySchema": _key_schema(
-                names.WORKFLOW_INDEX_PARTITION_KEY, names.WORKFLOW_INDEX_SORT_KEY
-            ),
+            "KeySchema": _key_schema(names.WORKFLOW_INDEX_PARTITION_KEY, names.WORKFLOW_INDEX_SORT_KEY),
             "Projection": {"ProjectionType": "ALL"},
         }
     ]
-    assert {"AttributeName": names.WORKFLOW_INDEX_SORT_KEY, "AttributeType": "S"} in props[
-        "AttributeDefinitions"
-    ]
+    assert {"AttributeName": names.WORKFLOW_INDEX_SORT_KEY, "AttributeType": "S"} in props["AttributeDefinitions"]

@@ -20,8 +20,7 @@ def _policy_statements(resources: dict[str, Any], bucket_id: str) -> list[dict[s
     policies = [
         resource["Properties"]["PolicyDocument"]["Statement"]
         for resource in resources.values()
-        if resource["Type"] == "AWS::S3::BucketPolicy"
-        and resource["Properties"]["Bucket"] == {"Ref": bucket_id}
+        if resource["Type"] == "AWS::S3::BucketPolicy" and resource["Properties"]["Bucket"] == {"Ref": bucket_id}
     ]
     assert len(policies) == 1, f"expected one bucket policy on {bucket_id}, got {len(policies)}"
     return list(policies[0])
@@ -37,16 +36,12 @@ def test_bucket_is_encrypted_with_s3_managed_keys(
 ) -> None:
     encryption = _props(resources, logical_ids[bucket])["BucketEncryption"]
     assert encryption == {
-        "ServerSideEncryptionConfiguration": [
-            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-        ]
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
     }
 
 
 @pytest.mark.parametrize("bucket", BUCKETS)
-def test_bucket_blocks_all_public_access(
-    resources: dict[str, Any], logical_ids: dict[str, str], bucket: str
-) -> None:
+def test_bucket_blocks_all_public_access(resources: dict[str, Any], logical_ids: dict[str, str], bucket: str) -> None:
     block = _props(resources, logical_ids[bucket])["PublicAccessBlockConfiguration"]
     assert block == {
         "BlockPublicAcls": True,
@@ -71,18 +66,14 @@ def test_bucket_policy_denies_requests_without_tls(
 
 
 @pytest.mark.parametrize("bucket", BUCKETS)
-def test_bucket_does_not_use_acls(
-    resources: dict[str, Any], logical_ids: dict[str, str], bucket: str
-) -> None:
+def test_bucket_does_not_use_acls(resources: dict[str, Any], logical_ids: dict[str, str], bucket: str) -> None:
     props = _props(resources, logical_ids[bucket])
     assert "AccessControl" not in props
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
 
 
 @pytest.mark.parametrize("bucket", ["definitions_bucket", "artifacts_bucket"])
-def test_bucket_is_versioned(
-    resources: dict[str, Any], logical_ids: dict[str, str], bucket: str
-) -> None:
+def test_bucket_is_versioned(resources: dict[str, Any], logical_ids: dict[str, str], bucket: str) -> None:
     props = _props(resources, logical_ids[bucket])
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
 
@@ -120,9 +111,7 @@ def test_definitions_bucket_sends_events_to_eventbridge_without_a_custom_resourc
     template: Template, resources: dict[str, Any], logical_ids: dict[str, str]
 ) -> None:
     props = _props(resources, logical_ids["definitions_bucket"])
-    assert props["NotificationConfiguration"] == {
-        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
-    }
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
     template.resource_count_is("AWS::Lambda::Function", 0)
 
 
@@ -130,15 +119,12 @@ def test_stack_has_no_custom_resources(resources: dict[str, Any]) -> None:
     custom = [
         logical_id
         for logical_id, resource in resources.items()
-        if resource["Type"].startswith("Custom::")
-        or resource["Type"] == "AWS::CloudFormation::CustomResource"
+        if resource["Type"].startswith("Custom::") or resource["Type"] == "AWS::CloudFormation::CustomResource"
     ]
     assert custom == []
 
 
-def test_artifacts_bucket_expires_noncurrent_versions(
-    resources: dict[str, Any], logical_ids: dict[str, str]
-) -> None:
+def test_artifacts_bucket_expires_noncurrent_versions(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
     rules = _props(resources, logical_ids["artifacts_bucket"])["LifecycleConfiguration"]["Rules"]
     assert [rule.get("NoncurrentVersionExpiration") for rule in rules] == [{"NoncurrentDays": 30}]
 
@@ -148,8 +134,6 @@ def test_artifacts_bucket_expires_noncurrent_versions(
     [("cache_bucket", 14), ("access_logs_bucket", 30)],
     ids=["cache", "access-logs"],
 )
-def test_bucket_expires_objects(
-    resources: dict[str, Any], logical_ids: dict[str, str], bucket: str, days: int
-) -> None:
+def test_bucket_expires_objects(resources: dict[str, Any], logical_ids: dict[str, str], bucket: str, days: int) -> None:
     rules = _props(resources, logical_ids[bucket])["LifecycleConfiguration"]["Rules"]
     assert [rule.get("ExpirationInDays") for rule in rules] == [days]

@@ -4,7 +4,7 @@ the text forms of ``baton status`` and ``baton list``."""
 from __future__ import annotations
 
 import sys
-import time
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -33,13 +33,17 @@ def _seconds(started: datetime | None, finished: datetime | None) -> str:
     return f"{(end - started).total_seconds():.2f}s"
 
 
-def describe(record: StepRecord) -> str:
-    """One line for one unit: symbol, key, status, attempt, time, cache hit, error."""
+def describe(record: StepRecord, *, live: bool = False) -> str:
+    """One line for one unit: symbol, key, status, attempt, time, cache hit, error.
+
+    ``live`` also shows the time a running or waiting unit has taken so far.
+    """
     parts = [f"{SYMBOLS.get(record.status, '?')} {record.key:<28} {record.status:<10}"]
     if record.attempt > 1:
         parts.append(f"attempt {record.attempt}")
-    if record.finished_at is not None and record.status not in ("pending", "skipped"):
-        parts.append(_seconds(record.started_at, record.finished_at))
+    ended = record.finished_at is not None and record.status not in ("pending", "skipped")
+    if ended or (live and record.status in ("running", "waiting")):
+        parts.append(_seconds(record.started_at, record.finished_at if ended else None))
     if record.cache_hit:
         parts.append("(cache hit)")
     if record.error and record.status in ("failed", "pending"):
@@ -64,7 +68,7 @@ class LineProgress:
 
 
 class LiveProgress:
-    """A rich live table with one row per unit, redrawn as records change."""
+    """A rich live table with one row per unit, redrawn as records change and as time passes."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -72,27 +76,28 @@ class LiveProgress:
 
         self.console = Console()
         self.rows: dict[str, StepRecord] = {}
-        self.live = Live(console=self.console, refresh_per_second=8, transient=False)
-        self.started = time.monotonic()
+        self._lock = threading.Lock()  # rich redraws from its own thread
+        self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._render)
 
     def __enter__(self) -> LiveProgress:
         self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.live.update(self._render(), refresh=True)
+        self.live.refresh()
         self.live.__exit__(None, None, None)
 
     def _render(self) -> Any:
         from rich.text import Text
 
-        lines = [describe(record) for record in self.rows.values()]
-        return Text("\n".join(lines))
+        with self._lock:
+            rows = list(self.rows.values())
+        return Text("\n".join(describe(record, live=True) for record in rows))
 
     def step_changed(self, unit: UnitContext, record: StepRecord) -> None:
         """Update the row of the unit."""
-        self.rows[record.key] = record
-        self.live.update(self._render())
+        with self._lock:
+            self.rows[record.key] = record
 
     def execution_changed(self, execution: ExecutionRecord) -> None:
         """Nothing extra."""

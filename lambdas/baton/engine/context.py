@@ -142,13 +142,17 @@ class UnitContext:
         outputs: dict[str, str],
         context: dict[str, Any],
     ) -> str:
-        """The full cache key of one run of ``step``."""
+        """The full cache key of one run of ``step`` (one item of a ``for_each``)."""
         rendered_key = str(self.expressions.render(step.cache_key, context)) if step.cache_key else None
+        body: dict[str, Any] = fields
+        if "item" in context:
+            # An item whose body does not mention it still differs ($BATON_ITEM_INDEX).
+            body = {"fields": fields, "item": context["item"], "index": context["index"]}
         return full_cache_key(
             workflow=self.definition.name,
             step_id=step.id,
             step_type=step.type,
-            body=fields,
+            body=body,
             env=env,
             output_paths=outputs,
             rendered_key=rendered_key,

@@ -193,7 +193,8 @@ def _check_expansion(text: str) -> None:
 def _alias_size(event: yaml.AliasEvent, sizes: dict[str, int], open_collections: list[list[Any]]) -> int:
     if any(collection[0] == event.anchor for collection in open_collections):
         mark = event.start_mark
-        raise YamlReadError(Position(mark.line + 1, mark.column + 1), "recursive alias: a value contains itself")
+        where = Position(mark.line + 1, mark.column + 1) if mark is not None else Position(1, 1)
+        raise YamlReadError(where, "recursive alias: a value contains itself")
     return sizes.get(str(event.anchor), 1)
 
 

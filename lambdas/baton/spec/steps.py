@@ -249,7 +249,6 @@ class WorkflowFields(SpecModel):
     """Version of the child; the latest registered otherwise."""
 
 
-
 class ShellStep(StepCommon, ShellFields):
     """A ``shell`` step."""
 

@@ -38,6 +38,9 @@ def test_core_modules_import_no_vendor_sdk() -> None:
 
 
 def test_the_ports_module_imports_no_adapter() -> None:
-    code = "import sys, baton.ports, baton.engine.service\nprint(sorted(m for m in sys.modules if m.startswith('baton.adapters')))"
+    code = (
+        "import sys, baton.ports, baton.engine.service\n"
+        "print(sorted(m for m in sys.modules if m.startswith('baton.adapters')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -351,3 +351,15 @@ def test_bad_inputs_are_refused_before_anything_runs(harness: Harness, inputs: d
 def test_a_step_type_this_backend_cannot_run_is_refused_at_load(harness: Harness) -> None:
     with pytest.raises(UnsupportedStepTypeError, match="http"):
         harness.start("name: h\nsteps:\n  - id: a\n    type: http\n    url: https://example.com\n")
+
+
+def test_for_each_items_are_cached_one_by_one(harness: Harness) -> None:
+    text = (
+        "name: items\nsteps:\n  - id: each\n    for_each: [a, b]\n    use_cache: true\n"
+        "    command: echo ran >> runs.log\n"
+    )
+    harness.run(text)
+    second = harness.run(text)
+    step = harness.document(second)["steps"]["each"]
+    assert (step["status"], step["cache_hit"]) == ("cached", True)
+    assert (harness.workspace / "runs.log").read_text().split() == ["ran", "ran"], "one run per item, then none"

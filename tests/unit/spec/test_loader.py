@@ -123,7 +123,10 @@ def test_byte_order_mark_is_ignored() -> None:
 
 
 def test_shell_commands_are_checked_as_shell_not_as_jinja() -> None:
-    text = 'name: w\ninputs:\n  x: {type: string}\nsteps:\n  - id: a\n    command: arr=(1 2); echo "${#arr[@]} {{ inputs.x }}"\n'
+    text = (
+        "name: w\ninputs:\n  x: {type: string}\nsteps:\n"
+        '  - id: a\n    command: arr=(1 2); echo "${#arr[@]} {{ inputs.x }}"\n'
+    )
     assert load_workflow_text(text).steps[0].id == "a"
     bad = text.replace("inputs.x", "inputs.y")
     assert "unknown input 'y'" in errors_of(bad)[0]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import threading
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime

@@ -1,0 +1,115 @@
+"""The AWS wiring: adapters built once per process from the environment the stack sets.
+
+``baton.bootstrap`` (the embedded backend) belongs to the engine; this module is its AWS
+counterpart and the only place the handlers get adapters from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from baton.adapters.aws.clients import AwsClients
+from baton.adapters.aws.definitions import DefinitionRegistry
+from baton.adapters.aws.dynamodb_state import DynamoDBStateStore
+from baton.adapters.aws.events import EventBridgePublisher
+from baton.adapters.aws.items import ItemCodec
+from baton.adapters.aws.runtime import LambdaSupervisor, step_environment
+from baton.adapters.aws.s3_artifacts import S3ArtifactStore
+from baton.adapters.aws.secrets import AwsSecretResolver
+from baton.adapters.aws.settings import AwsSettings
+from baton.adapters.aws.sqs_dispatcher import SqsDispatcher
+from baton.adapters.local.runtime import SystemClock, ThreadPoolDispatcher
+from baton.engine.service import Engine
+from baton.ports import Ports
+
+WORKSPACE_ROOT_ENV = "BATON_WORKSPACE_ROOT"
+DEFAULT_WORKSPACE_ROOT = Path("/tmp/baton")
+LEASE_SECONDS_ENV = "BATON_LEASE_SECONDS"
+DEFAULT_LEASE_SECONDS = 120.0
+
+
+@dataclass
+class AwsBackend:
+    """Every adapter of one process, sharing one set of clients."""
+
+    settings: AwsSettings
+    clients: AwsClients
+    store: DynamoDBStateStore
+    artifacts: S3ArtifactStore
+    queue: SqsDispatcher
+    publisher: EventBridgePublisher
+    secrets: AwsSecretResolver
+    registry: DefinitionRegistry
+    clock: SystemClock
+    workspace_root: Path
+    base_env: dict[str, str]
+    lease_seconds: float
+
+    def ports(self, request_id: str) -> Ports:
+        """Ports for one invocation: its own lease owner, a small pool for step processes."""
+        return Ports(
+            store=self.store,
+            artifacts=self.artifacts,
+            clock=self.clock,
+            secrets=self.secrets,
+            supervisor=LambdaSupervisor(request_id),
+            new_dispatcher=lambda: ThreadPoolDispatcher(max_workers=2),
+        )
+
+    def engine(self, request_id: str) -> Engine:
+        """The engine on these adapters for one invocation."""
+        return Engine(self.ports(request_id), base_env=self.base_env, lease_seconds=self.lease_seconds)
+
+    def with_clients(self, clients: AwsClients) -> AwsBackend:
+        """The same settings on other clients (tests count calls through their own)."""
+        return aws_backend(self.settings, clients, workspace_root=self.workspace_root,
+                           base_env=self.base_env, lease_seconds=self.lease_seconds)  # fmt: skip
+
+
+def aws_backend(
+    settings: AwsSettings,
+    clients: AwsClients,
+    *,
+    workspace_root: Path = DEFAULT_WORKSPACE_ROOT,
+    base_env: Mapping[str, str] | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> AwsBackend:
+    """Build every adapter over ``clients``."""
+    clock = SystemClock()
+    codec = ItemCodec(lambda: clients("s3"), settings.artifacts_bucket, retention_seconds=settings.retention_seconds)
+    store = DynamoDBStateStore(lambda: clients("dynamodb"), codec,
+                               executions_table=settings.executions_table,
+                               definitions_table=settings.definitions_table)  # fmt: skip
+    artifacts = S3ArtifactStore(lambda: clients("s3"), artifacts_bucket=settings.artifacts_bucket,
+                                cache_bucket=settings.cache_bucket, scratch=workspace_root / "logs")  # fmt: skip
+    queue = SqsDispatcher(lambda: clients("sqs"), lambda: clients("scheduler"),
+                          queue_url=settings.step_queue_url, queue_arn=settings.step_queue_arn,
+                          resource_prefix=settings.resource_prefix,
+                          scheduler_role_arn=settings.scheduler_role_arn, now=clock.now)  # fmt: skip
+    return AwsBackend(
+        settings=settings,
+        clients=clients,
+        store=store,
+        artifacts=artifacts,
+        queue=queue,
+        publisher=EventBridgePublisher(lambda: clients("events"), bus=settings.event_bus),
+        secrets=AwsSecretResolver(lambda: clients("ssm"), lambda: clients("secretsmanager"), monotonic=clock.monotonic),
+        registry=DefinitionRegistry(lambda: clients("dynamodb"), settings.definitions_table),
+        clock=clock,
+        workspace_root=workspace_root,
+        base_env=dict(base_env) if base_env is not None else step_environment(os.environ, workspace_root),
+        lease_seconds=lease_seconds,
+    )
+
+
+def backend_from_environ(environ: Mapping[str, str] | None = None, clients: AwsClients | None = None) -> AwsBackend:
+    """The backend of a Lambda function, from its environment."""
+    environ = os.environ if environ is None else environ
+    settings = AwsSettings.from_environ(environ)
+    root = Path(environ.get(WORKSPACE_ROOT_ENV) or DEFAULT_WORKSPACE_ROOT)
+    lease = float(environ.get(LEASE_SECONDS_ENV) or DEFAULT_LEASE_SECONDS)
+    return aws_backend(settings, clients or AwsClients(), workspace_root=root,
+                       base_env=step_environment(environ, root), lease_seconds=lease)  # fmt: skip

@@ -1,0 +1,231 @@
+"""``DynamoDBStateStore``: executions and step records in one DynamoDB table.
+
+Every change is a conditional write on the item's ``version``: a single record with
+``PutItem``, several with ``TransactWriteItems`` (all or nothing). A lost race - a
+``ConditionalCheckFailedException`` or a transaction cancelled for a failed condition or a
+conflicting transaction - becomes ``StateConflictError``. Items layout: ``items.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from baton import resource_names as names
+from baton.adapters.aws.clients import is_conflict
+from baton.adapters.aws.items import (
+    EXECUTION_PREFIX,
+    EXECUTION_SORT_KEY,
+    PK,
+    SK,
+    STEP_PREFIX,
+    VERSION,
+    ItemCodec,
+    definition_key,
+    execution_key,
+    step_key,
+)
+from baton.adapters.aws.transactions import Write, write_all
+from baton.engine.records import ExecutionRecord, StepRecord
+from baton.errors import ExecutionNotFoundError, StateConflictError
+
+_EXPECT_VERSION = {"ConditionExpression": "#version = :expected", "ExpressionAttributeNames": {"#version": VERSION}}
+_EXPECT_ABSENT = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": PK}}
+
+
+class DynamoDBStateStore:
+    """State store over the executions table (records) and the definitions table (compiled
+    definitions by digest). ``dynamodb`` is a callable returning the boto3 client."""
+
+    def __init__(
+        self,
+        dynamodb: Callable[[], Any],
+        codec: ItemCodec,
+        *,
+        executions_table: str,
+        definitions_table: str,
+    ) -> None:
+        self._dynamodb = dynamodb
+        self.codec = codec
+        self.executions_table = executions_table
+        self.definitions_table = definitions_table
+
+    # -- definitions ----------------------------------------------------------------------
+
+    def put_definition(self, digest: str, definition: Mapping[str, Any]) -> None:
+        """Store a compiled definition under its digest; the first copy stays."""
+        item = self.codec.item(definition_key(digest), definition, 1, f"definitions/{digest}")
+        item.pop(names.EXECUTIONS_TTL_ATTRIBUTE, None)  # definitions outlive executions
+        try:
+            self._dynamodb().put_item(TableName=self.definitions_table, Item=item, **_EXPECT_ABSENT)
+        except ClientError as exc:
+            if not is_conflict(exc):
+                raise
+
+    def get_definition(self, digest: str) -> dict[str, Any] | None:
+        """The compiled definition stored under ``digest``, or None."""
+        item = self._dynamodb().get_item(TableName=self.definitions_table, Key=definition_key(digest)).get("Item")
+        return None if item is None else self.codec.data(item)
+
+    # -- executions -----------------------------------------------------------------------
+
+    def create_execution(self, execution: ExecutionRecord, steps: Sequence[StepRecord]) -> ExecutionRecord:
+        """Insert an execution and its step records together (the execution item last, so
+        an execution never exists without its steps)."""
+        stored = execution.evolve(version=1)
+        writes = [self._step_write(step.evolve(version=1), expected=None) for step in steps]
+        writes.append(self._execution_write(stored, expected=None))
+        try:
+            write_all(self._dynamodb(), writes)
+        except StateConflictError as exc:
+            raise StateConflictError(f"execution {execution.execution_id} already exists") from exc
+        return stored
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution; ``ExecutionNotFoundError`` if there is none."""
+        item = (
+            self._dynamodb()
+            .get_item(TableName=self.executions_table, Key=execution_key(execution_id), ConsistentRead=True)
+            .get("Item")
+        )
+        if item is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r} in table {self.executions_table}")
+        return ExecutionRecord.from_data(self.codec.data(item))
+
+    def update_execution(self, execution: ExecutionRecord) -> ExecutionRecord:
+        """Write a changed execution conditionally on its version."""
+        _, stored = self.commit([], (), execution)
+        assert stored is not None
+        return stored
+
+    def list_executions(self, limit: int = 50) -> list[ExecutionRecord]:
+        """The most recently started executions of every workflow, newest first.
+
+        Reads the sparse workflow index whole (only execution items are in it, and the TTL
+        bounds it); listing one workflow is a query: :meth:`list_workflow_executions`.
+        """
+        items = list(self._pages("scan", TableName=self.executions_table, IndexName=names.WORKFLOW_INDEX_NAME))
+        items.sort(key=lambda item: (_text(item, names.WORKFLOW_INDEX_SORT_KEY), item[PK]["S"]), reverse=True)
+        return [ExecutionRecord.from_data(self.codec.data(item)) for item in items[:limit]]
+
+    def list_workflow_executions(self, workflow: str, limit: int = 50) -> list[ExecutionRecord]:
+        """The most recently started executions of one workflow, newest first (one query)."""
+        response = self._dynamodb().query(
+            TableName=self.executions_table,
+            IndexName=names.WORKFLOW_INDEX_NAME,
+            KeyConditionExpression="#workflow = :workflow",
+            ExpressionAttributeNames={"#workflow": names.WORKFLOW_INDEX_PARTITION_KEY},
+            ExpressionAttributeValues={":workflow": {"S": workflow}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [ExecutionRecord.from_data(self.codec.data(item)) for item in response.get("Items", [])]
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def get_steps(self, execution_id: str) -> dict[str, StepRecord]:
+        """Every record of the execution by key (a consistent query)."""
+        items = self._pages(
+            "query",
+            TableName=self.executions_table,
+            ConsistentRead=True,
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :steps)",
+            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+            ExpressionAttributeValues={":pk": {"S": EXECUTION_PREFIX + execution_id}, ":steps": {"S": STEP_PREFIX}},
+        )
+        records = (StepRecord.from_data(self.codec.data(item)) for item in items)
+        return {record.key: record for record in records}
+
+    def load(self, execution_id: str) -> tuple[ExecutionRecord, dict[str, StepRecord]]:
+        """The execution and all its records in one consistent query (the worker's read)."""
+        execution: ExecutionRecord | None = None
+        records: dict[str, StepRecord] = {}
+        for item in self._pages(
+            "query",
+            TableName=self.executions_table,
+            ConsistentRead=True,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": PK},
+            ExpressionAttributeValues={":pk": {"S": EXECUTION_PREFIX + execution_id}},
+        ):
+            data = self.codec.data(item)
+            if item[SK]["S"] == EXECUTION_SORT_KEY:
+                execution = ExecutionRecord.from_data(data)
+            else:
+                record = StepRecord.from_data(data)
+                records[record.key] = record
+        if execution is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r} in table {self.executions_table}")
+        return execution, records
+
+    def commit(
+        self,
+        updates: Sequence[StepRecord],
+        inserts: Sequence[StepRecord] = (),
+        execution: ExecutionRecord | None = None,
+    ) -> tuple[list[StepRecord], ExecutionRecord | None]:
+        """Apply step updates, inserts and an execution update, all or nothing.
+
+        One record is one ``PutItem`` (a claim or a completion: one write request); more
+        are one ``TransactWriteItems`` (chunked past 100 items, see ``transactions``).
+        """
+        stored = [record.evolve(version=record.version + 1) for record in updates]
+        inserted = [record.evolve(version=1) for record in inserts]
+        new_execution = execution.evolve(version=execution.version + 1) if execution is not None else None
+        writes = [self._step_write(new, expected=old.version) for new, old in zip(stored, updates, strict=True)]
+        writes += [self._step_write(record, expected=None) for record in inserted]
+        if execution is not None and new_execution is not None:
+            writes.append(self._execution_write(new_execution, expected=execution.version))
+        write_all(self._dynamodb(), writes)
+        return [*stored, *inserted], new_execution
+
+    def renew_lease(self, step: StepRecord, expires_at: datetime) -> bool:
+        """Extend a running step's lease at its version (the version, the fence, stays)."""
+        renewed = step.evolve(lease_expires_at=expires_at)
+        write = self._step_write(renewed, expected=step.version)
+        try:
+            self._dynamodb().put_item(**write.request)
+        except ClientError as exc:
+            if is_conflict(exc):
+                return False
+            raise
+        return True
+
+    # -- items ----------------------------------------------------------------------------
+
+    def _step_write(self, record: StepRecord, *, expected: int | None) -> Write:
+        key = step_key(record.execution_id, record.key)
+        item = self.codec.item(key, record.to_data(), record.version, f"executions/{record.execution_id}/records")
+        item["status"] = {"S": record.status}
+        return self._write(item, expected, f"step {record.key} of {record.execution_id}")
+
+    def _execution_write(self, record: ExecutionRecord, *, expected: int | None) -> Write:
+        key = execution_key(record.execution_id)
+        item = self.codec.item(key, record.to_data(), record.version, f"executions/{record.execution_id}/records")
+        item["status"] = {"S": record.status}
+        item[names.WORKFLOW_INDEX_PARTITION_KEY] = {"S": record.workflow}
+        if record.started_at is not None:  # the index is sparse: no start time, not listed
+            item[names.WORKFLOW_INDEX_SORT_KEY] = {"S": record.started_at.isoformat()}
+        return self._write(item, expected, f"execution {record.execution_id}")
+
+    def _write(self, item: dict[str, Any], expected: int | None, label: str) -> Write:
+        request: dict[str, Any] = {"TableName": self.executions_table, "Item": item}
+        if expected is None:
+            request.update(_EXPECT_ABSENT)
+            return Write(request, label, inserted=True)
+        request.update(_EXPECT_VERSION)
+        request["ExpressionAttributeValues"] = {":expected": {"N": str(expected)}}
+        return Write(request, label, inserted=False)
+
+    def _pages(self, operation: str, **request: Any) -> Iterator[dict[str, Any]]:
+        paginator = self._dynamodb().get_paginator(operation)
+        for page in paginator.paginate(**request):
+            yield from page.get("Items", [])
+
+
+def _text(item: Mapping[str, Any], name: str) -> str:
+    value = item.get(name, {}).get("S")
+    return str(value) if value is not None else ""

@@ -1,0 +1,115 @@
+"""``CallMeter``: counts AWS API calls by service and operation through botocore's event
+hooks - the cost model of a run is these counts (and the DynamoDB write units they use).
+
+Attach it to a boto3 session before clients are made from it; every client of that session
+then reports each API call (with its parameters) as it is made. Transport-level retries of
+one call are not counted separately: with standard retries they are rare.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+SQS_SENDS = frozenset({"SendMessage", "SendMessageBatch"})
+
+
+@dataclass
+class Usage:
+    """Counts of one span of calls."""
+
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(service, operation) -> requests."""
+    write_units: float = 0.0
+    """DynamoDB write request units: 1 per KB per item, 2 per KB per item in a transaction."""
+    sqs_messages: int = 0
+    """Messages sent (a batch request counts each entry)."""
+    events: int = 0
+    """Entries put on an event bus."""
+
+    def count(self, service: str, operations: frozenset[str] | None = None) -> int:
+        """Requests to ``service`` (only ``operations``, if given)."""
+        return sum(n for (s, op), n in self.calls.items() if s == service and (operations is None or op in operations))
+
+    @property
+    def dynamodb_writes(self) -> int:
+        """DynamoDB write requests."""
+        return self.count("dynamodb", DYNAMODB_WRITES)
+
+    @property
+    def dynamodb_reads(self) -> int:
+        """DynamoDB read requests."""
+        return self.count("dynamodb", DYNAMODB_READS)
+
+    @property
+    def sqs_sends(self) -> int:
+        """SQS send requests."""
+        return self.count("sqs", SQS_SENDS)
+
+    def minus(self, earlier: Usage) -> Usage:
+        """The calls made since ``earlier`` (a snapshot of the same meter)."""
+        return Usage(
+            self.calls - earlier.calls,
+            self.write_units - earlier.write_units,
+            self.sqs_messages - earlier.sqs_messages,
+            self.events - earlier.events,
+        )
+
+    def by_operation(self) -> dict[str, int]:
+        """``service:Operation`` -> requests, sorted by name."""
+        return {f"{service}:{op}": n for (service, op), n in sorted(self.calls.items())}
+
+
+class CallMeter:
+    """Counts the calls of every client made from the sessions it is attached to."""
+
+    def __init__(self) -> None:
+        self._usage = Usage()
+        self._lock = threading.Lock()
+
+    def attach(self, session: Any) -> None:
+        """Count calls of clients made from ``session`` (a boto3 ``Session``) from now on."""
+        session.events.register("before-parameter-build", self._before_call)
+
+    def snapshot(self) -> Usage:
+        """A copy of the counts so far."""
+        with self._lock:
+            usage = self._usage
+            return Usage(Counter(usage.calls), usage.write_units, usage.sqs_messages, usage.events)
+
+    def _before_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+        service = model.service_model.endpoint_prefix
+        operation = model.name
+        with self._lock:
+            usage = self._usage
+            usage.calls[(service, operation)] += 1
+            if service == "dynamodb" and operation in DYNAMODB_WRITES:
+                usage.write_units += write_units(operation, params)
+            elif operation == "SendMessageBatch":
+                usage.sqs_messages += len(params.get("Entries", []))
+            elif operation == "SendMessage":
+                usage.sqs_messages += 1
+            elif operation == "PutEvents":
+                usage.events += len(params.get("Entries", []))
+
+
+def write_units(operation: str, body: Mapping[str, Any]) -> float:
+    """DynamoDB write request units one request uses (item sizes estimated from JSON)."""
+    if operation == "TransactWriteItems":
+        return sum(2 * _kilobytes(next(iter(entry.values())).get("Item", {})) for entry in body.get("TransactItems", []))
+    if operation == "BatchWriteItem":
+        requests = [r for rs in body.get("RequestItems", {}).values() for r in rs]
+        return sum(_kilobytes(r.get("PutRequest", {}).get("Item", {})) for r in requests)
+    return _kilobytes(body.get("Item", {}))
+
+
+def _kilobytes(item: Any) -> int:
+    size = len(json.dumps(item, separators=(",", ":")).encode()) if item else 1
+    return max(1, math.ceil(size / 1024))

@@ -1,0 +1,174 @@
+"""``Registrar``: a definition uploaded to (or deleted from) the definitions bucket.
+
+An upload is validated; a valid one is compiled, stored by digest, made the workflow's
+current version and given its triggers; an invalid one is rejected with every
+``FILE:LINE:COL`` problem (returned, published as ``Baton Definition Rejected`` and tagged
+on the object version) and never replaces the last good version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from baton import __version__
+from baton.adapters.aws.definitions import DefinitionRegistry, WorkflowVersion
+from baton.adapters.aws.events import DEFINITION_REGISTERED, DEFINITION_REJECTED, EventBridgePublisher
+from baton.adapters.aws.triggers import TriggerManager, TriggerSpec, s3_pattern
+from baton.engine.definition import DEFINITION_FORMAT
+from baton.errors import BatonError, DefinitionError
+from baton.ports import StateStore
+
+if TYPE_CHECKING:
+    from baton.spec.models import Workflow
+
+MAX_TAG_VALUE = 256
+_TAG_UNSAFE = re.compile(r"[^\w\s+\-=.:/@]")
+
+
+@dataclass
+class Registration:
+    """What became of one uploaded or deleted object."""
+
+    status: str
+    """``registered``, ``rejected``, ``stale`` (an older upload than the current one),
+    ``removed`` or ``ignored``."""
+    workflow: str | None = None
+    errors: list[str] = field(default_factory=list)
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class S3Object:
+    """The object an S3 event is about."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    sequencer: str
+
+
+def definition_digest(raw: bytes) -> str:
+    """The digest a compiled definition is stored under (the engine's, for the same text)."""
+    salt = f"baton {__version__} definition {DEFINITION_FORMAT}\n".encode()
+    return hashlib.sha256(salt + raw).hexdigest()
+
+
+class Registrar:
+    """Registers definitions from the definitions bucket."""
+
+    def __init__(
+        self,
+        s3: Any,
+        store: StateStore,
+        registry: DefinitionRegistry,
+        triggers: TriggerManager,
+        publisher: EventBridgePublisher,
+    ) -> None:
+        self._s3 = s3
+        self.store = store
+        self.registry = registry
+        self.triggers = triggers
+        self.publisher = publisher
+
+    def object_created(self, obj: S3Object) -> Registration:
+        """Validate and register an uploaded definition."""
+        request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
+        if obj.version_id:
+            request["VersionId"] = obj.version_id
+        raw = self._s3().get_object(**request)["Body"].read()
+        try:
+            workflow, compiled = _compile(raw, f"s3://{obj.bucket}/{obj.key}")
+        except DefinitionError as exc:
+            return self._reject(obj, [str(d) for d in exc.diagnostics])
+        except BatonError as exc:
+            return self._reject(obj, [f"s3://{obj.bucket}/{obj.key}:1:1: {exc}"])
+        digest = definition_digest(raw)
+        self.store.put_definition(digest, compiled)
+        previous = self.registry.current(workflow.name)
+        specs = self.trigger_specs(workflow)
+        version = WorkflowVersion(
+            name=workflow.name, digest=digest, content_sha256=hashlib.sha256(raw).hexdigest(),
+            bucket=obj.bucket, key=obj.key, version_id=obj.version_id, sequencer=obj.sequencer,
+            registered_at=datetime.now(UTC).isoformat(), version=workflow.version,
+            triggers=[spec.name for spec in specs], trigger_inputs=[t.inputs for t in workflow.triggers],
+            concurrency=workflow.concurrency.model_dump(mode="json") if workflow.concurrency else None,
+        )  # fmt: skip
+        if not self.registry.register(version):
+            return Registration("stale", workflow.name, digest=digest)
+        self.triggers.apply(workflow.name, specs, previous.triggers if previous else [])
+        self._tag(obj, {"baton-status": "registered", "baton-workflow": workflow.name})
+        detail = {"workflow": workflow.name, "version": workflow.version, "digest": digest,
+                  "bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id}  # fmt: skip
+        self.publisher.publish(DEFINITION_REGISTERED, detail)
+        return Registration("registered", workflow.name, digest=digest)
+
+    def object_deleted(self, obj: S3Object) -> Registration:
+        """Remove the workflow a deleted definition registered, and its triggers."""
+        name = self.registry.name_of(obj.bucket, obj.key)
+        if name is None:
+            return Registration("ignored")
+        retired = self.registry.retire(name, bucket=obj.bucket, key=obj.key, sequencer=obj.sequencer)
+        if retired is None:
+            return Registration("stale", name)
+        self.triggers.remove(retired.triggers)
+        return Registration("removed", name)
+
+    def trigger_specs(self, workflow: Workflow) -> list[TriggerSpec]:
+        """The AWS resources of the workflow's ``triggers:``."""
+        from baton.spec.models import EventTrigger, S3Trigger
+
+        specs = []
+        for index, trigger in enumerate(workflow.triggers):
+            if isinstance(trigger, EventTrigger):
+                pattern = trigger.event.model_dump(mode="json", by_alias=True, exclude_none=True)
+                specs.append(TriggerSpec(self.triggers.rule_name(workflow.name, index), index, "event", pattern))
+            elif isinstance(trigger, S3Trigger):
+                where = trigger.s3
+                pattern = s3_pattern(where.bucket, where.prefix, where.suffix)
+                specs.append(TriggerSpec(self.triggers.rule_name(workflow.name, index), index, "s3", pattern))
+            else:
+                name = self.triggers.schedule_name(workflow.name, index)
+                specs.append(TriggerSpec(name, index, "schedule", expression=trigger.schedule,
+                                         timezone=trigger.timezone))  # fmt: skip
+        return specs
+
+    def _reject(self, obj: S3Object, errors: list[str]) -> Registration:
+        self._tag(obj, {"baton-status": "rejected", "baton-error": errors[0] if errors else "invalid"})
+        self.publisher.publish(DEFINITION_REJECTED, {"bucket": obj.bucket, "key": obj.key,
+                                                     "version_id": obj.version_id, "errors": errors})  # fmt: skip
+        return Registration("rejected", errors=errors)
+
+    def _tag(self, obj: S3Object, tags: dict[str, str]) -> None:
+        tag_set = [{"Key": key, "Value": tag_value(value)} for key, value in tags.items()]
+        request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key, "Tagging": {"TagSet": tag_set}}
+        if obj.version_id:
+            request["VersionId"] = obj.version_id
+        self._s3().put_object_tagging(**request)
+
+
+def tag_value(text: str) -> str:
+    """``text`` as an S3 tag value: only the characters S3 allows, at most 256 of them."""
+    return _TAG_UNSAFE.sub(" ", text)[:MAX_TAG_VALUE]
+
+
+def _compile(raw: bytes, filename: str) -> tuple[Workflow, dict[str, Any]]:
+    """Validate, compile, and check that every step type can run here."""
+    from baton.engine.definition import compile_workflow
+    from baton.spec.loader import load_workflow_text
+    from baton.steps import step_type
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BatonError(f"not UTF-8 text: {exc}") from exc
+    workflow = load_workflow_text(text, filename)
+    definition = compile_workflow(workflow)
+    for step in definition.steps:
+        step_type(step.type)
+        if step.compensate is not None:
+            step_type(step.compensate.type)
+    return workflow, definition.to_data()

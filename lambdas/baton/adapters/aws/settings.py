@@ -1,0 +1,78 @@
+"""Where the AWS resources are: read once from the environment the stack sets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from baton import resource_names as names
+from baton.errors import BatonError
+
+DEFAULT_RETENTION_DAYS = 90
+
+
+class SettingsError(BatonError):
+    """A variable the AWS runtime needs is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwsSettings:
+    """Names of the stack's resources, as ``baton.resource_names`` defines the variables."""
+
+    executions_table: str
+    definitions_table: str
+    idempotency_table: str
+    definitions_bucket: str
+    artifacts_bucket: str
+    cache_bucket: str
+    step_queue_url: str
+    event_bus: str
+    resource_prefix: str
+    step_queue_arn: str | None = None
+    starter_function_arn: str | None = None
+    scheduler_role_arn: str | None = None
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> AwsSettings:
+        """Read every variable; ``SettingsError`` names each one that is missing."""
+        missing = [name for name in names.ENVIRONMENT_VARIABLES if not environ.get(name)]
+        if missing:
+            raise SettingsError(f"the AWS runtime needs these environment variables: {', '.join(missing)}")
+        retention = environ.get(names.ENV_RETENTION_DAYS) or str(DEFAULT_RETENTION_DAYS)
+        queue_url = environ[names.ENV_STEP_QUEUE_URL]
+        if not retention.isdigit() or int(retention) < 1:
+            raise SettingsError(f"{names.ENV_RETENTION_DAYS}={retention!r}: expected a whole number of days >= 1")
+        return cls(
+            executions_table=environ[names.ENV_EXECUTIONS_TABLE],
+            definitions_table=environ[names.ENV_DEFINITIONS_TABLE],
+            idempotency_table=environ[names.ENV_IDEMPOTENCY_TABLE],
+            definitions_bucket=environ[names.ENV_DEFINITIONS_BUCKET],
+            artifacts_bucket=environ[names.ENV_ARTIFACTS_BUCKET],
+            cache_bucket=environ[names.ENV_CACHE_BUCKET],
+            step_queue_url=queue_url,
+            event_bus=environ[names.ENV_EVENT_BUS],
+            resource_prefix=environ[names.ENV_RESOURCE_PREFIX],
+            step_queue_arn=environ.get(names.ENV_STEP_QUEUE_ARN) or queue_arn_from_url(queue_url),
+            starter_function_arn=environ.get(names.ENV_STARTER_FUNCTION_ARN) or None,
+            scheduler_role_arn=environ.get(names.ENV_SCHEDULER_ROLE_ARN) or None,
+            retention_days=int(retention),
+        )
+
+    @property
+    def retention_seconds(self) -> int:
+        """How long an execution's records live after their last change."""
+        return self.retention_days * 86_400
+
+
+def queue_arn_from_url(url: str) -> str | None:
+    """``https://sqs.<region>.amazonaws.com/<account>/<name>`` -> the queue's ARN, else None.
+
+    The stack passes the ARN too; this fallback keeps a hand-made environment working.
+    """
+    parts = url.split("/")
+    host = parts[2] if len(parts) > 4 else ""
+    labels = host.split(".")
+    if len(parts) != 5 or len(labels) < 4 or labels[0] != "sqs":
+        return None
+    return f"arn:aws:sqs:{labels[1]}:{parts[3]}:{parts[4]}"

@@ -1,0 +1,103 @@
+"""Powertools for every handler: a JSON logger with execution and step ids, EMF metrics,
+and X-Ray tracing with a subsegment per step.
+
+The ``Tracer`` is created on first use: the X-Ray SDK builds a boto3 client when it is
+imported (~0.3 s), which would otherwise land in every module's import time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from baton.adapters.aws.relay_support import Hooks
+from baton.engine.records import CACHED, FAILED, SUCCEEDED, ExecutionRecord, StepRecord
+
+SERVICE = "baton"
+NAMESPACE = "Baton"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+"""A Lambda entry point: ``(event, context) -> response``."""
+
+
+@functools.cache
+def tracer() -> Tracer:
+    """The process's tracer (made on first use)."""
+    return Tracer(service=SERVICE)
+
+
+def traced(handler: Handler) -> Handler:
+    """``handler`` with a traced invocation segment (cold start, response, exception)."""
+    return cast(Handler, tracer().capture_lambda_handler(handler))
+
+
+class PowertoolsHooks(Hooks):
+    """The relay's observability: a subsegment per unit (annotated workflow, step,
+    status, cache_hit), log correlation by step, and metrics when units and runs end."""
+
+    def __init__(self, provider: Any = None) -> None:
+        self._provider = provider
+
+    @property
+    def provider(self) -> Any:
+        """The X-Ray provider subsegments are opened on."""
+        return self._provider if self._provider is not None else tracer().provider
+
+    @contextmanager
+    def unit(self, execution: ExecutionRecord, key: str) -> Iterator[Callable[[StepRecord], None]]:
+        """Trace one unit's work; the logger carries its key meanwhile."""
+        logger.append_keys(step_id=key)
+        with self.provider.in_subsegment(f"## step {key}") as subsegment:
+            subsegment.put_annotation("workflow", execution.workflow)
+            subsegment.put_annotation("execution_id", execution.execution_id)
+
+            def annotate(record: StepRecord) -> None:
+                subsegment.put_annotation("step", record.step_id)
+                subsegment.put_annotation("status", record.status)
+                subsegment.put_annotation("cache_hit", record.cache_hit)
+
+            try:
+                yield annotate
+            finally:
+                logger.remove_keys(["step_id"])
+
+    def unit_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
+        """StepDuration, StepFailed, CacheHit and CacheMiss."""
+        if record.started_at is not None and record.finished_at is not None and not record.cache_hit:
+            milliseconds = (record.finished_at - record.started_at).total_seconds() * 1000
+            metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=milliseconds)
+        if record.status == FAILED:
+            metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
+        if record.status == CACHED or record.cache_hit:
+            metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
+        elif record.cache_key is not None and record.status == SUCCEEDED:
+            metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
+        logger.info("step ended", extra={"step_id": record.key, "status": record.status, "error": record.error})
+
+    def execution_ended(self, execution: ExecutionRecord) -> None:
+        """ExecutionFinished (and the end, in the log)."""
+        metrics.add_metric(name="ExecutionFinished", unit=MetricUnit.Count, value=1)
+        logger.info("execution ended", extra={"status": execution.status, "error": execution.error})
+
+
+class LazyApp:
+    """Builds a handler's application on the first invocation and keeps it (warm starts)."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._app: Any = None
+
+    def __call__(self) -> Any:
+        """The application, built once."""
+        if self._app is None:
+            self._app = self._build()
+        return self._app

@@ -1,0 +1,87 @@
+"""Worker λ: SQS batches of step messages, each handed to the relay.
+
+A message that fails is reported as a batch item failure and comes back after the visibility
+timeout; on its last delivery the execution is marked failed with the reason before the
+message goes to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from baton import resource_names as names
+from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
+from baton.adapters.aws.concurrency import ConcurrencyGate
+from baton.adapters.aws.poison import fail_execution
+from baton.adapters.aws.relay import Delivery, Relay
+from baton.adapters.aws.sqs_dispatcher import StepMessage
+from baton.handlers.observability import LambdaHandler, LazyApp, PowertoolsHooks, logger, metrics, traced
+
+
+class Worker:
+    """Runs step messages on one backend."""
+
+    def __init__(self, backend: AwsBackend) -> None:
+        self.backend = backend
+        self.gate = ConcurrencyGate(backend.store)
+
+    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Handle a batch; return the failed message ids."""
+        backend = self.backend
+        relay = Relay(
+            backend.engine(context.aws_request_id),
+            backend.store,
+            backend.queue,
+            backend.publisher,
+            remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+            workspace_root=backend.workspace_root,
+            hooks=PowertoolsHooks(),
+            gate=self.gate.wait_seconds,
+        )
+        processor = BatchProcessor(event_type=EventType.SQS)
+        response = process_partial_response(
+            event=event, record_handler=lambda record: self._handle(relay, record), processor=processor, context=context
+        )
+        return dict(response)
+
+    def _handle(self, relay: Relay, record: SQSRecord) -> None:
+        message = StepMessage.from_body(record.body)
+        receive_count = int(record.attributes.approximate_receive_count)
+        delivery = Delivery(message, receive_count, final=receive_count >= names.STEP_QUEUE_MAX_RECEIVE_COUNT)
+        logger.append_keys(execution_id=message.execution_id, step_id=message.unit)
+        try:
+            result = relay.handle(delivery)
+        except Exception as exc:  # a handler is where unexpected failures are caught
+            metrics.add_metric(name="WorkerErrors", unit=MetricUnit.Count, value=1)
+            logger.exception("step message failed", extra={"receive_count": receive_count})
+            if delivery.final:
+                reason = f"the worker failed {receive_count} times on this message: {exc!r}"
+                fail_execution(self.backend.store, self.backend.publisher, message.execution_id,
+                               unit=message.unit, reason=reason, now=self.backend.clock.now())  # fmt: skip
+            raise
+        finally:
+            logger.remove_keys(["execution_id", "step_id"])
+        logger.info("step message handled", extra={"ran": result.ran, "sent": result.sent,
+                                                   "status": result.status, "note": result.note})  # fmt: skip
+
+
+def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
+    """The Lambda entry point over the backend ``build`` makes (on first use)."""
+    app = LazyApp(lambda: Worker(build()))
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        worker: Worker = app()
+        result: dict[str, Any] = traced(worker.handle)(event, context)
+        return result
+
+    return cast(LambdaHandler, handler)
+
+
+handler = make_handler(backend_from_environ)
