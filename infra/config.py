@@ -20,6 +20,13 @@ CONTEXT_RESOURCE_PREFIX = "baton:resource-prefix"
 CONTEXT_LOG_RETENTION_DAYS = "baton:log-retention-days"
 CONTEXT_LOG_LEVEL = "baton:log-level"
 CONTEXT_REMOVAL_POLICY = "baton:removal-policy"
+CONTEXT_WORKER_TIMEOUT = "baton:worker-timeout-seconds"
+CONTEXT_WORKER_BATCH_SIZE = "baton:worker-batch-size"
+CONTEXT_WORKER_RESERVED_CONCURRENCY = "baton:worker-reserved-concurrency"
+CONTEXT_WORKER_MAX_CONCURRENCY = "baton:worker-max-concurrency"
+CONTEXT_EXECUTION_RETENTION_DAYS = "baton:execution-retention-days"
+CONTEXT_POWERTOOLS_LAYER_VERSION = "baton:powertools-layer-version"
+CONTEXT_SECRETS_PREFIX = "baton:secrets-prefix"
 
 DEFAULT_STACK_NAME = "Baton"
 
@@ -32,15 +39,31 @@ LOG_RETENTION_DAYS_ALLOWED = frozenset(
 LOG_LEVELS = frozenset(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 
+# AWS recommends a source queue visibility timeout of six function timeouts, so a batch
+# is not delivered again while Lambda still retries a throttled or failed invocation.
+VISIBILITY_TIMEOUTS_PER_WORKER_TIMEOUT = 6
+MAX_LAMBDA_TIMEOUT_SECONDS = 900
+# The relay keeps a 15 s margin and gives a step without `timeout` 60 s; a worker must fit one.
+MIN_WORKER_TIMEOUT_SECONDS = 90
+_SECRETS_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
 
 @dataclass(frozen=True)
 class BatonStackProps:
     """What differs between two Baton deployments.
 
-    ``log_retention_days`` bounds the S3 access logs now and the functions' log groups
-    once they exist; ``log_level`` is handed to the functions. ``removal_policy`` applies
-    to the buckets and tables: ``DESTROY`` deletes them with the stack, but only if the
+    ``log_retention_days`` bounds the S3 access logs and the functions' log groups;
+    ``log_level`` is handed to the functions. ``removal_policy`` applies to the buckets,
+    tables and log groups: ``DESTROY`` deletes them with the stack, but only if the
     buckets are empty (no auto-delete custom resource is deployed).
+
+    The worker runs steps inline for up to ``worker_timeout_seconds``; the step queue's
+    visibility timeout follows from it. ``worker_reserved_concurrency`` caps the worker
+    for the whole account (and reserves that much); ``worker_max_concurrency`` caps only
+    what the SQS event source starts. ``powertools_layer_version`` set: the AWS-managed
+    Powertools layer provides Powertools, and the asset bundles only the base packages.
+    Functions may read SSM parameters under ``/<secrets_prefix>/`` and Secrets Manager
+    secrets named ``<secrets_prefix>/...``; ``None`` means the resource prefix.
     """
 
     stack_name: str = DEFAULT_STACK_NAME
@@ -48,9 +71,15 @@ class BatonStackProps:
     log_retention_days: int = 30
     log_level: str = "INFO"
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
-    step_visibility_timeout_seconds: int = 360
     noncurrent_version_expiry_days: int = 30
     cache_expiry_days: int = 14
+    worker_timeout_seconds: int = MAX_LAMBDA_TIMEOUT_SECONDS
+    worker_batch_size: int = 1
+    worker_reserved_concurrency: int | None = None
+    worker_max_concurrency: int | None = None
+    execution_retention_days: int = 90
+    powertools_layer_version: int | None = None
+    secrets_prefix: str | None = None
 
     def __post_init__(self) -> None:
         if not is_valid_resource_prefix(self.resource_prefix):
@@ -69,6 +98,47 @@ class BatonStackProps:
             raise ValueError(
                 f"log level {self.log_level!r} (context {CONTEXT_LOG_LEVEL}) must be one of {sorted(LOG_LEVELS)}"
             )
+        self._check_worker()
+        if self.execution_retention_days < 1:
+            raise ValueError(f"execution retention (context {CONTEXT_EXECUTION_RETENTION_DAYS}) must be >= 1 day")
+        if self.secrets_prefix is not None and not _SECRETS_PREFIX_PATTERN.fullmatch(self.secrets_prefix):
+            raise ValueError(
+                f"secrets prefix {self.secrets_prefix!r} (context {CONTEXT_SECRETS_PREFIX}) must be path "
+                "segments of letters, digits, '_', '.' and '-' joined by '/', without leading or trailing '/'"
+            )
+
+    def _check_worker(self) -> None:
+        _check_range(CONTEXT_WORKER_TIMEOUT, self.worker_timeout_seconds,
+                     MIN_WORKER_TIMEOUT_SECONDS, MAX_LAMBDA_TIMEOUT_SECONDS)  # fmt: skip
+        _check_range(CONTEXT_WORKER_BATCH_SIZE, self.worker_batch_size, 1, 10)
+        if self.worker_reserved_concurrency is not None:
+            _check_range(CONTEXT_WORKER_RESERVED_CONCURRENCY, self.worker_reserved_concurrency, 1, 10_000)
+        if self.worker_max_concurrency is not None:
+            _check_range(CONTEXT_WORKER_MAX_CONCURRENCY, self.worker_max_concurrency, 2, 1000)
+            reserved = self.worker_reserved_concurrency
+            if reserved is not None and self.worker_max_concurrency > reserved:
+                # More pollers than reserved instances would only throttle and redeliver.
+                raise ValueError(
+                    f"worker max concurrency {self.worker_max_concurrency} ({CONTEXT_WORKER_MAX_CONCURRENCY}) "
+                    f"must not exceed its reserved concurrency {reserved} ({CONTEXT_WORKER_RESERVED_CONCURRENCY})"
+                )
+        if self.powertools_layer_version is not None:
+            _check_range(CONTEXT_POWERTOOLS_LAYER_VERSION, self.powertools_layer_version, 1, 10_000)
+
+    @property
+    def step_visibility_timeout_seconds(self) -> int:
+        """The step queue's visibility timeout: six worker timeouts."""
+        return VISIBILITY_TIMEOUTS_PER_WORKER_TIMEOUT * self.worker_timeout_seconds
+
+    @property
+    def effective_secrets_prefix(self) -> str:
+        """The name prefix of the parameters and secrets the functions may read."""
+        return self.secrets_prefix or self.resource_prefix
+
+
+def _check_range(key: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"{value} (context {key}) must be between {low} and {high}")
 
 
 def default_resource_prefix(stack_name: str) -> str:
@@ -92,15 +162,39 @@ def props_from_context(node: Node) -> BatonStackProps:
         raise ValueError(
             f"removal policy {removal!r} (context {CONTEXT_REMOVAL_POLICY}) must be one of {sorted(REMOVAL_POLICIES)}"
         )
+    secrets_prefix = _context(node, CONTEXT_SECRETS_PREFIX, None)
     return BatonStackProps(
         stack_name=stack_name,
         resource_prefix=str(_context(node, CONTEXT_RESOURCE_PREFIX, default_resource_prefix(stack_name))),
-        log_retention_days=int(_context(node, CONTEXT_LOG_RETENTION_DAYS, defaults.log_retention_days)),
+        log_retention_days=_integer(node, CONTEXT_LOG_RETENTION_DAYS, defaults.log_retention_days),
         log_level=str(_context(node, CONTEXT_LOG_LEVEL, defaults.log_level)).upper(),
         removal_policy=REMOVAL_POLICIES[removal],
+        worker_timeout_seconds=_integer(node, CONTEXT_WORKER_TIMEOUT, defaults.worker_timeout_seconds),
+        worker_batch_size=_integer(node, CONTEXT_WORKER_BATCH_SIZE, defaults.worker_batch_size),
+        worker_reserved_concurrency=_optional_integer(node, CONTEXT_WORKER_RESERVED_CONCURRENCY),
+        worker_max_concurrency=_optional_integer(node, CONTEXT_WORKER_MAX_CONCURRENCY),
+        execution_retention_days=_integer(node, CONTEXT_EXECUTION_RETENTION_DAYS, defaults.execution_retention_days),
+        powertools_layer_version=_optional_integer(node, CONTEXT_POWERTOOLS_LAYER_VERSION),
+        secrets_prefix=None if secrets_prefix is None else str(secrets_prefix).strip("/"),
     )
 
 
 def _context(node: Node, key: str, default: Any) -> Any:
     value = node.try_get_context(key)
     return default if value is None else value
+
+
+def _integer(node: Node, key: str, default: int) -> int:
+    value = _context(node, key, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"context {key}: expected a whole number, got {value!r}") from None
+
+
+def _optional_integer(node: Node, key: str) -> int | None:
+    # An empty string (`-c key=`) switches a setting off, like leaving it out.
+    value = node.try_get_context(key)
+    if value is None or value == "":
+        return None
+    return _integer(node, key, 0)

@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from aws_cdk import Acknowledgment, App, Validations
+from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
+from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from baton import resource_names as names
+
 if TYPE_CHECKING:
     from infra.stack import BatonStack
+
+# How cdk-nag renders the pseudo parameters inside an ARN it reports.
+_ARN_HEAD = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
+
+XRAY_REASON = (
+    "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
+    "CDK adds them for active tracing."
+)
+OBJECTS_REASON = (
+    "Object keys are chosen at run time (definition uploads, artifact digests, cache keys); "
+    "the statement is limited to this one bucket of the stack."
+)
+RULES_REASON = (
+    "The registrar creates one EventBridge rule per workflow trigger, named at run time; "
+    "the name prefix limits it to Baton's own rules on this account's default bus."
+)
+SCHEDULES_REASON = (
+    "Schedules are created at run time for cron triggers and long waits; the name prefix "
+    "limits the function to Baton's own schedules (in its group, and in 'default' by name)."
+)
+SECRETS_REASON = (
+    "Workflows name their secrets; the worker may read only parameters and secrets under the "
+    "deployment's secrets prefix."
+)
+RUNTIME_REASON = (
+    "Pinned to Python 3.12: the asset's wheels are built for CPython 3.12 and the local "
+    "emulator runs 3.12; raise it together with infra.bundling.LAMBDA_PYTHON_VERSION."
+)
 
 
 def add_nag_checks(app: App) -> None:
@@ -29,6 +60,40 @@ def acknowledge_findings(stack: BatonStack) -> None:
         "This is the server access log bucket; logging it into itself would loop, "
         "and a second log bucket would only move the finding.",
     )
+    functions = stack.functions
+    for function in functions.all.values():
+        _acknowledge(function, "AwsSolutions-L1", RUNTIME_REASON)
+        _acknowledge_policy(functions.role_of(function), "*", XRAY_REASON)
+        _acknowledge_policy(functions.role_of(function), _objects(stack.storage.artifacts_bucket), OBJECTS_REASON)
+    registrar, worker = functions.role_of(functions.registrar), functions.role_of(functions.worker)
+    _acknowledge_policy(registrar, _objects(stack.storage.definitions_bucket), OBJECTS_REASON)
+    _acknowledge_policy(worker, _objects(stack.storage.cache_bucket), OBJECTS_REASON)
+    prefix = stack.props.resource_prefix
+    _acknowledge_policy(registrar, _arn("events", f"rule/{names.rule_name_prefix(prefix)}*"), RULES_REASON)
+    for group in (names.schedule_group_name(prefix), "default"):
+        schedules = _arn("scheduler", f"schedule/{group}/{names.schedule_name_prefix(prefix)}*")
+        for role in (registrar, worker):
+            _acknowledge_policy(role, schedules, SCHEDULES_REASON)
+    secrets = stack.props.effective_secrets_prefix
+    _acknowledge_policy(worker, _arn("ssm", f"parameter/{secrets}/*"), SECRETS_REASON)
+    _acknowledge_policy(worker, _arn("secretsmanager", f"secret:{secrets}/*"), SECRETS_REASON)
+
+
+def _objects(bucket: IConstruct) -> str:
+    """How cdk-nag names ``bucket.arn_for_objects("*")``: ``<LogicalId.Arn>/*``."""
+    stack = Stack.of(bucket)
+    logical_id = stack.resolve(stack.get_logical_id(cast(CfnElement, bucket.node.default_child)))
+    return f"<{logical_id}.Arn>/*"
+
+
+def _arn(service: str, resource: str) -> str:
+    return _ARN_HEAD.format(service=service) + resource
+
+
+def _acknowledge_policy(role: iam.Role, resource: str, reason: str) -> None:
+    # Findings on a role's statements are reported on its default policy.
+    policy = role.node.find_child("DefaultPolicy")
+    _acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
 
 
 def _acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:

@@ -6,19 +6,25 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from baton import resource_names as names
+from infra import access
 from infra.config import BatonStackProps
 from infra.events import Events
+from infra.functions import Functions
 from infra.nag import acknowledge_findings
+from infra.observability import Observability
 from infra.queueing import Queueing
+from infra.routing import Routing
+from infra.scheduling import Scheduling
 from infra.state import State
 from infra.storage import Storage
 
 
 class BatonStack(Stack):
-    """Buckets, tables, the step queue and the event bus of one Baton deployment.
+    """Buckets, tables, the step queue, the bus, the functions and their wiring, the dashboard.
 
-    Functions added later take ``function_environment`` as their environment, so the
-    runtime finds every resource through the names in ``baton.resource_names``.
+    Every function gets ``function_environment``, so the runtime finds every resource
+    through the names in ``baton.resource_names``; the registrar and the worker also get
+    what they need to create rules and schedules.
     """
 
     def __init__(self, scope: Construct, props: BatonStackProps) -> None:
@@ -40,6 +46,27 @@ class BatonStack(Stack):
         self.state = State(self, "State", removal_policy=props.removal_policy)
         self.queueing = Queueing(self, "Queueing", visibility_timeout_seconds=props.step_visibility_timeout_seconds)
         self.events = Events(self, "Events", resource_prefix=props.resource_prefix)
+        self.scheduling = Scheduling(self, "Scheduling", resource_prefix=props.resource_prefix)
+        self.functions = Functions(
+            self, "Functions", props=props, environment=self.function_environment, step_queue=self.queueing.step_queue
+        )
+        self._wire_triggers()
+        self._grant()
+        self.routing = Routing(
+            self,
+            "Routing",
+            definitions_bucket=self.storage.definitions_bucket,
+            bus=self.events.bus,
+            registrar=self.functions.registrar,
+            starter=self.functions.starter,
+        )
+        self.observability = Observability(
+            self,
+            "Observability",
+            dashboard_name=props.resource_prefix,
+            worker=self.functions.worker,
+            dead_letter_queue=self.queueing.dead_letter_queue,
+        )
         self._add_outputs()
         acknowledge_findings(self)
 
@@ -58,9 +85,49 @@ class BatonStack(Stack):
             names.ENV_RESOURCE_PREFIX: self.props.resource_prefix,
         }
 
+    def _wire_triggers(self) -> None:
+        """The registrar creates rules and schedules that start workflows; the worker, wake-ups."""
+        functions, scheduling = self.functions, self.scheduling
+        scheduling.allow_targets(starter=functions.starter, step_queue=self.queueing.step_queue)
+        scheduling.allow_rules_to_start(functions.starter)
+        shared = {
+            names.ENV_SCHEDULER_ROLE_ARN: scheduling.role.role_arn,
+            names.ENV_SCHEDULE_GROUP: names.schedule_group_name(self.props.resource_prefix),
+        }
+        for key, value in {**shared, names.ENV_STARTER_FUNCTION_ARN: functions.starter.function_arn}.items():
+            functions.registrar.add_environment(key, value)
+        for key, value in {**shared, names.ENV_STEP_QUEUE_ARN: self.queueing.step_queue.queue_arn}.items():
+            functions.worker.add_environment(key, value)
+
+    def _grant(self) -> None:
+        resources = access.Resources(
+            executions_table=self.state.executions_table,
+            definitions_table=self.state.definitions_table,
+            idempotency_table=self.state.idempotency_table,
+            definitions_bucket=self.storage.definitions_bucket,
+            artifacts_bucket=self.storage.artifacts_bucket,
+            cache_bucket=self.storage.cache_bucket,
+            step_queue=self.queueing.step_queue,
+            bus=self.events.bus,
+            scheduling=self.scheduling,
+            secrets_prefix=self.props.effective_secrets_prefix,
+        )
+        functions = self.functions
+        access.grant_registrar(functions.role_of(functions.registrar), resources)
+        access.grant_starter(functions.role_of(functions.starter), resources)
+        access.grant_worker(functions.role_of(functions.worker), resources)
+        access.grant_approver(functions.role_of(functions.approver), resources)
+
     def _add_outputs(self) -> None:
-        # Operators and `baton push` find the resources through these outputs.
-        outputs = {
+        # `baton ... --stack NAME` and operators find every resource through these outputs.
+        for output_id, value in self.outputs.items():
+            CfnOutput(self, output_id, value=value)
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The stack outputs, keyed by output id (see ``baton.cli.stack_commands``)."""
+        functions = self.functions
+        return {
             "DefinitionsBucketName": self.storage.definitions_bucket.bucket_name,
             "ArtifactsBucketName": self.storage.artifacts_bucket.bucket_name,
             "CacheBucketName": self.storage.cache_bucket.bucket_name,
@@ -72,6 +139,12 @@ class BatonStack(Stack):
             "StepDeadLetterQueueUrl": self.queueing.dead_letter_queue.queue_url,
             "EventBusName": self.events.bus.event_bus_name,
             "ResourcePrefix": self.props.resource_prefix,
+            "RegistrarFunctionName": functions.registrar.function_name,
+            "StarterFunctionName": functions.starter.function_name,
+            "WorkerFunctionName": functions.worker.function_name,
+            "ApproverFunctionName": functions.approver.function_name,
+            "WorkerRoleArn": functions.role_of(functions.worker).role_arn,
+            "ScheduleGroupName": names.schedule_group_name(self.props.resource_prefix),
+            "SchedulerRoleArn": self.scheduling.role.role_arn,
+            "DashboardName": self.observability.dashboard.dashboard_name,
         }
-        for output_id, value in outputs.items():
-            CfnOutput(self, output_id, value=value)

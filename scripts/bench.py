@@ -1,17 +1,19 @@
 """`make bench`: time `baton run` on generated workflows and report per-step cost.
 
 Workloads (each run as a real `baton run` process on the embedded backend, every state
-change committed to SQLite in WAL mode):
+change committed to SQLite in WAL mode before the next step starts):
 
 - chain of N `command: "true"` steps (N = 50, 200);
 - chain of N `command: "true; true"` steps: a script, so bash starts every time;
-- chain of N in-process no-op steps (`assert` of `true`): engine cost alone;
-- fan-out of N `sleep 0.05` items (`for_each`).
+- chain of N in-process no-op steps (`assert` of `true`): the engine's cost alone;
+- fan-out of N `sleep 0.05` items (`for_each`, at most 32 at once).
 
-For each: the median wall time of the process over several runs, the marginal cost per
-step (wall time minus that of a one-step workflow, over N - 1), the engine overhead per
-step (that, minus the median cost of starting the same command directly), and the peak
-resident memory of the `baton` process. The one-step time is `baton run` start-up.
+For each: the median and best wall time of the process over several runs; the marginal
+cost per step (wall time minus that of a one-step workflow, over N - 1); the engine
+overhead per step (that, minus the median cost of starting the same command directly);
+the CPU time per step (user + system of `baton` and the processes it started, which other
+work on a shared machine disturbs much less than wall time); and the peak resident memory.
+The one-step time is the start-up of `baton run`.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 BATON = str(Path(sys.executable).with_name("baton"))
 
 
@@ -49,8 +51,26 @@ WORKLOADS = {
 BARE_COMMANDS = {"true": ["true"], "bash": ["bash", "-eo", "pipefail", "-c", "true; true"]}
 
 
-def run_once(workflow: Path, state_dir: Path, workspace: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one `baton run`."""
+@dataclass(frozen=True)
+class Stats:
+    """Wall and CPU seconds and peak RSS (KiB) of a workload over several runs."""
+
+    wall: float
+    best: float
+    cpu: float
+    rss: int
+
+    def per_step(self, one: Stats, size: int) -> tuple[float, float, float]:
+        """Marginal wall (median, best) and CPU seconds per step over the one-step run."""
+        return (
+            (self.wall - one.wall) / (size - 1),
+            (self.best - one.best) / (size - 1),
+            (self.cpu - one.cpu) / (size - 1),
+        )
+
+
+def run_once(workflow: Path, state_dir: Path, workspace: Path) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and peak RSS (KiB) of one `baton run`."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [BATON, "run", str(workflow), "--state-dir", str(state_dir)],
@@ -60,29 +80,28 @@ def run_once(workflow: Path, state_dir: Path, workspace: Path) -> tuple[float, i
     )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(
-            f"baton run {workflow.name} failed: {process.stderr.read().decode() if process.stderr else ''}"
-        )
-    return elapsed, usage.ru_maxrss
+    if os.waitstatus_to_exitcode(status) != 0:
+        error = process.stderr.read().decode() if process.stderr else ""
+        raise SystemExit(f"baton run {workflow.name} failed: {error}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def measure(text: str, name: str, repeats: int, scratch: Path) -> tuple[float, int]:
-    """Median wall time and peak memory over ``repeats`` runs (after one warm-up run that
-    also stores the compiled definition)."""
+def measure(text: str, name: str, repeats: int, scratch: Path) -> Stats:
+    """Statistics over ``repeats`` runs, after one warm-up run that also stores the compiled
+    definition. On a shared machine the best run is the one least disturbed."""
     workflow = scratch / f"{name}.yaml"
     workflow.write_text(text)
     state_dir = scratch / "state"
     run_once(workflow, state_dir, scratch)
-    results = [run_once(workflow, state_dir, scratch) for _ in range(repeats)]
-    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+    runs = [run_once(workflow, state_dir, scratch) for _ in range(repeats)]
+    walls = [r[0] for r in runs]
+    return Stats(statistics.median(walls), min(walls), statistics.median(r[1] for r in runs), max(r[2] for r in runs))
 
 
 def bare_cost(argv: list[str], repeats: int = 200) -> float:
     """Median seconds to start and wait for ``argv`` directly."""
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats):  # the median of many: starting a process is short and noisy
         started = time.perf_counter()
         subprocess.run(argv, check=True)
         times.append(time.perf_counter() - started)
@@ -106,38 +125,44 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     options = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="baton-bench-"))
     try:
         print(f"machine: {machine()}; load average before: {os.getloadavg()[0]:.2f}")
-        one_step, one_rss = measure(WORKLOADS["true"](1), "one-step", options.repeats, scratch)
+        one = measure(WORKLOADS["true"](1), "one-step", options.repeats, scratch)
         print(
-            f"`baton run` of a one-step workflow: {one_step * 1000:.0f} ms median, peak RSS {one_rss / 1024:.0f} MiB\n"
+            f"`baton run` of a one-step workflow: {one.wall * 1000:.0f} ms median, {one.best * 1000:.0f} ms best, "
+            f"{one.cpu * 1000:.0f} ms CPU, peak RSS {one.rss / 1024:.0f} MiB\n"
         )
         bare = {name: bare_cost(argv) for name, argv in BARE_COMMANDS.items()}
-        print("| workload | N | median wall | per step | engine overhead per step | peak RSS |")
-        print("|---|---:|---:|---:|---:|---:|")
+        columns = [
+            "workload",
+            "N",
+            "median wall",
+            "per step",
+            "per step (best)",
+            "engine overhead (best)",
+            "CPU per step",
+        ]
+        print(f"| {' | '.join([*columns, 'peak RSS'])} |")
+        print("|---|" + "---:|" * len(columns))
         for workload in options.workloads:
             for size in options.sizes:
-                wall, rss = measure(WORKLOADS[workload](size), f"{workload}-{size}", options.repeats, scratch)
-                per_step = (wall - one_step) / (size - 1)
-                overhead = per_step - bare.get(workload, 0.0)
-                shown = "-" if workload == "fan-out" else f"{overhead * 1000:.2f} ms"
+                stats = measure(WORKLOADS[workload](size), f"{workload}-{size}", options.repeats, scratch)
+                per_step, per_step_best, cpu = stats.per_step(one, size)
+                overhead = (
+                    "-" if workload == "fan-out" else f"{(per_step_best - bare.get(workload, 0.0)) * 1000:.2f} ms"
+                )
                 cells = [
-                    workload,
-                    str(size),
-                    f"{wall:.3f} s",
-                    f"{per_step * 1000:.2f} ms",
-                    shown,
-                    f"{rss / 1024:.0f} MiB",
-                ]
+                    workload, str(size), f"{stats.wall:.3f} s", f"{per_step * 1000:.2f} ms",
+                    f"{per_step_best * 1000:.2f} ms", overhead, f"{cpu * 1000:.2f} ms", f"{stats.rss / 1024:.0f} MiB",
+                ]  # fmt: skip
                 print(f"| {' | '.join(cells)} |")
-        print(
-            "\nbare process start (median): " + ", ".join(f"{name} {cost * 1000:.2f} ms" for name, cost in bare.items())
-        )
+        print("\nbare process start (median): " + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in bare.items()))
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

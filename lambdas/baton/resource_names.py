@@ -143,3 +143,25 @@ START_EXECUTION_DETAIL_TYPE: Final = "Start Baton Execution"
 STEP_QUEUE_MAX_RECEIVE_COUNT: Final = 5
 """Deliveries of one step message before it goes to the dead-letter queue; the worker marks
 the execution failed on the last one."""
+
+# --- Added for the CDK stack (functions, Scheduler group, CLI) ---------------------------
+
+ENV_SCHEDULE_GROUP: Final = "BATON_SCHEDULE_GROUP"
+"""EventBridge Scheduler group the stack creates for Baton's schedules; set on the registrar
+and the worker. Schedules created outside it (the ``default`` group) are allowed only under
+the schedule name prefix."""
+
+
+def schedule_group_name(resource_prefix: str) -> str:
+    """Return the name of the stack's EventBridge Scheduler schedule group."""
+    return resource_prefix
+
+
+def function_name(resource_prefix: str, role: str) -> str:
+    """Return the name of a Baton function: ``<prefix>-registrar``, ``-starter``, ``-worker``,
+    ``-approver``. Its log group is ``/aws/lambda/<name>``, where Lambda writes by default."""
+    return f"{resource_prefix}-{role}"
+
+
+FUNCTION_ROLES: Final = ("registrar", "starter", "worker", "approver")
+"""The Baton functions, by the name of their handler module."""

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.aws.harness import AwsHarness
 from tests.aws.moto_stack import MotoServer, Stack, create_stack, moto_server
 

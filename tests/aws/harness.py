@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from tests.aws.moto_stack import ACCOUNT, REGION
 
 from baton.adapters.aws.bootstrap import AwsBackend, aws_backend
 from baton.adapters.aws.clients import AwsClients
@@ -27,7 +29,6 @@ from baton.adapters.aws.settings import AwsSettings
 from baton.engine.records import TERMINAL_EXECUTION, WAITING, ExecutionRecord
 from baton.handlers import approver, registrar, starter, worker
 from baton.resource_names import START_EXECUTION_DETAIL_TYPE
-from tests.aws.moto_stack import ACCOUNT, REGION
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -83,15 +84,19 @@ class AwsHarness:
         self.meter.attach(session)
         clients = AwsClients(region=REGION, endpoint_url=endpoint_url, session=session)
         workspace = root / "lambda"
-        base_env = {**step_environment(__import__("os").environ, workspace), **(env or {})}
-        self.backend: AwsBackend = aws_backend(
-            settings, clients, workspace_root=workspace, base_env=base_env, lease_seconds=lease_seconds
-        )
+        base_env = {**step_environment(os.environ, workspace), **(env or {})}
+
+        def backend() -> AwsBackend:
+            # One per function, as in separate Lambda sandboxes (no shared caches).
+            return aws_backend(settings, clients, workspace_root=workspace, base_env=base_env,
+                               lease_seconds=lease_seconds, recheck_seconds=2)  # fmt: skip
+
+        self.backend = backend()
         self.plumbing = AwsClients(region=REGION, endpoint_url=endpoint_url)
-        self.registrar = registrar.make_handler(lambda: self.backend)
-        self.starter = starter.make_handler(lambda: self.backend)
-        self.worker = worker.make_handler(lambda: self.backend)
-        self.approver = approver.make_handler(lambda: self.backend)
+        self.registrar = registrar.make_handler(backend)
+        self.starter = starter.make_handler(backend)
+        self.worker = worker.make_handler(backend)
+        self.approver = approver.make_handler(backend)
         self.invocations: list[Invocation] = []
         self._sequencer = time.time_ns()
 
@@ -174,7 +179,9 @@ class AwsHarness:
             record.update({"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
                            "body": message["Body"], "md5OfBody": message["MD5OfBody"],
                            "eventSourceARN": self.settings.step_queue_arn, "awsRegion": REGION})  # fmt: skip
-            record["attributes"].update({name: str(attributes[name]) for name in record["attributes"] if name in attributes})
+            record["attributes"].update(
+                {name: str(attributes[name]) for name in record["attributes"] if name in attributes}
+            )
             records.append(record)
         return {"Records": records}
 

@@ -2,6 +2,7 @@
 the in-invocation dispatcher, the clock, and SSM/Secrets Manager secrets.
 
 The same suites run on SQLite and files in ``test_local_backend.py``; nothing is skipped.
+The dispatcher and clock are the ones the AWS wiring hands the engine inside an invocation.
 One moto server serves the session; each test gets its own tables and buckets.
 """
 
@@ -11,13 +12,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from contract_suites import ArtifactStoreContract, StateStoreContract
+from contract_suites import (
+    ArtifactStoreContract,
+    ClockContract,
+    DispatcherContract,
+    SecretResolverContract,
+    StateStoreContract,
+)
 from tests.aws.moto_stack import MotoServer, Stack, create_stack, moto_server
 
+from baton.adapters.aws.bootstrap import aws_backend
 from baton.adapters.aws.dynamodb_state import DynamoDBStateStore
 from baton.adapters.aws.items import ItemCodec
 from baton.adapters.aws.s3_artifacts import S3ArtifactStore
-from baton.ports import ArtifactStore, StateStore
+from baton.ports import ArtifactStore, Clock, Dispatcher, SecretResolver, StateStore
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +72,34 @@ class TestS3ArtifactStore(ArtifactStoreContract):
             cache_bucket=settings.cache_bucket,
             scratch=tmp_path / "logs",
         )
+
+
+class TestLambdaDispatcher(DispatcherContract):
+    """The in-invocation dispatcher the AWS wiring gives the engine (steps leave the
+    invocation through the step queue, tested in ``tests/aws``)."""
+
+    @pytest.fixture
+    def dispatcher(self, stack: Stack, tmp_path: Path) -> Dispatcher:
+        return aws_backend(stack.settings, stack.clients, workspace_root=tmp_path).ports("request-1").new_dispatcher()
+
+
+class TestLambdaClock(ClockContract):
+    @pytest.fixture
+    def clock(self, stack: Stack, tmp_path: Path) -> Clock:
+        return aws_backend(stack.settings, stack.clients, workspace_root=tmp_path).ports("request-1").clock
+
+
+class TestAwsSecretResolver(SecretResolverContract):
+    @pytest.fixture
+    def secrets(self, stack: Stack, tmp_path: Path) -> SecretResolver:
+        return aws_backend(stack.settings, stack.clients, workspace_root=tmp_path).secrets
+
+    @pytest.fixture
+    def known_secret(self, stack: Stack) -> tuple[dict[str, str], str]:
+        name = f"/{stack.settings.resource_prefix}/token"
+        stack.clients("ssm").put_parameter(Name=name, Value="value-1", Type="SecureString")
+        return {"ssm": name}, "value-1"
+
+    @pytest.fixture
+    def missing_secret(self, stack: Stack) -> dict[str, str]:
+        return {"ssm": f"/{stack.settings.resource_prefix}/not-there"}

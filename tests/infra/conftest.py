@@ -22,6 +22,9 @@ from aws_cdk.assertions import Template  # noqa: E402
 
 from infra.application import BatonApp, build_app  # noqa: E402
 
+NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+"""Context that skips asset bundling: pip runs only in the one test that checks the bundle."""
+
 
 @pytest.fixture(scope="session")
 def baton(tmp_path_factory: pytest.TempPathFactory) -> BatonApp:
@@ -30,7 +33,7 @@ def baton(tmp_path_factory: pytest.TempPathFactory) -> BatonApp:
     cdk-nag is left out of synthesis here so that a finding fails only the nag tests, with
     the finding in the message, instead of every test in the suite.
     """
-    return build_app(outdir=str(tmp_path_factory.mktemp("cdk.out")), with_nag=False)
+    return build_app(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=NO_BUNDLING, with_nag=False)
 
 
 @pytest.fixture(scope="session")

@@ -56,9 +56,10 @@ def run_attempt(plan: AttemptPlan, artifacts: ArtifactStore, clock: Clock) -> At
     outputs = offload_large_values(invocation.masker.data(outputs), artifacts)
     error = invocation.masker.text(result.error) if result.error else None
     result = StepResult(outputs, error, result.kind, result.retryable, result.stop)
-    for stream in ("stdout", "stderr"):
-        artifacts.publish_log(invocation.execution_id, invocation.step_key, invocation.attempt, stream)
-    invocation.output_path.unlink(missing_ok=True)
+    if plan.step_type.mode == "process":  # only processes write logs and $BATON_OUTPUT
+        for stream in ("stdout", "stderr"):
+            artifacts.publish_log(invocation.execution_id, invocation.step_key, invocation.attempt, stream)
+        invocation.output_path.unlink(missing_ok=True)
     if result.ok and plan.cache_key is not None:
         now = clock.now()
         ttl = plan.cache_ttl_seconds

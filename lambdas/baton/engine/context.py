@@ -93,6 +93,7 @@ class UnitContext:
         self.resolve = OutputResolver(ports.artifacts)
         self.scratch = Path(tempfile.mkdtemp(prefix="baton-"))
         self._views: dict[str, dict[str, Any]] = {}
+        self._stale_views: set[str] = set()
         self._input_digests: dict[str, str] | None = None
         for record in records.values():
             self.remember(record)
@@ -105,7 +106,7 @@ class UnitContext:
         """Keep a record just read or written; views of its step are recomputed."""
         key = record.key
         self.records[key] = record
-        self._views.pop(record.step_id, None)
+        self._stale_views.add(record.step_id)
         if record.status == RUNNING and record.lease_owner not in (None, self.owner):
             self.foreign.add(key)
         else:
@@ -119,9 +120,11 @@ class UnitContext:
 
     def step_views(self) -> dict[str, dict[str, Any]]:
         """``steps.<id>`` for every step that has a record."""
-        for step in self.definition.steps:
-            if step.id not in self._views and step.id in self.records:
-                self._views[step.id] = step_view(step, self.records, self.resolve)
+        # Only the steps whose records changed are redrawn: a long chain stays linear.
+        for step_id in self._stale_views:
+            if step_id in self.records:
+                self._views[step_id] = step_view(self.definition.step(step_id), self.records, self.resolve)
+        self._stale_views.clear()
         return self._views
 
     def context_for(self, record: StepRecord | None) -> dict[str, Any]:

@@ -122,12 +122,13 @@ class Executor(UnitContext):
         return self._attempt(record, body, takeover=takeover)
 
     def _attempt(self, record: StepRecord, body: BodyDef, *, takeover: bool) -> bool:
+        """Skip, restore from the cache, or claim and run one attempt of a unit."""
         step = self.definition.step(record.step_id)
         now = self.ports.clock.now()
-        first_try = record.tries == 0 and not takeover
         try:
-            conditional = first_try and record.kind != KIND_COMPENSATION and step.when is not None
-            if conditional and not self.expressions.evaluate(step.when, self.context_for(record)):
+            # ``when`` decides once, before the first attempt (not on retries or takeovers).
+            decides = record.tries == 0 and not takeover and record.kind != KIND_COMPENSATION
+            if decides and step.when is not None and not self.expressions.evaluate(step.when, self.context_for(record)):
                 return self.write(self._ended(record, SKIPPED, now, reason=REASON_WHEN))
             prepared = self._prepare(record, step, body)
         except BatonError as exc:
@@ -136,32 +137,29 @@ class Executor(UnitContext):
         if prepared.cache_key is not None and not self.execution.no_cache:
             entry = self.ports.artifacts.get_cached(prepared.cache_key, now)
             if entry is not None and self._restore_files(entry.artifacts):
-                restored = self._ended(record, CACHED, now, outputs=entry.outputs)
-                return self.write(
-                    restored.evolve(
-                        cache_hit=True, cache_key=prepared.cache_key, artifacts=entry.artifacts, started_at=now
-                    )
+                restored = self._ended(record, CACHED, now, outputs=entry.outputs).evolve(
+                    cache_hit=True, cache_key=prepared.cache_key, artifacts=entry.artifacts, started_at=now
                 )
+                return self.write(restored)
+        return self._claim_and_run(record, body, prepared, takeover=takeover)
+
+    def _claim_and_run(self, record: StepRecord, body: BodyDef, prepared: Prepared, *, takeover: bool) -> bool:
         kind = prepared.step_type
         now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)
-        claimed = record.evolve(
-            attempt=record.attempt + 1,
-            tries=record.tries if takeover else record.tries + 1,
-            started_at=record.started_at or now,
-            cache_key=prepared.cache_key,
-            error=None,
-            error_kind=None,
-            wake_at=None,
-        )
+        claim: dict[str, Any] = {
+            "attempt": record.attempt + 1,
+            "tries": record.tries if takeover else record.tries + 1,
+            "started_at": record.started_at or now,
+            "cache_key": prepared.cache_key,
+            "error": None,
+            "error_kind": None,
+        }
         if kind.mode == "suspend":
             assert kind.suspend is not None
             wake_at = kind.suspend(prepared.fields, now, body.timeout_seconds)
-            return self.write(claimed.evolve(status=WAITING, wake_at=wake_at))
-        claimed = claimed.evolve(
-            status=RUNNING,
-            lease_owner=self.ports.supervisor.owner,
-            lease_expires_at=now + timedelta(seconds=self.lease_seconds),
-        )
+            return self.write(record.evolve(status=WAITING, wake_at=wake_at, **claim))
+        lease = now + timedelta(seconds=self.lease_seconds)
+        claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=lease, wake_at=None, **claim)
         if not self.write(claimed):
             return False
         plan = self.attempt_plan(self.records[record.key], body, prepared)
@@ -266,18 +264,24 @@ class Executor(UnitContext):
             outcome = AttemptOutcome(StepResult.failure(f"internal error: {outcome!r}", retryable=False))
         result, now = outcome.result, self.ports.clock.now()
         if result.ok:
-            done = self._ended(record, SUCCEEDED, now, outputs=result.outputs)
-            return self.write(done.evolve(artifacts=outcome.artifacts, stop=result.stop))
+            return self.write(
+                self._ended(
+                    record, SUCCEEDED, now, outputs=result.outputs, artifacts=outcome.artifacts, stop=result.stop
+                )
+            )
         if self.execution.cancel_requested:
             return self.write(self._ended(record, CANCELLED, now, outputs=result.outputs, error="cancelled"))
         body = self.body_of(record)
         retry = body.retry
         if result.retryable and result.kind in retry.on and record.tries < retry.max_attempts:
             wake_at = now + timedelta(seconds=retry.delay_before(record.tries + 1))
-            again = self._ended(record, PENDING, now, outputs=result.outputs, error=result.error)
-            return self.write(again.evolve(wake_at=wake_at, error_kind=result.kind, finished_at=None))
-        failed = self._ended(record, FAILED, now, outputs=result.outputs, error=result.error)
-        return self.write(failed.evolve(error_kind=result.kind))
+            again = self._ended(
+                record, PENDING, now, outputs=result.outputs, error=result.error, error_kind=result.kind
+            )
+            return self.write(again.evolve(wake_at=wake_at, finished_at=None))
+        return self.write(
+            self._ended(record, FAILED, now, outputs=result.outputs, error=result.error, error_kind=result.kind)
+        )
 
     def _wake(self, record: StepRecord) -> bool:
         kind = step_type(self.body_of(record).type)
@@ -308,7 +312,9 @@ class Executor(UnitContext):
         outputs: Any = None,
         error: str | None = None,
         reason: str | None = None,
+        **changes: Any,
     ) -> StepRecord:
+        """``record`` ended (or set back to pending) at ``now``, its lease released."""
         return record.evolve(
             status=status,
             outputs=outputs,
@@ -318,6 +324,7 @@ class Executor(UnitContext):
             lease_owner=None,
             lease_expires_at=None,
             wake_at=None,
+            **changes,
         )
 
     def body_of(self, record: StepRecord) -> BodyDef:

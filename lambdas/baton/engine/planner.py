@@ -113,12 +113,16 @@ class _Planner:
         """Plan one list's DAG; return (every step is terminal, the list failed)."""
         failing = stopped = False
         open_steps: list[tuple[StepDef, StepRecord]] = []
+        settled: set[str] = set()  # steps whose dependants may start (needs stay in one list)
         # One pass over the records: this runs after every state change, so it stays cheap.
         for step in self.definition.list_steps(list_name):
             record = self.records[step.id]
             if record.status in TERMINAL_STEP:
-                failing = failing or (record.status == FAILED and not step.continue_on_error)
+                hard_failure = record.status == FAILED and not step.continue_on_error
+                failing = failing or hard_failure
                 stopped = stopped or record.stop
+                if record.status in DONE_OK or (record.status == FAILED and not hard_failure):
+                    settled.add(step.id)
                 continue
             open_steps.append((step, record))
             for item in self._items(step, record):
@@ -135,7 +139,7 @@ class _Planner:
             if record.status == PENDING:
                 if reason:
                     self._skip(record, reason)
-                elif self._needs_met(step):
+                elif settled.issuperset(step.needs):
                     self._consider(record)
             elif record.item_count is not None and record.status == RUNNING:
                 self._plan_items(step, record, reason)
@@ -156,16 +160,6 @@ class _Planner:
         if step.for_each is None or not record.item_count:
             return []
         return [self.records[item_key(step.id, i)] for i in range(record.item_count)]
-
-    def _needs_met(self, step: StepDef) -> bool:
-        for need in step.needs:
-            status = self.records[need].status
-            if status in DONE_OK:
-                continue
-            if status == FAILED and self.definition.step(need).continue_on_error:
-                continue
-            return False
-        return True
 
     # -- units ----------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ In ``$(( ))``, ``(( ))``, ``$[ ]``, array subscripts, ``${x:offset:length}``, op
 expression, and ``a[$(cmd)]`` there runs ``cmd``. A value in those positions must therefore
 match ``-?[0-9]+``; anything else is refused when the command is rendered. For the same
 reason templates may not name variables for ``declare``, ``read``, ``printf -v``, ``unset``
-or ``test -v``, nor be arguments of ``eval`` and ``trap`` (see :mod:`baton.expr.shell_rules`).
+or ``test -v``, nor be arguments of ``eval`` and ``trap`` (see :mod:`baton.expr.shell_commands`).
 What the script itself later does with ``$BATON_T_0`` (``eval``, ``ssh host "$v"``,
 ``bash -c``) is the script author's responsibility, as with any environment variable.
 

@@ -28,7 +28,7 @@ class Worker:
 
     def __init__(self, backend: AwsBackend) -> None:
         self.backend = backend
-        self.gate = ConcurrencyGate(backend.store)
+        self.gate = ConcurrencyGate(backend.store, recheck_seconds=backend.recheck_seconds)
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Handle a batch; return the failed message ids."""

@@ -47,6 +47,8 @@ class AwsBackend:
     workspace_root: Path
     base_env: dict[str, str]
     lease_seconds: float
+    recheck_seconds: int = 30
+    """How long an execution queued behind its concurrency key waits between looks."""
 
     def ports(self, request_id: str) -> Ports:
         """Ports for one invocation: its own lease owner, a small pool for step processes."""
@@ -63,11 +65,6 @@ class AwsBackend:
         """The engine on these adapters for one invocation."""
         return Engine(self.ports(request_id), base_env=self.base_env, lease_seconds=self.lease_seconds)
 
-    def with_clients(self, clients: AwsClients) -> AwsBackend:
-        """The same settings on other clients (tests count calls through their own)."""
-        return aws_backend(self.settings, clients, workspace_root=self.workspace_root,
-                           base_env=self.base_env, lease_seconds=self.lease_seconds)  # fmt: skip
-
 
 def aws_backend(
     settings: AwsSettings,
@@ -76,6 +73,7 @@ def aws_backend(
     workspace_root: Path = DEFAULT_WORKSPACE_ROOT,
     base_env: Mapping[str, str] | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    recheck_seconds: int = 30,
 ) -> AwsBackend:
     """Build every adapter over ``clients``."""
     clock = SystemClock()
@@ -102,6 +100,7 @@ def aws_backend(
         workspace_root=workspace_root,
         base_env=dict(base_env) if base_env is not None else step_environment(os.environ, workspace_root),
         lease_seconds=lease_seconds,
+        recheck_seconds=recheck_seconds,
     )
 
 

@@ -8,6 +8,7 @@ conflicting transaction - becomes ``StateConflictError``. Items layout: ``items.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,8 @@ class DynamoDBStateStore:
         self.codec = codec
         self.executions_table = executions_table
         self.definitions_table = definitions_table
+        self._definitions: dict[str, dict[str, Any]] = {}
+        """Definitions read so far: one digest always names the same definition."""
 
     # -- definitions ----------------------------------------------------------------------
 
@@ -66,9 +69,14 @@ class DynamoDBStateStore:
                 raise
 
     def get_definition(self, digest: str) -> dict[str, Any] | None:
-        """The compiled definition stored under ``digest``, or None."""
+        """The compiled definition stored under ``digest``, or None (kept once read)."""
+        if digest in self._definitions:
+            return copy.deepcopy(self._definitions[digest])
         item = self._dynamodb().get_item(TableName=self.definitions_table, Key=definition_key(digest)).get("Item")
-        return None if item is None else self.codec.data(item)
+        if item is None:
+            return None
+        self._definitions[digest] = self.codec.data(item)
+        return copy.deepcopy(self._definitions[digest])
 
     # -- executions -----------------------------------------------------------------------
 

@@ -103,7 +103,8 @@ class CallMeter:
 def write_units(operation: str, body: Mapping[str, Any]) -> float:
     """DynamoDB write request units one request uses (item sizes estimated from JSON)."""
     if operation == "TransactWriteItems":
-        return sum(2 * _kilobytes(next(iter(entry.values())).get("Item", {})) for entry in body.get("TransactItems", []))
+        entries = [next(iter(entry.values())) for entry in body.get("TransactItems", [])]
+        return sum(2 * _kilobytes(entry.get("Item", {})) for entry in entries)
     if operation == "BatchWriteItem":
         requests = [r for rs in body.get("RequestItems", {}).values() for r in rs]
         return sum(_kilobytes(r.get("PutRequest", {}).get("Item", {})) for r in requests)

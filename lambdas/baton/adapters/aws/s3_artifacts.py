@@ -163,9 +163,14 @@ class S3ArtifactStore:
         return self.scratch / execution_id / f"{step_key}.{attempt}.{stream}.log"
 
     def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
-        """Upload a finished log file (a step that wrote none has none) and drop the local copy."""
+        """Upload a finished log file and drop the local copy.
+
+        An empty stream is not stored (most steps write nothing to stderr): each log is an
+        S3 PUT, which costs more than the step's DynamoDB writes.
+        """
         path = self.log_file(execution_id, step_key, attempt, stream)
-        if not path.is_file():
+        if not path.is_file() or path.stat().st_size == 0:
+            path.unlink(missing_ok=True)
             return
         key = f"executions/{execution_id}/logs/{step_key}/{attempt}.{stream}.log"
         with path.open("rb") as body:

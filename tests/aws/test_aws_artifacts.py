@@ -1,0 +1,79 @@
+"""``S3ArtifactStore`` beyond the contract: digests checked on every read, blobs written
+once, empty logs not stored."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from tests.aws.moto_stack import Stack
+
+from baton.adapters.aws.s3_artifacts import CorruptArtifactError, S3ArtifactStore
+from baton.ports import ArtifactRef, CacheEntry
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def artifacts(stack: Stack, tmp_path: Path) -> S3ArtifactStore:
+    settings = stack.settings
+    return S3ArtifactStore(lambda: stack.clients("s3"), artifacts_bucket=settings.artifacts_bucket,
+                           cache_bucket=settings.cache_bucket, scratch=tmp_path / "logs")  # fmt: skip
+
+
+def overwrite(stack: Stack, bucket: str, key: str, body: bytes, **extra: object) -> None:
+    stack.clients("s3").put_object(Bucket=bucket, Key=key, Body=body, **extra)
+
+
+def test_a_blob_that_does_not_match_its_digest_is_refused(
+    artifacts: S3ArtifactStore, stack: Stack, tmp_path: Path
+) -> None:
+    ref = artifacts.put_bytes(b"the real content")
+    overwrite(stack, artifacts.artifacts_bucket, artifacts.blob_key(ref.sha256), b"something else")
+
+    with pytest.raises(CorruptArtifactError):
+        artifacts.read_bytes(ref)
+    with pytest.raises(OSError, match="digest"):
+        artifacts.restore_file(ref, tmp_path / "out.txt")
+    assert not (tmp_path / "out.txt").exists()
+    assert list(tmp_path.iterdir()) == [], "a temporary file was left behind"
+
+
+def test_a_missing_blob_is_a_missing_file(artifacts: S3ArtifactStore, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        artifacts.restore_file(ArtifactRef("0" * 64, 1), tmp_path / "out.txt")
+
+
+def test_an_existing_blob_is_never_overwritten(artifacts: S3ArtifactStore, stack: Stack) -> None:
+    ref = artifacts.put_bytes(b"content")
+    key = artifacts.blob_key(ref.sha256)
+    before = stack.clients("s3").head_object(Bucket=artifacts.artifacts_bucket, Key=key)["LastModified"]
+
+    assert artifacts.put_bytes(b"content") == ref
+
+    after = stack.clients("s3").head_object(Bucket=artifacts.artifacts_bucket, Key=key)["LastModified"]
+    assert after == before
+
+
+def test_a_cache_entry_whose_body_does_not_match_its_digest_is_a_miss(artifacts: S3ArtifactStore, stack: Stack) -> None:
+    artifacts.put_cached("k" * 64, CacheEntry({"out": "x"}, {}, NOW, None))
+    assert artifacts.get_cached("k" * 64, NOW) is not None
+    body = json.dumps({"outputs": {"out": "forged"}, "artifacts": {}}).encode()
+    metadata = {"sha256": hashlib.sha256(b"other").hexdigest()}
+    overwrite(stack, artifacts.cache_bucket, "cache/" + "k" * 64, body, Metadata=metadata)
+
+    assert artifacts.get_cached("k" * 64, NOW) is None
+
+
+def test_an_empty_log_is_not_stored(artifacts: S3ArtifactStore, stack: Stack) -> None:
+    for stream, text in (("stdout", "hello\n"), ("stderr", "")):
+        path = artifacts.log_file("e1", "build", 1, stream)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        artifacts.publish_log("e1", "build", 1, stream)
+
+    assert [(e.stream, e.text) for e in artifacts.read_logs("e1")] == [("stdout", "hello\n")]
+    assert not artifacts.log_file("e1", "build", 1, "stdout").exists(), "the local copy was kept"

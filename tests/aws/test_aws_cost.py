@@ -1,0 +1,33 @@
+"""The cost model's acceptance: AWS calls of a 50-step chain, counted by botocore hooks."""
+
+from __future__ import annotations
+
+from tests.aws.harness import AwsHarness
+
+STEPS = 50
+
+
+def chain(steps: int) -> str:
+    body = "\n".join(f"  - id: s{i}\n    command: echo {i}" for i in range(steps))
+    return f"name: chain\nsteps:\n{body}\n"
+
+
+def test_a_50_step_chain_costs_at_most_3_dynamodb_writes_per_step_and_1_sqs_send_per_invocation(
+    harness: AwsHarness,
+) -> None:
+    harness.upload("chain.yaml", chain(STEPS))
+    before = harness.meter.snapshot()
+
+    execution_id = harness.start("chain")
+    final = harness.drain(execution_id)
+
+    assert final.status == "succeeded", final.error
+    usage = harness.meter.snapshot().minus(before)
+    assert usage.dynamodb_writes <= 3 * STEPS, usage.by_operation()
+    assert harness.invocations, "the worker never ran"
+    assert all(inv.usage.sqs_sends <= 1 for inv in harness.invocations), [
+        i.usage.sqs_sends for i in harness.invocations
+    ]
+    assert len(harness.invocations) == 1, "a linear chain should continue inline in one invocation"
+    steps = harness.document(execution_id)["steps"]
+    assert all(steps[f"s{i}"]["status"] == "succeeded" for i in range(STEPS))
