@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install demo test lint format schema docs bench clean
+.PHONY: install demo test lint format schema docs bench clean e2e
 
 install: $(STAMP)
 
@@ -36,6 +36,13 @@ schema: $(STAMP)
 	$(BIN)/baton schema > workflows/schema.json
 docs: $(STAMP) schema
 	$(BIN)/python -m baton.spec.reference > docs/yaml-reference.md
+
+# Deploy the real stack to LocalStack on this host (no Docker) and run workflows through it.
+# scripts/e2e/setup.sh installs LocalStack, a Python 3.12 Lambda runtime and cdklocal once
+# (outside the tree, in $$BATON_E2E_CACHE or ~/.cache/baton-e2e) and prints where they are.
+e2e: $(STAMP)
+	@env_lines="$$(bash scripts/e2e/setup.sh)" && eval "$$env_lines" && \
+	BATON_E2E=1 $(BIN)/python -m pytest tests/e2e -q -p no:xdist -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py

@@ -11,7 +11,7 @@ import os
 # Before aws_cdk loads: jsii prints an end-of-life banner on Node 20 otherwise.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra.application import PROJECT_ROOT, build_app  # noqa: E402
+from infra.application import PROJECT_ROOT, build_app
 
 
 def main() -> None:

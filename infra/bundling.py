@@ -94,8 +94,11 @@ class PipLocalBundling:
         self.requirements = list(requirements)
         self.package_dir = package_dir
 
-    def try_bundle(self, output_dir: str, _options: Any = None) -> bool:
-        """Fill ``output_dir``; raise ``BundlingError`` rather than fall back to Docker."""
+    def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
+        """Fill ``output_dir``; raise ``BundlingError`` rather than fall back to Docker.
+
+        jsii passes the Docker options as one positional struct; none of them apply here.
+        """
         completed = subprocess.run(
             pip_command(self.requirements, output_dir), capture_output=True, text=True, check=False
         )

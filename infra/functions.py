@@ -29,7 +29,9 @@ ARCHITECTURE = lambda_.Architecture.X86_64  # the platform the bundle's wheels a
 SERVICE_NAME = "baton"
 METRICS_NAMESPACE = "Baton"
 # Account-wide name of the AWS-managed Powertools v3 layer (x86_64, Python 3.12).
-POWERTOOLS_LAYER_ARN = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:{version}"
+POWERTOOLS_LAYER_ARN = (
+    "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:{version}"
+)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,9 @@ class Scheduling(Construct):
 
     def allow_targets(self, *, starter: lambda_.IFunction, step_queue: sqs.IQueue) -> None:
         """Let schedules invoke the starter and send wake-ups to the step queue, and only that."""
-        self.role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[starter.function_arn]))
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[starter.function_arn])
+        )
         self.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[step_queue.queue_arn]))
 
     def allow_rules_to_start(self, starter: lambda_.Function) -> None:

@@ -146,5 +146,6 @@ class BatonStack(Stack):
             "WorkerRoleArn": functions.role_of(functions.worker).role_arn,
             "ScheduleGroupName": names.schedule_group_name(self.props.resource_prefix),
             "SchedulerRoleArn": self.scheduling.role.role_arn,
-            "DashboardName": self.observability.dashboard.dashboard_name,
+            # The name, not a Ref: LocalStack answers Ref of a dashboard with "unknown".
+            "DashboardName": self.props.resource_prefix,
         }

@@ -24,4 +24,4 @@ def stack(moto: MotoServer) -> Stack:
 
 @pytest.fixture
 def harness(moto: MotoServer, stack: Stack, tmp_path: Path) -> AwsHarness:
-    return AwsHarness(moto.endpoint_url, stack.settings, tmp_path, env={"TEST_DIR": str(tmp_path)})
+    return AwsHarness(moto, stack.settings, tmp_path, env={"TEST_DIR": str(tmp_path)})

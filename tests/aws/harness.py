@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-from tests.aws.moto_stack import ACCOUNT, REGION
+from tests.aws.moto_stack import ACCOUNT, REGION, MotoServer
 
 from baton.adapters.aws.bootstrap import AwsBackend, aws_backend
-from baton.adapters.aws.clients import AwsClients
-from baton.adapters.aws.metering import CallMeter, Usage
+from baton.adapters.aws.metering import Usage
 from baton.adapters.aws.runtime import step_environment
 from baton.adapters.aws.settings import AwsSettings
 from baton.engine.records import TERMINAL_EXECUTION, WAITING, ExecutionRecord
@@ -64,6 +62,7 @@ class Invocation:
     usage: Usage
     messages: int
     response: dict[str, Any]
+    seconds: float = 0.0
 
 
 class AwsHarness:
@@ -71,7 +70,7 @@ class AwsHarness:
 
     def __init__(
         self,
-        endpoint_url: str,
+        server: MotoServer,
         settings: AwsSettings,
         root: Path,
         *,
@@ -79,10 +78,8 @@ class AwsHarness:
         lease_seconds: float = 60.0,
     ) -> None:
         self.settings = settings
-        self.meter = CallMeter()
-        session = boto3.session.Session(region_name=REGION)
-        self.meter.attach(session)
-        clients = AwsClients(region=REGION, endpoint_url=endpoint_url, session=session)
+        self.meter = server.meter
+        clients = server.metered
         workspace = root / "lambda"
         base_env = {**step_environment(os.environ, workspace), **(env or {})}
 
@@ -92,7 +89,7 @@ class AwsHarness:
                                lease_seconds=lease_seconds, recheck_seconds=2)  # fmt: skip
 
         self.backend = backend()
-        self.plumbing = AwsClients(region=REGION, endpoint_url=endpoint_url)
+        self.plumbing = server.shared
         self.registrar = registrar.make_handler(backend)
         self.starter = starter.make_handler(backend)
         self.worker = worker.make_handler(backend)
@@ -187,12 +184,13 @@ class AwsHarness:
 
     def deliver(self, messages: list[dict[str, Any]], context: FakeLambdaContext | None = None) -> dict[str, Any]:
         """Invoke the worker with a batch; delete the messages it did not report failed."""
-        before = self.meter.snapshot()
+        before, started = self.meter.snapshot(), time.perf_counter()
         try:
             response = self.worker(self.sqs_event(messages), context or FakeLambdaContext())
         except Exception:  # the whole batch failed: every message comes back
             response = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
-        self.invocations.append(Invocation(self.meter.snapshot().minus(before), len(messages), response))
+        elapsed = time.perf_counter() - started
+        self.invocations.append(Invocation(self.meter.snapshot().minus(before), len(messages), response, elapsed))
         failed = {failure["itemIdentifier"] for failure in response.get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
@@ -206,11 +204,14 @@ class AwsHarness:
         """Feed the worker until the execution ends (or waits with nothing queued)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            messages = self.receive(batch=batch)
+            messages = self.receive(batch=batch, wait_seconds=0)
             if messages:
                 self.deliver(messages)
                 continue
             execution = self.execution(execution_id)
             if execution.status in TERMINAL_EXECUTION or execution.status == WAITING:
                 return execution
+            messages = self.receive(batch=batch)  # delayed messages (backoff, held starts)
+            if messages:
+                self.deliver(messages)
         raise AssertionError(f"execution {execution_id} did not settle in {timeout}s: {self.execution(execution_id)}")

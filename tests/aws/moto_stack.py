@@ -14,8 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 from baton import resource_names as names
 from baton.adapters.aws.clients import AwsClients
+from baton.adapters.aws.metering import CallMeter
 from baton.adapters.aws.settings import AwsSettings
 
 REGION = "us-east-1"
@@ -38,6 +41,11 @@ class MotoServer:
         # Making a boto3 session and its clients costs ~100 ms each: share them.
         self.shared = self.new_clients()
         self.other = self.new_clients()
+        self.meter = CallMeter()
+        session = boto3.session.Session(region_name=REGION)
+        self.meter.attach(session)
+        self.metered = AwsClients(region=REGION, endpoint_url=self.endpoint_url, session=session)
+        """Clients of the functions under test, whose calls the meter counts."""
 
     def clients(self) -> AwsClients:
         """The session's shared client factory pointed at the server."""
@@ -139,6 +147,7 @@ def create_stack(clients: AwsClients, *, prefix: str | None = None) -> AwsSettin
     queue_url, queue_arn = _queues(clients, prefix)
     bus = names.event_bus_name(prefix)
     clients("events").create_event_bus(Name=bus)
+    clients("scheduler").create_schedule_group(Name=names.schedule_group_name(prefix))
     return AwsSettings(
         executions_table=f"{prefix}-executions",
         definitions_table=f"{prefix}-definitions",
@@ -152,6 +161,7 @@ def create_stack(clients: AwsClients, *, prefix: str | None = None) -> AwsSettin
         step_queue_arn=queue_arn,
         starter_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{prefix}-starter",
         scheduler_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{prefix}-scheduler",
+        schedule_group=names.schedule_group_name(prefix),
     )
 
 
@@ -183,6 +193,7 @@ def environment(settings: AwsSettings) -> dict[str, str]:
         names.ENV_STEP_QUEUE_ARN: settings.step_queue_arn or "",
         names.ENV_STARTER_FUNCTION_ARN: settings.starter_function_arn or "",
         names.ENV_SCHEDULER_ROLE_ARN: settings.scheduler_role_arn or "",
+        names.ENV_SCHEDULE_GROUP: settings.schedule_group or "",
     }
 
 

@@ -45,6 +45,7 @@ def dispatcher(stack: Stack, sqs: Any = None, scheduler: Any = None, *, role: st
         resource_prefix=settings.resource_prefix,
         scheduler_role_arn=settings.scheduler_role_arn if role else None,
         now=lambda: NOW,
+        schedule_group=settings.schedule_group,
     )
 
 
@@ -101,7 +102,8 @@ def test_a_later_wake_up_is_a_one_shot_schedule_that_sends_the_message(stack: St
     queue.dispatch_at(message, when)
     queue.dispatch_at(message, when)  # a retried worker asks again: nothing new
 
-    schedule = stack.clients("scheduler").get_schedule(Name=queue.schedule_name(message, when))
+    group = stack.settings.schedule_group
+    schedule = stack.clients("scheduler").get_schedule(Name=queue.schedule_name(message, when), GroupName=group)
     assert schedule["ScheduleExpression"] == "at(2026-03-01T14:00:30)"
     assert schedule["ActionAfterCompletion"] == "DELETE"
     assert schedule["Target"]["Arn"] == stack.settings.step_queue_arn

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tests.aws.harness import AwsHarness
+
 from baton.adapters.aws.relay import Delivery, Relay
 from baton.adapters.aws.sqs_dispatcher import StepMessage
 from baton.handlers.observability import PowertoolsHooks, metrics
-from tests.aws.harness import AwsHarness
 
 WORKFLOW = """
 name: observed

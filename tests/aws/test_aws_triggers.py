@@ -41,7 +41,9 @@ def rules(harness: AwsHarness) -> dict[str, dict[str, Any]]:
 
 
 def schedules(harness: AwsHarness) -> list[str]:
-    listed = harness.plumbing("scheduler").list_schedules(NamePrefix=f"{harness.settings.resource_prefix}-schedule-")
+    listed = harness.plumbing("scheduler").list_schedules(
+        GroupName=harness.settings.schedule_group, NamePrefix=f"{harness.settings.resource_prefix}-schedule-"
+    )
     return sorted(schedule["Name"] for schedule in listed["Schedules"])
 
 
@@ -56,7 +58,7 @@ def fire_rule(harness: AwsHarness, rule: str, event: dict[str, Any]) -> dict[str
 
 def fire_schedule(harness: AwsHarness, name: str, scheduled_time: str) -> dict[str, Any]:
     """What the schedule's target receives: its input with the context attributes filled."""
-    schedule = harness.plumbing("scheduler").get_schedule(Name=name)
+    schedule = harness.plumbing("scheduler").get_schedule(Name=name, GroupName=harness.settings.schedule_group)
     payload = schedule["Target"]["Input"]
     payload = payload.replace("<aws.scheduler.schedule-arn>", schedule["Arn"])
     payload = payload.replace("<aws.scheduler.scheduled-time>", scheduled_time)
@@ -77,7 +79,9 @@ def test_each_trigger_becomes_a_rule_or_schedule_aimed_at_the_starter(harness: A
     event_pattern = json.loads(found[f"{prefix}-rule-triggered-2"]["EventPattern"])
     assert event_pattern == {"source": ["my.app"], "detail-type": ["Order Placed"]}
     assert schedules(harness) == [f"{prefix}-schedule-triggered-1"]
-    schedule = harness.plumbing("scheduler").get_schedule(Name=f"{prefix}-schedule-triggered-1")
+    schedule = harness.plumbing("scheduler").get_schedule(
+        Name=f"{prefix}-schedule-triggered-1", GroupName=harness.settings.schedule_group
+    )
     assert (schedule["ScheduleExpression"], schedule["Target"]["Arn"]) == (
         "cron(0 3 * * ? *)", harness.settings.starter_function_arn,
     )  # fmt: skip

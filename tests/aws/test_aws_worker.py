@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from baton.adapters.aws.sqs_dispatcher import StepMessage
 from tests.aws.harness import AwsHarness, FakeLambdaContext
+
+from baton.adapters.aws.sqs_dispatcher import StepMessage
 
 ONE_STEP = """
 name: one
@@ -45,7 +46,8 @@ def test_a_poison_message_fails_its_execution_on_the_last_delivery(harness: AwsH
     assert len(last["batchItemFailures"]) == 1, "the message must still go to the dead-letter queue"
     final = harness.execution(execution_id)
     assert final.status == "failed"
-    assert "failed 5 times" in (final.error or "") and "no longer stored" in (final.error or "")
+    assert "failed 5 times" in (final.error or "")
+    assert "no longer stored" in (final.error or "")
 
 
 def test_a_message_that_is_not_a_step_message_is_reported_failed(harness: AwsHarness) -> None:
@@ -96,8 +98,9 @@ def test_a_wait_longer_than_15_minutes_becomes_a_one_shot_schedule(harness: AwsH
     assert harness.execution(execution_id).status == "running"
     assert harness.receive(wait_seconds=0) == []
     prefix = f"{harness.settings.resource_prefix}-schedule-w-{execution_id}"
-    (listed,) = harness.plumbing("scheduler").list_schedules(NamePrefix=prefix)["Schedules"]
-    schedule = harness.plumbing("scheduler").get_schedule(Name=listed["Name"])
+    group = harness.settings.schedule_group
+    (listed,) = harness.plumbing("scheduler").list_schedules(GroupName=group, NamePrefix=prefix)["Schedules"]
+    schedule = harness.plumbing("scheduler").get_schedule(Name=listed["Name"], GroupName=group)
     assert json.loads(schedule["Target"]["Input"]) == {"execution_id": execution_id, "unit": "nap"}
     assert schedule["Target"]["Arn"] == harness.settings.step_queue_arn
 
@@ -118,3 +121,21 @@ def test_an_invocation_short_on_time_hands_its_unit_to_the_next_one(harness: Aws
     assert harness.backend.store.get_steps(execution_id)["only"].status == "pending"
     assert harness.invocations[-1].usage.calls[("sqs", "SendMessage")] == 1
     assert harness.drain(execution_id).status == "succeeded"
+
+
+def test_a_redelivered_message_watches_units_its_dead_receiver_may_still_hold(harness: AwsHarness) -> None:
+    harness.upload("one.yaml", ONE_STEP)
+    execution_id = harness.start("one")
+    store = harness.backend.store
+    pending = store.get_steps(execution_id)["only"]
+    lease = harness.backend.clock.now() + timedelta(seconds=30)
+    store.commit([pending.evolve(status="running", attempt=1, tries=1, lease_owner="lambda:dead:1",
+                                 lease_expires_at=lease)])  # fmt: skip
+
+    harness.deliver(with_receive_count(harness, 2))  # the kick again: its first receiver died
+
+    assert harness.invocations[-1].usage.calls[("sqs", "SendMessage")] == 1
+    delayed = harness.plumbing("sqs").get_queue_attributes(
+        QueueUrl=harness.settings.step_queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
+    assert delayed["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,25 @@ def test_stack_is_refused_until_the_aws_backend_is_wired(workspace: Workspace) -
     result = workspace.baton("status", "some-id", "--stack", "prod")
     assert result.returncode == 2
     assert "--stack prod" in result.stderr
+
+
+def test_a_timeout_kills_the_step_and_its_children(workspace: Workspace) -> None:
+    workspace.write(
+        "w.yaml",
+        "name: t\nsteps:\n  - id: slow\n    timeout: 0.5s\n    command: |\n"
+        "      sleep 30 &\n      echo $! > child.pid\n      sleep 30\n",
+    )
+    record = workspace.run_json("run", "w.yaml", expect=1)
+    assert record["steps"]["slow"]["error"] == "timed out after 0.5s"
+    child = int((workspace.path / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _running(child):
+        assert time.monotonic() < deadline, "the background child outlived the timeout"
+        time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return ") Z " not in Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False

@@ -17,12 +17,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from aws_cdk import CfnElement  # noqa: E402
+from aws_cdk import CfnElement, Stack  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
+from constructs import IConstruct  # noqa: E402
 
 from infra.application import BatonApp, build_app  # noqa: E402
 
-NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 """Context that skips asset bundling: pip runs only in the one test that checks the bundle."""
 
 
@@ -64,8 +65,31 @@ def logical_ids(baton: BatonApp) -> dict[str, str]:
         "step_queue": stack.queueing.step_queue,
         "dead_letter_queue": stack.queueing.dead_letter_queue,
         "bus": stack.events.bus,
+        **stack.functions.all,
+        **{f"{role}_role": stack.functions.role_of(function) for role, function in stack.functions.all.items()},
+        **{f"{role}_logs": group for role, group in stack.functions.log_groups.items()},
+        "scheduler_role": stack.scheduling.role,
+        "schedule_group": stack.scheduling.group,
+        "definition_changed_rule": stack.routing.definition_changed,
+        "start_execution_rule": stack.routing.start_execution,
+        "dashboard": stack.observability.dashboard,
+        **{alarm.node.id: alarm for alarm in stack.observability.alarms},
     }
-    return {
-        role: stack.resolve(stack.get_logical_id(cast(CfnElement, construct.node.default_child)))
-        for role, construct in constructs.items()
-    }
+    return {role: _logical_id(stack, construct) for role, construct in constructs.items()}
+
+
+def _logical_id(stack: Stack, construct: IConstruct) -> str:
+    element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+    logical_id: str = stack.resolve(stack.get_logical_id(cast(CfnElement, element)))
+    return logical_id
+
+
+@pytest.fixture(scope="session")
+def policy_statements(resources: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Statements of every IAM policy in the template, keyed by the logical id of its role."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            for role in resource["Properties"]["Roles"]:
+                found.setdefault(role["Ref"], []).extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    return found

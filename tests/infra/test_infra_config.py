@@ -20,7 +20,9 @@ def test_defaults_without_context() -> None:
     assert props.stack_name == "Baton"
     assert props.resource_prefix == "baton"
     assert props.removal_policy == RemovalPolicy.RETAIN
-    assert props.step_visibility_timeout_seconds == 360
+    assert props.worker_timeout_seconds == 900
+    assert props.step_visibility_timeout_seconds == 6 * 900
+    assert props.effective_secrets_prefix == "baton"
 
 
 def test_command_line_strings_are_parsed() -> None:
@@ -38,6 +40,31 @@ def test_command_line_strings_are_parsed() -> None:
     assert props.log_retention_days == 90
     assert props.log_level == "DEBUG"
     assert props.removal_policy == RemovalPolicy.DESTROY
+
+
+def test_worker_and_runtime_settings_are_parsed() -> None:
+    props = _props(
+        {
+            "baton:worker-timeout-seconds": "300",
+            "baton:worker-batch-size": "4",
+            "baton:worker-reserved-concurrency": "20",
+            "baton:worker-max-concurrency": "10",
+            "baton:execution-retention-days": "7",
+            "baton:powertools-layer-version": "7",
+            "baton:secrets-prefix": "/team/baton/",
+        }
+    )
+    assert (props.worker_timeout_seconds, props.step_visibility_timeout_seconds) == (300, 1800)
+    assert (props.worker_batch_size, props.worker_reserved_concurrency, props.worker_max_concurrency) == (4, 20, 10)
+    assert props.execution_retention_days == 7
+    assert props.powertools_layer_version == 7
+    assert props.effective_secrets_prefix == "team/baton"
+
+
+def test_an_empty_optional_setting_means_unset() -> None:
+    props = _props({"baton:worker-reserved-concurrency": "", "baton:powertools-layer-version": ""})
+    assert props.worker_reserved_concurrency is None
+    assert props.powertools_layer_version is None
 
 
 def test_explicit_resource_prefix_wins_over_the_stack_name() -> None:
@@ -68,8 +95,33 @@ def test_default_resource_prefix_is_always_valid(stack_name: str, prefix: str) -
         ({"baton:log-retention-days": "31"}, "baton:log-retention-days"),
         ({"baton:log-level": "LOUD"}, "baton:log-level"),
         ({"baton:removal-policy": "snapshot"}, "baton:removal-policy"),
+        ({"baton:worker-timeout-seconds": "60"}, "baton:worker-timeout-seconds"),
+        ({"baton:worker-timeout-seconds": "901"}, "between 90 and 900"),
+        ({"baton:worker-timeout-seconds": "ten"}, "whole number"),
+        ({"baton:worker-batch-size": "11"}, "baton:worker-batch-size"),
+        ({"baton:worker-max-concurrency": "1"}, "baton:worker-max-concurrency"),
+        (
+            {"baton:worker-reserved-concurrency": "5", "baton:worker-max-concurrency": "10"},
+            "must not exceed its reserved concurrency 5",
+        ),
+        ({"baton:execution-retention-days": "0"}, "baton:execution-retention-days"),
+        ({"baton:secrets-prefix": "team//x"}, "baton:secrets-prefix"),
     ],
-    ids=["upper-case-prefix", "long-prefix", "retention", "log-level", "removal-policy"],
+    ids=[
+        "upper-case-prefix",
+        "long-prefix",
+        "retention",
+        "log-level",
+        "removal-policy",
+        "worker-timeout-too-short",
+        "worker-timeout-too-long",
+        "worker-timeout-not-a-number",
+        "batch-size",
+        "max-concurrency-below-two",
+        "max-above-reserved",
+        "execution-retention",
+        "secrets-prefix",
+    ],
 )
 def test_invalid_context_is_rejected_naming_the_key(context: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -11,6 +11,7 @@ from aws_cdk import Validations
 from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
+from tests.infra.conftest import NO_BUNDLING
 
 from infra.application import BatonApp, build_app
 
@@ -37,18 +38,45 @@ def test_awssolutions_reports_no_unacknowledged_findings(baton: BatonApp) -> Non
     assert result.success
 
 
-def test_acknowledgements_are_the_expected_ones_each_with_a_reason(baton: BatonApp) -> None:
+ARN = "Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{}:<AWS::Region>:<AWS::AccountId>:{}]"
+SCHEDULES = [ARN.format("scheduler", f"schedule/{group}/baton-schedule-*") for group in ("baton", "default")]
+
+
+def _objects(bucket_logical_id: str) -> str:
+    return f"Annotation::AwsSolutions-IAM5[Resource::<{bucket_logical_id}.Arn>/*]"
+
+
+def test_acknowledgements_are_the_expected_ones_each_with_a_reason(
+    baton: BatonApp, logical_ids: dict[str, str]
+) -> None:
     acknowledgements = _acknowledgements(baton.app)
-    assert {path: sorted(rules) for path, rules in acknowledgements.items()} == {
+    xray = "Annotation::AwsSolutions-IAM5[Resource::*]"
+    artifacts = _objects(logical_ids["artifacts_bucket"])
+    expected = {
         "Baton/Storage/AccessLogsBucket": ["Annotation::AwsSolutions-S1"],
-    }
+        **{f"Baton/Functions/{name}": ["Annotation::AwsSolutions-L1"] for name in FUNCTIONS},
+        "Baton/Functions/RegistrarRole/DefaultPolicy": sorted(
+            [xray, artifacts, _objects(logical_ids["definitions_bucket"]), ARN.format("events", "rule/baton-rule-*"),
+             *SCHEDULES]
+        ),
+        "Baton/Functions/StarterRole/DefaultPolicy": sorted([xray, artifacts]),
+        "Baton/Functions/ApproverRole/DefaultPolicy": sorted([xray, artifacts]),
+        "Baton/Functions/WorkerRole/DefaultPolicy": sorted(
+            [xray, artifacts, _objects(logical_ids["cache_bucket"]), *SCHEDULES,
+             ARN.format("ssm", "parameter/baton/*"), ARN.format("secretsmanager", "secret:baton/*")]
+        ),
+    }  # fmt: skip
+    assert {path: sorted(rules) for path, rules in acknowledgements.items()} == expected
     reasons = [reason for rules in acknowledgements.values() for reason in rules.values()]
     assert all(len(reason) >= 40 for reason in reasons), reasons
 
 
+FUNCTIONS = ("Registrar", "Starter", "Worker", "Approver")
+
+
 def test_a_finding_fails_synthesis(tmp_path: Path) -> None:
     # GIVEN the app as app.py builds it, cdk-nag included, plus a bucket nag rejects
-    built = build_app(outdir=str(tmp_path))
+    built = build_app(outdir=str(tmp_path), context=NO_BUNDLING)
     s3.Bucket(built.stack, "UnloggedBucket", enforce_ssl=True)
     # WHEN it synthesizes THEN synthesis fails and the report names the rule and bucket
     with pytest.raises(RuntimeError, match="ValidationFailed"):

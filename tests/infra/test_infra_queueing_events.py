@@ -30,7 +30,9 @@ def test_step_queue_redrives_to_the_dead_letter_queue(resources: dict[str, Any],
 def test_step_queue_visibility_timeout_is_six_worker_timeouts(
     resources: dict[str, Any], logical_ids: dict[str, str]
 ) -> None:
-    assert _props(resources, logical_ids["step_queue"])["VisibilityTimeout"] == 6 * 60
+    worker_timeout = _props(resources, logical_ids["worker"])["Timeout"]
+    assert worker_timeout == 900
+    assert _props(resources, logical_ids["step_queue"])["VisibilityTimeout"] == 6 * worker_timeout
 
 
 def test_dead_letter_queue_outlives_the_step_queue(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:

@@ -20,6 +20,10 @@ OUTPUTS = {
     "IdempotencyTableName": "idempotency_table",
     "StepQueueUrl": "step_queue",
     "StepDeadLetterQueueUrl": "dead_letter_queue",
+    "RegistrarFunctionName": "registrar",
+    "StarterFunctionName": "starter",
+    "WorkerFunctionName": "worker",
+    "ApproverFunctionName": "approver",
 }
 
 
@@ -35,8 +39,30 @@ def test_output_names_the_event_bus(template: Template, logical_ids: dict[str, s
     template.has_output("EventBusName", {"Value": {"Ref": logical_ids["bus"]}})
 
 
-def test_output_gives_the_resource_prefix(template: Template) -> None:
-    template.has_output("ResourcePrefix", {"Value": "baton"})
+@pytest.mark.parametrize(
+    ("output_id", "role"),
+    [("WorkerRoleArn", "worker_role"), ("SchedulerRoleArn", "scheduler_role")],
+    ids=["worker-role", "scheduler-role"],
+)
+def test_output_gives_a_role_arn(template: Template, logical_ids: dict[str, str], output_id: str, role: str) -> None:
+    template.has_output(output_id, {"Value": {"Fn::GetAtt": [logical_ids[role], "Arn"]}})
+
+
+@pytest.mark.parametrize(
+    ("output_id", "value"),
+    [("ResourcePrefix", "baton"), ("ScheduleGroupName", "baton"), ("DashboardName", "baton")],
+    ids=["prefix", "schedule-group", "dashboard"],
+)
+def test_output_gives_a_name_built_from_the_prefix(template: Template, output_id: str, value: str) -> None:
+    template.has_output(output_id, {"Value": value})
+
+
+def test_outputs_cover_every_variable_the_runtime_reads(template: Template) -> None:
+    # `baton ... --stack` rebuilds the functions' settings from the outputs alone.
+    outputs = template.to_json()["Outputs"]
+    needed = {"ExecutionsTableName", "DefinitionsTableName", "IdempotencyTableName", "DefinitionsBucketName",
+              "ArtifactsBucketName", "CacheBucketName", "StepQueueUrl", "EventBusName", "ResourcePrefix"}  # fmt: skip
+    assert needed <= set(outputs)
 
 
 def test_function_environment_sets_every_variable_the_runtime_reads(baton: BatonApp) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel
 
@@ -40,9 +41,11 @@ class ApproverApp:
             execution = engine.answer(answer.execution_id, answer.step, approve=answer.approve,
                                       comment=answer.comment, by=answer.by)  # fmt: skip
         except BatonError as exc:  # not waiting, unknown step: tell the caller
+            metrics.add_metric(name="ApprovalRefused", unit=MetricUnit.Count, value=1)
             logger.warning("answer refused", extra={"error": str(exc)})
             return {"execution_id": answer.execution_id, "step": answer.step, "accepted": False, "error": str(exc)}
         self.backend.queue.dispatch([StepMessage(answer.execution_id)])
+        metrics.add_metric(name="ApprovalAnswered", unit=MetricUnit.Count, value=1)
         logger.info("approval answered", extra={"approve": answer.approve, "by": answer.by})
         return {"execution_id": answer.execution_id, "step": answer.step, "accepted": True, "status": execution.status}
 

@@ -31,6 +31,7 @@ class RegistrarApp:
             resource_prefix=settings.resource_prefix,
             starter_arn=settings.starter_function_arn,
             scheduler_role_arn=settings.scheduler_role_arn,
+            schedule_group=settings.schedule_group,
         )
         self.registrar = Registrar(lambda: backend.clients("s3"), backend.store, backend.registry,
                                    triggers, backend.publisher)  # fmt: skip
@@ -69,6 +70,7 @@ class RegistrarApp:
             metrics.add_metric(name="DefinitionRejected", unit=MetricUnit.Count, value=1)
             logger.warning("definition rejected:\n" + "\n".join(result.errors), extra=extra)
         else:
+            metrics.add_metric(name=f"Definition{result.status.capitalize()}", unit=MetricUnit.Count, value=1)
             logger.info(f"definition {result.status}", extra=extra)
 
 

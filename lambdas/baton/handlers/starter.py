@@ -122,12 +122,15 @@ class StarterApp:
         try:
             result = starter.start(start)
         except BatonError as exc:  # bad inputs, unknown workflow: answer, do not retry
+            metrics.add_metric(name="StartRejected", unit=MetricUnit.Count, value=1)
             logger.warning("start rejected", extra={"error": str(exc)})
             return {"execution_id": None, "workflow": start.workflow, "status": "rejected",
                     "error": str(exc)}  # fmt: skip
         if result.get("execution_id"):
             logger.append_keys(execution_id=result["execution_id"])
             metrics.add_metric(name="ExecutionStarted", unit=MetricUnit.Count, value=1)
+        else:
+            metrics.add_metric(name="StartSkipped", unit=MetricUnit.Count, value=1)
         logger.info("start request handled", extra=result)
         return result
 

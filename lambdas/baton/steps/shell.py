@@ -17,7 +17,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -138,25 +138,15 @@ def _read_optional(path: Path) -> str:
 def _execute(
     argv: list[str], env: dict[str, str], cwd: Path, *, out: IO[bytes], err: IO[bytes], invocation: Invocation
 ) -> tuple[int, bool]:
-    masker = invocation.masker
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE if masker else out,
-        stderr=subprocess.PIPE if masker else err,
-        start_new_session=True,  # its own process group: a timeout kills every descendant
-    )
-    pumps = _start_pumps(process, out, err, masker) if masker else []
+    pid, wait, pumps = _start(argv, env, cwd, out=out, err=err, masker=invocation.masker)
     expired = threading.Event()
     timer = None
     if invocation.timeout_seconds is not None:
-        timer = threading.Timer(invocation.timeout_seconds, _expire, (process.pid, expired))
+        timer = threading.Timer(invocation.timeout_seconds, _expire, (pid, expired))
         timer.daemon = True
         timer.start()
     try:
-        code = process.wait()
+        code = wait()
     finally:
         if timer is not None:
             timer.cancel()
@@ -164,6 +154,49 @@ def _execute(
             # A background child may keep the pipe open; its output is not waited for.
             pump.join(timeout=1.0)
     return code, expired.is_set()
+
+
+def _start(
+    argv: list[str], env: dict[str, str], cwd: Path, *, out: IO[bytes], err: IO[bytes], masker: Masker
+) -> tuple[int, Callable[[], int], list[threading.Thread]]:
+    """Start the process in its own session (so a timeout can kill all its descendants);
+    return its pid, a function that waits for its exit code, and the masking pumps."""
+    if not masker:
+        pid = _spawn(argv, env, cwd, out, err)
+        if pid is not None:
+            return pid, lambda: os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), []
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if masker else out,
+        stderr=subprocess.PIPE if masker else err,
+        start_new_session=True,
+    )
+    return process.pid, process.wait, _start_pumps(process, out, err, masker) if masker else []
+
+
+def _spawn(argv: list[str], env: dict[str, str], cwd: Path, out: IO[bytes], err: IO[bytes]) -> int | None:
+    """``posix_spawn`` the process, at about a third of ``Popen``'s cost; None when it cannot
+    (another directory: posix_spawn cannot change it; no program on PATH; no setsid support).
+
+    Python opens every file non-inheritable, so the child gets only these three descriptors.
+    """
+    if str(cwd) != os.getcwd():
+        return None
+    program = argv[0] if argv[0].startswith("/") else _program(argv[0], env.get("PATH"))
+    if program is None:
+        return None
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+        (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
+    ]
+    try:
+        return os.posix_spawn(program, argv, env, file_actions=actions, setsid=True)
+    except NotImplementedError:
+        return None
 
 
 def _expire(pgid: int, expired: threading.Event) -> None:

@@ -86,7 +86,8 @@ def aws_backend(
     queue = SqsDispatcher(lambda: clients("sqs"), lambda: clients("scheduler"),
                           queue_url=settings.step_queue_url, queue_arn=settings.step_queue_arn,
                           resource_prefix=settings.resource_prefix,
-                          scheduler_role_arn=settings.scheduler_role_arn, now=clock.now)  # fmt: skip
+                          scheduler_role_arn=settings.scheduler_role_arn, now=clock.now,
+                          schedule_group=settings.schedule_group)  # fmt: skip
     return AwsBackend(
         settings=settings,
         clients=clients,

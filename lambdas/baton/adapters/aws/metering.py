@@ -29,6 +29,8 @@ class Usage:
     """(service, operation) -> requests."""
     write_units: float = 0.0
     """DynamoDB write request units: 1 per KB per item, 2 per KB per item in a transaction."""
+    read_units: float = 0.0
+    """DynamoDB read request units: 1 per 4 KB read consistently (estimated from responses)."""
     sqs_messages: int = 0
     """Messages sent (a batch request counts each entry)."""
     events: int = 0
@@ -58,6 +60,7 @@ class Usage:
         return Usage(
             self.calls - earlier.calls,
             self.write_units - earlier.write_units,
+            self.read_units - earlier.read_units,
             self.sqs_messages - earlier.sqs_messages,
             self.events - earlier.events,
         )
@@ -77,12 +80,13 @@ class CallMeter:
     def attach(self, session: Any) -> None:
         """Count calls of clients made from ``session`` (a boto3 ``Session``) from now on."""
         session.events.register("before-parameter-build", self._before_call)
+        session.events.register("after-call.dynamodb", self._after_dynamodb_call)
 
     def snapshot(self) -> Usage:
         """A copy of the counts so far."""
         with self._lock:
             usage = self._usage
-            return Usage(Counter(usage.calls), usage.write_units, usage.sqs_messages, usage.events)
+            return Usage(Counter(usage.calls), usage.write_units, usage.read_units, usage.sqs_messages, usage.events)
 
     def _before_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
         service = model.service_model.endpoint_prefix
@@ -98,6 +102,14 @@ class CallMeter:
                 usage.sqs_messages += 1
             elif operation == "PutEvents":
                 usage.events += len(params.get("Entries", []))
+
+    def _after_dynamodb_call(self, model: Any, parsed: Mapping[str, Any], **_: Any) -> None:
+        if model.name not in DYNAMODB_READS:
+            return
+        items = parsed.get("Items") or ([parsed["Item"]] if parsed.get("Item") else [])
+        size = len(json.dumps(items, separators=(",", ":"), default=str).encode()) if items else 0
+        with self._lock:
+            self._usage.read_units += max(1, math.ceil(size / 4096))
 
 
 def write_units(operation: str, body: Mapping[str, Any]) -> float:

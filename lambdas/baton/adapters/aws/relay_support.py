@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -24,6 +25,32 @@ from baton.ports import ArtifactRef
 DEFAULT_STEP_SECONDS = 60.0
 """Time set aside for a step without a ``timeout`` before running it inline."""
 SUSPENDING_TYPES = frozenset({"wait", "approval"})
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message as the queue delivered it."""
+
+    message: StepMessage
+    receive_count: int = 1
+    final: bool = False
+    """The last delivery before the dead-letter queue."""
+
+    @property
+    def redelivered(self) -> bool:
+        """True when an earlier receiver took the message and never finished with it."""
+        return self.receive_count > 1
+
+
+@dataclass
+class RelayResult:
+    """What one message led to (for logs, metrics and tests)."""
+
+    ran: list[str] = field(default_factory=list)
+    sent: int = 0
+    status: str | None = None
+    """The execution's status when the relay stopped (None if it does not exist)."""
+    note: str = ""
 
 
 class StepQueue(Protocol):

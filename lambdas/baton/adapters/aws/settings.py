@@ -31,6 +31,8 @@ class AwsSettings:
     step_queue_arn: str | None = None
     starter_function_arn: str | None = None
     scheduler_role_arn: str | None = None
+    schedule_group: str | None = None
+    """EventBridge Scheduler group of Baton's schedules (the ``default`` group if None)."""
     retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
@@ -56,6 +58,7 @@ class AwsSettings:
             step_queue_arn=environ.get(names.ENV_STEP_QUEUE_ARN) or queue_arn_from_url(queue_url),
             starter_function_arn=environ.get(names.ENV_STARTER_FUNCTION_ARN) or None,
             scheduler_role_arn=environ.get(names.ENV_SCHEDULER_ROLE_ARN) or None,
+            schedule_group=environ.get(names.ENV_SCHEDULE_GROUP) or None,
             retention_days=int(retention),
         )
 

@@ -76,6 +76,7 @@ class SqsDispatcher:
         resource_prefix: str,
         scheduler_role_arn: str | None,
         now: Callable[[], datetime],
+        schedule_group: str | None = None,
     ) -> None:
         self._sqs = sqs
         self._scheduler = scheduler
@@ -84,6 +85,7 @@ class SqsDispatcher:
         self.resource_prefix = resource_prefix
         self.scheduler_role_arn = scheduler_role_arn
         self._now = now
+        self.schedule_group = schedule_group
 
     def dispatch(self, messages: Sequence[StepMessage], delay_seconds: int = 0) -> None:
         """Send messages, due after ``delay_seconds`` (at most 900)."""
@@ -129,8 +131,10 @@ class SqsDispatcher:
                 f"EventBridge Scheduler: set {names.ENV_STEP_QUEUE_ARN} and {names.ENV_SCHEDULER_ROLE_ARN}"
             )
         moment = when.astimezone(UTC).replace(microsecond=0, tzinfo=None)
+        group = {"GroupName": self.schedule_group} if self.schedule_group else {}
         try:
             self._scheduler().create_schedule(
+                **group,
                 Name=self.schedule_name(message, when),
                 ScheduleExpression=f"at({moment.isoformat()})",
                 ScheduleExpressionTimezone="UTC",

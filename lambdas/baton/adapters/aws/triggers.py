@@ -81,12 +81,14 @@ class TriggerManager:
         resource_prefix: str,
         starter_arn: str | None,
         scheduler_role_arn: str | None,
+        schedule_group: str | None = None,
     ) -> None:
         self._events = events
         self._scheduler = scheduler
         self.resource_prefix = resource_prefix
         self.starter_arn = starter_arn
         self.scheduler_role_arn = scheduler_role_arn
+        self._group = {"GroupName": schedule_group} if schedule_group else {}
 
     def rule_name(self, workflow: str, index: int) -> str:
         """The rule of trigger ``index`` of ``workflow``."""
@@ -113,7 +115,7 @@ class TriggerManager:
         for name in resource_names:
             try:
                 if name.startswith(schedule_prefix):
-                    self._scheduler().delete_schedule(Name=name)
+                    self._scheduler().delete_schedule(Name=name, **self._group)
                 else:
                     self._events().remove_targets(Rule=name, Ids=[TARGET_ID])
                     self._events().delete_rule(Name=name)
@@ -147,6 +149,7 @@ class TriggerManager:
             "scheduled_time": "<aws.scheduler.scheduled-time>",
         }
         request = {
+            **self._group,
             "Name": spec.name,
             "ScheduleExpression": spec.expression,
             "ScheduleExpressionTimezone": spec.timezone or "UTC",

@@ -1,0 +1,177 @@
+"""The functions: runtime, tracing, Powertools settings, log groups, the worker's event source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+from tests.infra.conftest import NO_BUNDLING
+
+from baton import resource_names as names
+from infra.application import BatonApp, build_app
+
+ROLES = ("registrar", "starter", "worker", "approver")
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+
+
+def _props(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    props: dict[str, Any] = resources[logical_id]["Properties"]
+    return props
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The template of a deployment that sets every worker and runtime option."""
+    context: dict[str, Any] = {
+        **NO_BUNDLING,
+        "baton:stack-name": "BatonTuned",
+        "baton:worker-timeout-seconds": "300",
+        "baton:worker-batch-size": "5",
+        "baton:worker-reserved-concurrency": "20",
+        "baton:worker-max-concurrency": "10",
+        "baton:powertools-layer-version": "7",
+        "baton:log-retention-days": "90",
+        "baton:log-level": "debug",
+    }
+    built: BatonApp = build_app(outdir=str(tmp_path_factory.mktemp("tuned")), context=context, with_nag=False)
+    return dict(Template.from_stack(built.stack).to_json())
+
+
+def _function(template: dict[str, Any], role: str) -> dict[str, Any]:
+    matches = [
+        resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and resource["Properties"]["Handler"].endswith(f".{role}.handler")
+    ]
+    assert len(matches) == 1, role
+    props: dict[str, Any] = matches[0]
+    return props
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_function_runs_its_handler_on_python_312_with_active_tracing(
+    resources: dict[str, Any], logical_ids: dict[str, str], role: str
+) -> None:
+    props = _props(resources, logical_ids[role])
+    assert props["Handler"] == f"baton.handlers.{role}.handler"
+    assert (LAMBDAS / "baton" / "handlers" / f"{role}.py").is_file(), "the handler module must exist"
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["x86_64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["FunctionName"] == f"baton-{role}"
+    assert props["Role"] == {"Fn::GetAtt": [logical_ids[f"{role}_role"], "Arn"]}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_function_gets_the_stack_names_and_powertools_settings(
+    resources: dict[str, Any], logical_ids: dict[str, str], role: str
+) -> None:
+    variables = _props(resources, logical_ids[role])["Environment"]["Variables"]
+    assert set(names.ENVIRONMENT_VARIABLES) <= set(variables)
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "baton"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Baton"
+    assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+    assert variables[names.ENV_RETENTION_DAYS] == "90"
+
+
+@pytest.mark.parametrize(
+    ("role", "extra"),
+    [
+        ("registrar", {names.ENV_STARTER_FUNCTION_ARN, names.ENV_SCHEDULER_ROLE_ARN, names.ENV_SCHEDULE_GROUP}),
+        ("worker", {names.ENV_STEP_QUEUE_ARN, names.ENV_SCHEDULER_ROLE_ARN, names.ENV_SCHEDULE_GROUP}),
+        ("starter", set()),
+        ("approver", set()),
+    ],
+    ids=list(ROLES),
+)
+def test_only_the_functions_that_create_schedules_get_their_settings(
+    resources: dict[str, Any], logical_ids: dict[str, str], role: str, extra: set[str]
+) -> None:
+    variables = _props(resources, logical_ids[role])["Environment"]["Variables"]
+    trigger_settings = {names.ENV_STARTER_FUNCTION_ARN, names.ENV_SCHEDULER_ROLE_ARN, names.ENV_SCHEDULE_GROUP,
+                        names.ENV_STEP_QUEUE_ARN}  # fmt: skip
+    assert trigger_settings & set(variables) == extra
+
+
+def test_trigger_settings_point_at_the_starter_queue_and_scheduler_role(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    registrar = _props(resources, logical_ids["registrar"])["Environment"]["Variables"]
+    worker = _props(resources, logical_ids["worker"])["Environment"]["Variables"]
+    scheduler_role = {"Fn::GetAtt": [logical_ids["scheduler_role"], "Arn"]}
+    assert registrar[names.ENV_STARTER_FUNCTION_ARN] == {"Fn::GetAtt": [logical_ids["starter"], "Arn"]}
+    assert registrar[names.ENV_SCHEDULER_ROLE_ARN] == worker[names.ENV_SCHEDULER_ROLE_ARN] == scheduler_role
+    assert worker[names.ENV_STEP_QUEUE_ARN] == {"Fn::GetAtt": [logical_ids["step_queue"], "Arn"]}
+    assert registrar[names.ENV_SCHEDULE_GROUP] == worker[names.ENV_SCHEDULE_GROUP] == "baton"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_function_logs_to_its_own_group_with_the_retention(
+    resources: dict[str, Any], logical_ids: dict[str, str], role: str
+) -> None:
+    group = _props(resources, logical_ids[f"{role}_logs"])
+    assert group == {"LogGroupName": f"/aws/lambda/baton-{role}", "RetentionInDays": 30}
+    assert _props(resources, logical_ids[role])["LoggingConfig"] == {"LogGroup": {"Ref": logical_ids[f"{role}_logs"]}}
+    assert resources[logical_ids[f"{role}_logs"]]["DeletionPolicy"] == "Retain"
+
+
+def test_worker_reads_the_step_queue_reporting_partial_batch_failures(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mappings == [
+        {
+            "BatchSize": 1,
+            "EventSourceArn": {"Fn::GetAtt": [logical_ids["step_queue"], "Arn"]},
+            "FunctionName": {"Ref": logical_ids["worker"]},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        }
+    ]
+
+
+def test_defaults_leave_concurrency_unbounded_and_bundle_powertools(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    for role in ROLES:
+        props = _props(resources, logical_ids[role])
+        assert "ReservedConcurrentExecutions" not in props
+        assert "Layers" not in props
+
+
+def test_worker_settings_from_context_reach_the_function_and_its_event_source(tuned: dict[str, Any]) -> None:
+    worker = _function(tuned, "worker")
+    assert worker["Timeout"] == 300
+    assert worker["ReservedConcurrentExecutions"] == 20
+    (mapping,) = [
+        r["Properties"] for r in tuned["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    assert mapping["BatchSize"] == 5
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 10}
+    (queue,) = [
+        r["Properties"] for r in tuned["Resources"].values()
+        if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
+    ]  # fmt: skip
+    assert queue["VisibilityTimeout"] == 6 * 300
+
+
+def test_log_settings_from_context_reach_functions_and_groups(tuned: dict[str, Any]) -> None:
+    assert _function(tuned, "starter")["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    groups = [r["Properties"] for r in tuned["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert sorted(group["LogGroupName"] for group in groups) == sorted(f"/aws/lambda/batontuned-{r}" for r in ROLES)
+    assert {group["RetentionInDays"] for group in groups} == {90}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_powertools_layer_version_adds_the_managed_layer(tuned: dict[str, Any], role: str) -> None:
+    (layer,) = _function(tuned, role)["Layers"]
+    assert layer == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":lambda:", {"Ref": "AWS::Region"},
+             ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7"],
+        ]
+    }  # fmt: skip

@@ -1,0 +1,89 @@
+"""The dashboard and the alarms: the metrics they watch are the ones the functions publish."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RUNTIME = Path(__file__).resolve().parents[2] / "lambdas" / "baton"
+
+
+def _props(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    props: dict[str, Any] = resources[logical_id]["Properties"]
+    return props
+
+
+def _dashboard_body(resources: dict[str, Any], logical_id: str) -> str:
+    """The dashboard JSON with references replaced by ``<logical id>``."""
+    body = _props(resources, logical_id)["DashboardBody"]
+    parts = body["Fn::Join"][1]
+    return "".join(part if isinstance(part, str) else f"<{json.dumps(part)}>" for part in parts)
+
+
+def published_metrics() -> set[str]:
+    """Metric names the runtime publishes through Powertools."""
+    text = "\n".join(path.read_text(encoding="utf-8") for path in RUNTIME.rglob("*.py"))
+    return set(re.findall(r"add_metric\(name=\"(\w+)\"", text))
+
+
+def test_dashboard_is_named_after_the_prefix(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
+    assert _props(resources, logical_ids["dashboard"])["DashboardName"] == "baton"
+
+
+@pytest.mark.parametrize(
+    "metric",
+    ["ExecutionStarted", "ExecutionFinished", "StepDuration", "StepFailed", "CacheHit", "CacheMiss", "WorkerErrors",
+     "DefinitionRejected"],
+)  # fmt: skip
+def test_dashboard_shows_each_baton_metric_the_runtime_publishes(
+    resources: dict[str, Any], logical_ids: dict[str, str], metric: str
+) -> None:
+    assert metric in published_metrics(), f"the runtime no longer publishes {metric}"
+    body = _dashboard_body(resources, logical_ids["dashboard"])
+    assert f'"Baton","{metric}","service","baton"' in body
+
+
+def test_dashboard_shows_step_duration_percentiles_dlq_depth_and_worker_health(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    body = _dashboard_body(resources, logical_ids["dashboard"])
+    assert '"stat":"p50"' in body
+    assert '"stat":"p99"' in body
+    assert '"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName"' in body
+    assert logical_ids["dead_letter_queue"] in body
+    for metric in ("Errors", "Throttles"):
+        assert f'"AWS/Lambda","{metric}","FunctionName","<{{"Ref": "{logical_ids["worker"]}"}}>"' in body
+    assert "100 * hits / (hits + misses)" in body
+
+
+def test_dead_letter_alarm_fires_on_one_message(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
+    alarm = _props(resources, logical_ids["DeadLettersAlarm"])
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [logical_ids["dead_letter_queue"], "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_worker_errors_alarm_watches_the_worker(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
+    alarm = _props(resources, logical_ids["WorkerErrorsAlarm"])
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": logical_ids["worker"]}}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_failure_rate_alarm_divides_failed_steps_by_steps_run(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    alarm = _props(resources, logical_ids["FailureRateAlarm"])
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    assert queries["expr_1"]["Expression"] == "IF(ran > 0, 100 * failed / ran, 0)"
+    assert queries["failed"]["MetricStat"]["Metric"]["MetricName"] == "StepFailed"
+    assert queries["ran"]["MetricStat"]["Metric"]["MetricName"] == "StepDuration"
+    assert queries["ran"]["MetricStat"]["Stat"] == "SampleCount"
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (10, 3)
