@@ -106,6 +106,7 @@ class StarterApp:
         """Start what ``event`` asks for."""
         request, key = start_request(event)
         logger.append_keys(workflow=request.workflow)
+        metrics.add_metric(name="StartRequests", unit=MetricUnit.Count, value=1)  # replays included
         payload = {"key": key, **asdict(request)}
         if key is None:
             return self._start(request=payload, context=context)
