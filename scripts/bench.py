@@ -8,17 +8,20 @@ change committed to SQLite in WAL mode before the next step starts):
 - chain of N in-process no-op steps (`assert` of `true`): the engine's cost alone;
 - fan-out of N `sleep 0.05` items (`for_each`, at most 32 at once).
 
-For each: the median and best wall time of the process over several runs; the marginal
-cost per step (wall time minus that of a one-step workflow, over N - 1); the engine
-overhead per step (that, minus the median cost of starting the same command directly);
-the CPU time per step (user + system of `baton` and the processes it started, which other
-work on a shared machine disturbs much less than wall time); and the peak resident memory.
-The one-step time is the start-up of `baton run`.
+For each: the median wall time of the `baton run` process over several runs; the time per
+step inside the run (from the execution record's start to its end, over N: start-up is
+excluded); the marginal cost per step, as the slope of the median wall time between the
+smallest and the largest N; the engine overhead per step (the in-run time per step minus
+the median cost of starting the same command directly); the CPU time per step (user +
+system of `baton` and the processes it starts, as a slope; other work on a shared machine
+disturbs it less than wall time); and the peak resident memory. The one-step run shows
+the start-up of `baton run` itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 BATON = str(Path(sys.executable).with_name("baton"))
@@ -59,31 +63,43 @@ class Stats:
     best: float
     cpu: float
     rss: int
+    span: float
+    """Median seconds between the execution's start and end, from its record."""
 
-    def per_step(self, one: Stats, size: int) -> tuple[float, float, float]:
-        """Marginal wall (median, best) and CPU seconds per step over the one-step run."""
+    def slope(self, small: Stats, steps: int) -> tuple[float, float, float]:
+        """Wall (median, best) and CPU seconds per step from ``small`` to this workload,
+        ``steps`` steps apart."""
         return (
-            (self.wall - one.wall) / (size - 1),
-            (self.best - one.best) / (size - 1),
-            (self.cpu - one.cpu) / (size - 1),
+            (self.wall - small.wall) / steps,
+            (self.best - small.best) / steps,
+            (self.cpu - small.cpu) / steps,
         )
 
 
-def run_once(workflow: Path, state_dir: Path, workspace: Path) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds and peak RSS (KiB) of one `baton run`."""
+def run_once(workflow: Path, state_dir: Path, workspace: Path) -> tuple[float, float, int, float]:
+    """Wall seconds, CPU seconds, peak RSS (KiB) of one `baton run`, and the seconds from the
+    execution's start to its end as its record says (start-up excluded)."""
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [BATON, "run", str(workflow), "--state-dir", str(state_dir)],
-        cwd=workspace,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        error = process.stderr.read().decode() if process.stderr else ""
-        raise SystemExit(f"baton run {workflow.name} failed: {error}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [BATON, "run", str(workflow), "--state-dir", str(state_dir), "--json"],
+            cwd=workspace,
+            stdout=output,
+            stderr=subprocess.PIPE,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            error = process.stderr.read().decode() if process.stderr else ""
+            raise SystemExit(f"baton run {workflow.name} failed: {error}")
+        output.seek(0)
+        record = json.loads(output.read())
+    span = (_moment(record["finished_at"]) - _moment(record["started_at"])).total_seconds()
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, span
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def measure(text: str, name: str, repeats: int, scratch: Path) -> Stats:
@@ -95,7 +111,13 @@ def measure(text: str, name: str, repeats: int, scratch: Path) -> Stats:
     run_once(workflow, state_dir, scratch)
     runs = [run_once(workflow, state_dir, scratch) for _ in range(repeats)]
     walls = [r[0] for r in runs]
-    return Stats(statistics.median(walls), min(walls), statistics.median(r[1] for r in runs), max(r[2] for r in runs))
+    return Stats(
+        statistics.median(walls),
+        min(walls),
+        statistics.median(r[1] for r in runs),
+        max(r[2] for r in runs),
+        statistics.median(r[3] for r in runs),
+    )
 
 
 def bare_cost(argv: list[str], repeats: int = 200) -> float:
@@ -149,18 +171,17 @@ def main() -> None:
         ]
         print(f"| {' | '.join([*columns, 'peak RSS'])} |")
         print("|---|" + "---:|" * len(columns))
+        sizes = sorted(options.sizes)
         for workload in options.workloads:
-            for size in options.sizes:
-                stats = measure(WORKLOADS[workload](size), f"{workload}-{size}", options.repeats, scratch)
-                per_step, per_step_best, cpu = stats.per_step(one, size)
-                overhead = (
-                    "-" if workload == "fan-out" else f"{(per_step_best - bare.get(workload, 0.0)) * 1000:.2f} ms"
-                )
-                cells = [
-                    workload, str(size), f"{stats.wall:.3f} s", f"{per_step * 1000:.2f} ms",
-                    f"{per_step_best * 1000:.2f} ms", overhead, f"{cpu * 1000:.2f} ms", f"{stats.rss / 1024:.0f} MiB",
-                ]  # fmt: skip
-                print(f"| {' | '.join(cells)} |")
+            results = {n: measure(WORKLOADS[workload](n), f"{workload}-{n}", options.repeats, scratch) for n in sizes}
+            for size, stats in results.items():
+                in_run = stats.span / size
+                overhead = "-" if workload == "fan-out" else f"{(in_run - bare.get(workload, 0.0)) * 1000:.2f} ms"
+                cells = [workload, str(size), f"{stats.wall:.3f} s", f"{in_run * 1000:.2f} ms", "", overhead, ""]
+                if size == sizes[-1] and len(sizes) > 1:
+                    per_step, _, cpu = stats.slope(results[sizes[0]], size - sizes[0])
+                    cells[4], cells[6] = f"{per_step * 1000:.2f} ms", f"{cpu * 1000:.2f} ms"
+                print(f"| {' | '.join([*cells, f'{stats.rss / 1024:.0f} MiB'])} |")
         print("\nbare process start (median): " + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in bare.items()))
         print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:

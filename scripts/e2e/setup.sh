@@ -60,9 +60,7 @@ setup_localstack() {
   digest="$(plugin_digest)"
   if [[ "$(cat "$venv/.plugin-stamp" 2>/dev/null)" != "$digest" ]]; then
     log "installing the baton-ls-host plugin"
-    "$venv/bin/pip" install -q --no-deps --force-reinstall --no-build-isolation "$PLUGIN"
-    # LocalStack caches plugin entry points; a stale cache hides a changed plugin.
-    rm -rf "$venv"/lib/python*/site-packages/plux/__pycache__ "$HOME/.cache/localstack/plux" 2>/dev/null || true
+    "$venv/bin/pip" install -q --no-deps --force-reinstall "$PLUGIN"
     echo "$digest" > "$venv/.plugin-stamp"
   fi
 }

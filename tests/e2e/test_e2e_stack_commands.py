@@ -99,7 +99,7 @@ def test_push_start_status_list_and_logs(workflow: tuple[str, Path]) -> None:
 
     logs = _logs_naming(execution_id, "worker")
     assert "starter" in logs
-    assert all(execution_id in line for line in logs.splitlines())
+    assert all(execution_id in line for line in logs.splitlines()), logs
 
 
 def _logs_naming(execution_id: str, function: str, timeout_seconds: float = 30) -> str:
@@ -119,7 +119,7 @@ def test_push_refuses_an_invalid_file_before_uploading(tmp_path: Path, deploymen
     path.write_text("name: broken\nsteps:\n  - id: a\n    comand: echo\n")
     result = baton("push", str(path), "--stack", STACK_NAME)
     assert result.exit_code == 2
-    assert f"{path}:4:" in result.output
+    assert f"{path}:3:5: steps[0]: " in result.output
     assert "registered" not in result.output
 
 

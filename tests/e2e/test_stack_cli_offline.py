@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import boto3
 import pytest
@@ -40,7 +40,7 @@ def _app() -> typer.Typer:
 
 
 def test_register_adds_the_stack_only_commands_and_keeps_the_local_ones() -> None:
-    names = [info.name for info in _app().registered_commands]
+    names = [str(info.name) for info in _app().registered_commands]
     assert sorted(set(names)) == ["approve", "cancel", "list", "logs", "push", "resume", "run", "start", "status"]
     assert len(names) == len(set(names)), "a command was registered twice"
 
@@ -178,3 +178,23 @@ def test_logs_are_the_lines_naming_the_execution_oldest_first(aws: AwsClients) -
     ]  # fmt: skip
     assert [json.loads(event.message)["step_id"] for event in stack.logs("e1", step="each")] == ["each[2]"]
     assert stack.logs("e3") == []
+
+
+class _PatternBlindLogs:
+    """A logs client that, like LocalStack, returns every event whatever the filter pattern."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+
+    def get_paginator(self, operation: str) -> _PatternBlindLogs:
+        assert operation == "filter_log_events"
+        return self
+
+    def paginate(self, **_: Any) -> list[dict[str, Any]]:
+        return [{"events": [{"timestamp": i, "message": m} for i, m in enumerate(self.messages)]}]
+
+
+def test_logs_keep_only_lines_naming_the_execution_when_the_service_ignores_the_pattern() -> None:
+    fake = _PatternBlindLogs(["START RequestId: r1", '{"execution_id": "e1"}', '{"execution_id": "e2"}'])
+    stack = DeployedStack("Bt", OUTPUTS, cast(AwsClients, lambda service: fake))
+    assert [event.message for event in stack.logs("e1")] == ['{"execution_id": "e1"}'] * 4  # one per function

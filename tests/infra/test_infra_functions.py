@@ -175,3 +175,16 @@ def test_powertools_layer_version_adds_the_managed_layer(tuned: dict[str, Any], 
              ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7"],
         ]
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_function_waits_for_its_policy_but_not_redundantly_for_its_role(
+    resources: dict[str, Any], logical_ids: dict[str, str], role: str
+) -> None:
+    # The policy must exist before the function (and the worker's event source mapping, which
+    # Lambda validates against the role); the role is already a GetAtt dependency (cfn-lint W3005).
+    (policy,) = [
+        logical_id for logical_id, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == [{"Ref": logical_ids[f"{role}_role"]}]
+    ]  # fmt: skip
+    assert resources[logical_ids[role]]["DependsOn"] == [policy]

@@ -67,3 +67,17 @@ def test_longest_prefix_leaves_room_in_rule_and_schedule_names() -> None:
     prefix = "b" * names.MAX_RESOURCE_PREFIX_LENGTH
     assert names.MAX_RULE_NAME_LENGTH - len(names.rule_name_prefix(prefix)) >= 32
     assert names.MAX_SCHEDULE_NAME_LENGTH - len(names.schedule_name_prefix(prefix)) >= 24
+
+
+def test_names_the_stack_adds() -> None:
+    assert names.schedule_group_name("baton") == "baton"
+    assert [names.function_name("baton", role) for role in names.FUNCTION_ROLES] == [
+        "baton-registrar", "baton-starter", "baton-worker", "baton-approver"
+    ]  # fmt: skip
+    assert names.ENV_SCHEDULE_GROUP.startswith("BATON_")
+    assert names.ENV_SCHEDULE_GROUP not in names.ENVIRONMENT_VARIABLES
+
+
+def test_longest_prefix_leaves_function_names_within_lambdas_limit() -> None:
+    prefix = "b" * names.MAX_RESOURCE_PREFIX_LENGTH
+    assert max(len(names.function_name(prefix, role)) for role in names.FUNCTION_ROLES) <= 64

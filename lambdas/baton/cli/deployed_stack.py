@@ -206,11 +206,13 @@ class DeployedStack:
 
         function = self.function_name(role)
         paginator = self.clients("logs").get_paginator("filter_log_events")
-        # A quoted term matches the id anywhere in the line, JSON or not.
+        # A quoted term matches the id anywhere in the line, JSON or not. Emulators may
+        # ignore the pattern, so the lines are checked here as well.
         pages = paginator.paginate(logGroupName=f"/aws/lambda/{function}", filterPattern=f'"{execution_id}"')
         try:
             return [LogEvent(event["timestamp"], role, event["message"].rstrip("\n"))
-                    for page in pages for event in page.get("events", [])]  # fmt: skip
+                    for page in pages for event in page.get("events", [])
+                    if execution_id in event["message"]]  # fmt: skip
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
                 return []  # the function has not logged anything yet

@@ -3,7 +3,7 @@ start-up stays fast (``baton run`` of a one-step workflow is measured end to end
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -116,8 +116,9 @@ def _load_or_exit(file: Path):  # type: ignore[no-untyped-def]
         raise typer.Exit(EXIT_USAGE) from exc
 
 
-if importlib.util.find_spec("baton.cli.runs") is not None:
-    importlib.import_module("baton.cli.runs").register(app)
+importlib.import_module("baton.cli.runs").register(app)
+# After runs: the inspect commands it added gain their --stack form here.
+importlib.import_module("baton.cli.stack_commands").register(app)
 
 
 def main() -> None:
