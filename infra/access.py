@@ -93,9 +93,9 @@ class Grants:
         self.resources.bus.grant_put_events_to(self.role)
 
     def schedules(self, actions: Sequence[str]) -> None:
-        """Manage schedules under the prefix, running as the scheduler role (and only that role)."""
+        """Manage schedules in Baton's group under the prefix, running as the scheduler role (only)."""
         scheduling = self.resources.scheduling
-        self.allow(actions, scheduling.schedule_arn_patterns)
+        self.allow(actions, [scheduling.schedule_arn_pattern])
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],

@@ -26,8 +26,8 @@ from infra.config import BatonStackProps
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.X86_64  # the platform the bundle's wheels are built for
-SERVICE_NAME = "baton"
-METRICS_NAMESPACE = "Baton"
+SERVICE_NAME = names.DEFAULT_SERVICE_NAME
+METRICS_NAMESPACE = names.DEFAULT_METRICS_NAMESPACE
 # Account-wide name of the AWS-managed Powertools v3 layer (x86_64, Python 3.12).
 POWERTOOLS_LAYER_ARN = (
     "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:{version}"
@@ -68,8 +68,8 @@ def worker_spec(timeout_seconds: int) -> FunctionSpec:
 def powertools_environment(log_level: str) -> dict[str, str]:
     """The Powertools settings every function gets."""
     return {
-        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        names.ENV_POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        names.ENV_POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": log_level,
         "POWERTOOLS_LOGGER_LOG_EVENT": "false",  # events carry workflow inputs: never log them whole
     }

@@ -30,8 +30,8 @@ RULES_REASON = (
     "the name prefix limits it to Baton's own rules on this account's default bus."
 )
 SCHEDULES_REASON = (
-    "Schedules are created at run time for cron triggers and long waits; the name prefix "
-    "limits the function to Baton's own schedules (in its group, and in 'default' by name)."
+    "Schedules are created at run time for cron triggers and long waits; the statement is "
+    "limited to Baton's own schedule group and, within it, to the schedule name prefix."
 )
 SECRETS_REASON = (
     "Workflows name their secrets; the worker may read only parameters and secrets under the "
@@ -70,10 +70,10 @@ def acknowledge_findings(stack: BatonStack) -> None:
     _acknowledge_policy(worker, _objects(stack.storage.cache_bucket), OBJECTS_REASON)
     prefix = stack.props.resource_prefix
     _acknowledge_policy(registrar, _arn("events", f"rule/{names.rule_name_prefix(prefix)}*"), RULES_REASON)
-    for group in (names.schedule_group_name(prefix), "default"):
-        schedules = _arn("scheduler", f"schedule/{group}/{names.schedule_name_prefix(prefix)}*")
-        for role in (registrar, worker):
-            _acknowledge_policy(role, schedules, SCHEDULES_REASON)
+    group = names.schedule_group_name(prefix)
+    schedules = _arn("scheduler", f"schedule/{group}/{names.schedule_name_prefix(prefix)}*")
+    for role in (registrar, worker):
+        _acknowledge_policy(role, schedules, SCHEDULES_REASON)
     secrets = stack.props.effective_secrets_prefix
     _acknowledge_policy(worker, _arn("ssm", f"parameter/{secrets}/*"), SECRETS_REASON)
     _acknowledge_policy(worker, _arn("secretsmanager", f"secret:{secrets}/*"), SECRETS_REASON)

@@ -1,8 +1,9 @@
 """The CloudWatch dashboard and alarms of one Baton deployment.
 
 The functions publish EMF metrics through Powertools (namespace ``Baton``, dimension
-``service=baton``); Lambda and SQS publish their own. Alarms: the dead-letter queue is not
-empty, too many steps fail, the worker errs.
+``service=baton``: the settings ``infra.functions`` gives them); Lambda and SQS publish
+their own. Alarms: the dead-letter queue is not empty, too many executions fail, the
+worker errs.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
 
 PERIOD = Duration.minutes(5)
 FAILURE_RATE_PERCENT = 10
-"""Share of the steps run in a period that may fail before the failure-rate alarm fires."""
+"""Share of the executions finished in a period that may fail before the failure-rate alarm
+fires. Executions, not steps: a step that fails and is retried, or is handled by
+``on_failure``, is not an execution failure."""
 FAILURE_RATE_PERIODS = 3
-"""Consecutive periods above the threshold: one bad batch of steps is not an incident."""
+"""Consecutive periods above the threshold: one bad batch of executions is not an incident."""
 
 
 def baton_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
@@ -35,15 +38,15 @@ def baton_metric(name: str, statistic: str = "Sum", label: str | None = None) ->
 
 
 def failure_rate() -> cw.MathExpression:
-    """Per cent of the steps run that failed (0 when none ran)."""
+    """Per cent of the executions finished that failed (0 when none finished)."""
     return cw.MathExpression(
-        expression="IF(ran > 0, 100 * failed / ran, 0)",
+        expression="IF(finished > 0, 100 * failed / finished, 0)",
         using_metrics={
-            "failed": baton_metric("StepFailed"),
-            # Every step that ran (not restored from the cache) records one duration.
-            "ran": baton_metric("StepDuration", "SampleCount"),
+            "failed": baton_metric("ExecutionFailed"),
+            # Every execution that ends (succeeded, failed or cancelled) counts once here.
+            "finished": baton_metric("ExecutionFinished"),
         },
-        label="Step failure rate (%)",
+        label="Execution failure rate (%)",
         period=PERIOD,
     )
 
@@ -85,7 +88,7 @@ class Observability(Construct):
         self.failure_rate_alarm = failure_rate().create_alarm(
             self,
             "FailureRateAlarm",
-            alarm_description=f"More than {FAILURE_RATE_PERCENT}% of the steps run failed",
+            alarm_description=f"More than {FAILURE_RATE_PERCENT}% of the executions that finished failed",
             threshold=FAILURE_RATE_PERCENT,
             evaluation_periods=FAILURE_RATE_PERIODS,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -107,7 +110,8 @@ class Observability(Construct):
         graph = cw.GraphWidget
         self.dashboard.add_widgets(
             graph(title="Executions", left=[baton_metric("ExecutionStarted", label="started"),
-                                            baton_metric("ExecutionFinished", label="finished")]),
+                                            baton_metric("ExecutionFinished", label="finished"),
+                                            baton_metric("ExecutionFailed", label="failed")]),
             graph(title="Step duration (ms)", left=[baton_metric("StepDuration", "p50", "p50"),
                                                     baton_metric("StepDuration", "p99", "p99")]),
             graph(title="Failures", left=[baton_metric("StepFailed", label="failed steps"),

@@ -4,7 +4,8 @@ Workflows declare ``triggers:``; the registrar turns each into an EventBridge ru
 (``<prefix>-rule-...`` on the default bus) or an EventBridge Scheduler schedule
 (``<prefix>-schedule-...``); the worker schedules one-shot wake-ups the same way. This
 construct creates the Scheduler group, the role schedules run as, and the permission that
-lets those rules invoke the starter; ``infra.access`` scopes the functions to the prefixes.
+lets those rules invoke the starter; ``infra.access`` scopes the functions to the prefixes
+and their schedules to the group.
 """
 
 from __future__ import annotations
@@ -65,16 +66,12 @@ class Scheduling(Construct):
         )
 
     @property
-    def schedule_arn_patterns(self) -> list[str]:
-        """ARNs of the schedules the functions may manage: in Baton's group and, by name, in ``default``.
+    def schedule_arn_pattern(self) -> str:
+        """ARNs of the schedules the functions may manage: Baton's own, in Baton's group.
 
-        The runtime creates its schedules without a group today, i.e. in ``default``; the
-        name prefix keeps that to Baton's own. Once it passes ``BATON_SCHEDULE_GROUP``
-        the ``default`` entry can go.
+        The runtime names the group in every schedule call (``BATON_SCHEDULE_GROUP``), so
+        nothing is granted in the account's ``default`` group.
         """
-        stack = Stack.of(self)
+        group = names.schedule_group_name(self.resource_prefix)
         prefix = names.schedule_name_prefix(self.resource_prefix)
-        return [
-            stack.format_arn(service="scheduler", resource="schedule", resource_name=f"{group}/{prefix}*")
-            for group in (names.schedule_group_name(self.resource_prefix), "default")
-        ]
+        return Stack.of(self).format_arn(service="scheduler", resource="schedule", resource_name=f"{group}/{prefix}*")

@@ -160,15 +160,7 @@ def main() -> None:
             f"{one.cpu * 1000:.0f} ms CPU, peak RSS {one.rss / 1024:.0f} MiB\n"
         )
         bare = {name: bare_cost(argv) for name, argv in BARE_COMMANDS.items()}
-        columns = [
-            "workload",
-            "N",
-            "median wall",
-            "per step",
-            "per step (best)",
-            "engine overhead (best)",
-            "CPU per step",
-        ]
+        columns = ["workload", "N", "median wall", "in-run per step", "per step", "engine overhead", "CPU per step"]
         print(f"| {' | '.join([*columns, 'peak RSS'])} |")
         print("|---|" + "---:|" * len(columns))
         sizes = sorted(options.sizes)

@@ -11,6 +11,8 @@ import it, and neither may drag the other's dependencies in.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 # --- DynamoDB ---------------------------------------------------------------------------
@@ -148,8 +150,8 @@ the execution failed on the last one."""
 
 ENV_SCHEDULE_GROUP: Final = "BATON_SCHEDULE_GROUP"
 """EventBridge Scheduler group the stack creates for Baton's schedules; set on the registrar
-and the worker. Schedules created outside it (the ``default`` group) are allowed only under
-the schedule name prefix."""
+and the worker, which create and delete every schedule in it. IAM grants schedules in this
+group only: one created without a group (in ``default``) would be refused."""
 
 
 def schedule_group_name(resource_prefix: str) -> str:
@@ -165,3 +167,33 @@ def function_name(resource_prefix: str, role: str) -> str:
 
 FUNCTION_ROLES: Final = ("registrar", "starter", "worker", "approver")
 """The Baton functions, by the name of their handler module."""
+
+
+# --- Added for the functions' environment (what each handler reads) ---------------------
+
+ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+"""Powertools' variable for the service name: the ``service`` key of every log line and the
+``service`` dimension of every metric."""
+ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+"""Powertools' variable for the CloudWatch namespace of the EMF metrics."""
+DEFAULT_SERVICE_NAME: Final = "baton"
+"""The service name when ``POWERTOOLS_SERVICE_NAME`` is not set (and the one the stack sets)."""
+DEFAULT_METRICS_NAMESPACE: Final = "Baton"
+"""The namespace when ``POWERTOOLS_METRICS_NAMESPACE`` is not set (and the one the stack sets)."""
+
+_SCHEDULING_VARIABLES: Final = (ENV_SCHEDULER_ROLE_ARN, ENV_SCHEDULE_GROUP)
+
+FUNCTION_ENVIRONMENT_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "registrar": (*ENVIRONMENT_VARIABLES, ENV_STARTER_FUNCTION_ARN, *_SCHEDULING_VARIABLES),
+        "starter": ENVIRONMENT_VARIABLES,
+        "worker": (*ENVIRONMENT_VARIABLES, ENV_STEP_QUEUE_ARN, *_SCHEDULING_VARIABLES),
+        "approver": ENVIRONMENT_VARIABLES,
+    }
+)
+"""What each function needs to find its resources, by role: its handler refuses to start
+without them. The registrar creates trigger rules and schedules (targeting the starter); the
+worker creates one-shot wake-up schedules (targeting the step queue)."""
+
+STACK_SETTING_VARIABLES: Final = (ENV_RETENTION_DAYS, ENV_POWERTOOLS_SERVICE_NAME, ENV_POWERTOOLS_METRICS_NAMESPACE)
+"""Read with a default; the stack sets them on every function so that its settings apply."""

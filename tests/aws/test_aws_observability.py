@@ -1,19 +1,24 @@
 """Observability of the handlers: a trace subsegment per step with its annotations, the EMF
-metrics of the issue, and a worker module that imports nothing heavy until invoked."""
+metrics of the issue, log lines that carry their execution and step, and a worker module
+that imports nothing heavy until invoked."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
+import pytest
 from tests.aws.harness import AwsHarness
 
 from baton.adapters.aws.relay import Delivery, Relay
 from baton.adapters.aws.sqs_dispatcher import StepMessage
-from baton.handlers.observability import PowertoolsHooks, metrics
+from baton.handlers.observability import PowertoolsHooks, logger, metrics
 
 WORKFLOW = """
 name: observed
@@ -71,7 +76,82 @@ def test_each_step_gets_an_annotated_subsegment_and_metrics(harness: AwsHarness)
     assert annotations["## step fail"]["status"] == "failed"
     recorded = set(metrics.metric_set)
     metrics.clear_metrics()
-    assert {"StepDuration", "StepFailed", "CacheMiss", "ExecutionFinished"} <= recorded
+    assert {"StepDuration", "StepFailed", "CacheMiss", "ExecutionFinished", "ExecutionFailed"} <= recorded
+
+
+def test_an_execution_that_succeeds_is_finished_but_not_failed(harness: AwsHarness) -> None:
+    harness.upload("observed.yaml", WORKFLOW.replace("exit 1", "exit 0"))
+    execution_id = harness.start("observed")
+    metrics.clear_metrics()
+
+    run_with_hooks(harness, execution_id, PowertoolsHooks(FakeProvider()))
+
+    recorded = dict(metrics.metric_set)
+    metrics.clear_metrics()
+    assert harness.execution(execution_id).status == "succeeded"
+    assert "ExecutionFinished" in recorded
+    assert "ExecutionFailed" not in recorded
+
+
+FAN_OUT = """
+name: fanned
+steps:
+  - id: first
+    command: echo first
+  - id: left
+    needs: [first]
+    command: echo left
+  - id: right
+    needs: [first]
+    command: echo right
+"""
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The JSON lines the handlers' Powertools logger writes from now on."""
+    stream = io.StringIO()
+    handler = cast(logging.StreamHandler, logger.registered_handler)  # type: ignore[type-arg]
+    previous = handler.setStream(stream)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        if previous is not None:
+            handler.setStream(previous)
+
+
+def test_every_worker_line_of_a_step_message_names_the_execution_and_the_step(
+    harness: AwsHarness, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    harness.upload("fanned.yaml", FAN_OUT)
+    execution_id = harness.start("fanned")
+    harness.deliver(harness.receive())  # runs first and left, sends right to the queue
+    (message,) = harness.receive()
+    assert json.loads(message["Body"]) == {"execution_id": execution_id, "unit": "right"}
+    before = len(log_lines())
+
+    harness.deliver([message])  # runs right, which ends the execution
+
+    lines = log_lines()[before:]
+    assert [line["message"] for line in lines] == ["step ended", "execution ended", "step message handled"]
+    assert [(line.get("execution_id"), line.get("step_id")) for line in lines] == [(execution_id, "right")] * 3
+    assert harness.execution(execution_id).status == "succeeded"
+
+
+def test_lines_of_the_units_a_message_runs_name_those_units(
+    harness: AwsHarness, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    harness.upload("fanned.yaml", FAN_OUT)
+    execution_id = harness.start("fanned")
+    before = len(log_lines())
+
+    harness.deliver(harness.receive())  # the first message names no unit: it starts the execution
+
+    lines = log_lines()[before:]
+    assert [(line["message"], line.get("step_id")) for line in lines] == [
+        ("step ended", "first"), ("step ended", "left"), ("step message handled", None)
+    ]  # fmt: skip
+    assert {line.get("execution_id") for line in lines} == {execution_id}
 
 
 def test_importing_the_worker_handler_loads_no_sdk_until_it_is_invoked() -> None:

@@ -134,6 +134,17 @@ def test_a_new_version_removes_the_triggers_it_dropped_and_a_deletion_removes_al
     assert "no workflow named 'triggered'" in answer["error"]
 
 
+def test_a_new_version_updates_its_schedule_in_the_stacks_group(harness: AwsHarness) -> None:
+    harness.upload("triggered.yaml", TRIGGERED)
+    name = f"{harness.settings.resource_prefix}-schedule-triggered-1"
+
+    harness.upload("triggered.yaml", TRIGGERED.replace("cron(0 3 * * ? *)", "cron(0 4 * * ? *)"))
+
+    assert schedules(harness) == [name]
+    schedule = harness.plumbing("scheduler").get_schedule(Name=name, GroupName=harness.settings.schedule_group)
+    assert schedule["ScheduleExpression"] == "cron(0 4 * * ? *)"
+
+
 def test_a_late_event_for_an_older_upload_does_not_replace_the_newer_version(harness: AwsHarness) -> None:
     harness.upload("triggered.yaml", TRIGGERED)
     current = harness.backend.registry.current("triggered")

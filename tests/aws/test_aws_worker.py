@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from tests.aws.harness import AwsHarness, FakeLambdaContext
 
 from baton.adapters.aws.sqs_dispatcher import StepMessage
@@ -18,7 +20,7 @@ steps:
 """
 
 
-def with_receive_count(harness: AwsHarness, count: int) -> list[dict]:
+def with_receive_count(harness: AwsHarness, count: int) -> list[dict[str, Any]]:
     (message,) = harness.receive()
     message["Attributes"]["ApproximateReceiveCount"] = str(count)
     return [message]
@@ -30,7 +32,15 @@ def forget_definition(harness: AwsHarness, execution_id: str) -> None:
     harness.plumbing("dynamodb").delete_item(TableName=harness.settings.definitions_table, Key=key)
 
 
-def test_a_poison_message_fails_its_execution_on_the_last_delivery(harness: AwsHarness) -> None:
+def published_metrics(stdout: str) -> set[str]:
+    """Names of the EMF metrics among the lines a handler printed."""
+    blobs = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]
+    return {metric["Name"] for blob in blobs for d in blob["_aws"]["CloudWatchMetrics"] for metric in d["Metrics"]}
+
+
+def test_a_poison_message_fails_its_execution_on_the_last_delivery(
+    harness: AwsHarness, capsys: pytest.CaptureFixture[str]
+) -> None:
     harness.upload("one.yaml", ONE_STEP)
     execution_id = harness.start("one")
     forget_definition(harness, execution_id)  # every worker will now fail on this execution
@@ -38,6 +48,8 @@ def test_a_poison_message_fails_its_execution_on_the_last_delivery(harness: AwsH
     early = harness.deliver(with_receive_count(harness, 4))
     assert len(early["batchItemFailures"]) == 1
     assert harness.execution(execution_id).status == "running"
+
+    assert "ExecutionFinished" not in published_metrics(capsys.readouterr().out)
 
     harness.plumbing("sqs").purge_queue(QueueUrl=harness.settings.step_queue_url)
     harness.backend.queue.dispatch([StepMessage(execution_id)])
@@ -48,6 +60,8 @@ def test_a_poison_message_fails_its_execution_on_the_last_delivery(harness: AwsH
     assert final.status == "failed"
     assert "failed 5 times" in (final.error or "")
     assert "no longer stored" in (final.error or "")
+    # It counts in the failure rate like any other execution that failed.
+    assert {"WorkerErrors", "ExecutionFinished", "ExecutionFailed"} <= published_metrics(capsys.readouterr().out)
 
 
 def test_a_message_that_is_not_a_step_message_is_reported_failed(harness: AwsHarness) -> None:

@@ -138,12 +138,6 @@ def test_unknown_executions_are_usage_errors(workspace: Workspace) -> None:
         assert "no execution 'nope'" in result.stderr
 
 
-def test_stack_is_refused_until_the_aws_backend_is_wired(workspace: Workspace) -> None:
-    result = workspace.baton("status", "some-id", "--stack", "prod")
-    assert result.returncode == 2
-    assert "--stack prod" in result.stderr
-
-
 def test_a_timeout_kills_the_step_and_its_children(workspace: Workspace) -> None:
     workspace.write(
         "w.yaml",

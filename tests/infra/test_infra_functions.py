@@ -1,7 +1,10 @@
-"""The functions: runtime, tracing, Powertools settings, log groups, the worker's event source."""
+"""The functions: runtime, tracing, the environment their handlers read, Powertools settings,
+log groups, the worker's event source."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ from aws_cdk.assertions import Template
 from tests.infra.conftest import NO_BUNDLING
 
 from baton import resource_names as names
+from baton.adapters.aws.bootstrap import LEASE_SECONDS_ENV, WORKSPACE_ROOT_ENV
 from infra.application import BatonApp, build_app
 
 ROLES = ("registrar", "starter", "worker", "approver")
@@ -107,6 +111,59 @@ def test_trigger_settings_point_at_the_starter_queue_and_scheduler_role(
     assert registrar[names.ENV_SCHEDULER_ROLE_ARN] == worker[names.ENV_SCHEDULER_ROLE_ARN] == scheduler_role
     assert worker[names.ENV_STEP_QUEUE_ARN] == {"Fn::GetAtt": [logical_ids["step_queue"], "Arn"]}
     assert registrar[names.ENV_SCHEDULE_GROUP] == worker[names.ENV_SCHEDULE_GROUP] == "baton"
+
+
+LEFT_AT_DEFAULT = {WORKSPACE_ROOT_ENV, LEASE_SECONDS_ENV}
+"""Tunables the runtime reads with a default that the stack does not change."""
+
+
+def _variables(value: object) -> set[str]:
+    """The environment variable names in a ``baton.resource_names`` constant."""
+    if isinstance(value, str):
+        return {value} if value.startswith(("BATON_", "POWERTOOLS_")) else set()
+    if isinstance(value, Mapping):
+        value = tuple(value.values())
+    if isinstance(value, tuple):
+        return {name for item in value for name in _variables(item)}
+    return set()
+
+
+def runtime_variables() -> set[str]:
+    """Variables the handlers and AWS adapters read: the ``names.*`` constants they use that
+    name variables, and ``"BATON_..."`` / ``"POWERTOOLS_..."`` literals in their source."""
+    runtime = LAMBDAS / "baton"
+    sources = [*(runtime / "adapters" / "aws").glob("*.py"), *(runtime / "handlers").glob("*.py")]
+    text = "\n".join(path.read_text(encoding="utf-8") for path in sources)
+    used = {name for constant in re.findall(r"\bnames\.(\w+)", text) for name in _variables(getattr(names, constant))}
+    return used | set(re.findall(r"\"((?:BATON|POWERTOOLS)_[A-Z_]+)\"", text))
+
+
+def test_every_variable_the_runtime_reads_is_one_a_function_gets_or_a_tunable() -> None:
+    read = runtime_variables()
+    assert {names.ENV_EVENT_BUS, names.ENV_SCHEDULE_GROUP, names.ENV_POWERTOOLS_SERVICE_NAME} <= read, read
+    declared = {*_variables(names.FUNCTION_ENVIRONMENT_VARIABLES), *names.STACK_SETTING_VARIABLES}
+    assert read - declared - LEFT_AT_DEFAULT == set(), "declare it in baton.resource_names and set it in infra/"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_function_environment_covers_what_its_handler_reads(
+    resources: dict[str, Any], logical_ids: dict[str, str], role: str
+) -> None:
+    # GIVEN what the role's handler refuses to start without, and the settings it reads
+    needed = {*names.FUNCTION_ENVIRONMENT_VARIABLES[role], *names.STACK_SETTING_VARIABLES}
+    # THEN the synthesized function sets each of them, to something
+    variables = _props(resources, logical_ids[role])["Environment"]["Variables"]
+    assert needed - set(variables) == set()
+    assert [name for name in needed if variables[name] in ("", None)] == []
+
+
+def test_the_stack_sets_every_variable_the_runtime_reads_but_the_tunables(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    set_somewhere = {
+        name for role in ROLES for name in _props(resources, logical_ids[role])["Environment"]["Variables"]
+    }
+    assert runtime_variables() - set_somewhere == LEFT_AT_DEFAULT
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -39,7 +39,7 @@ def test_awssolutions_reports_no_unacknowledged_findings(baton: BatonApp) -> Non
 
 
 ARN = "Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{}:<AWS::Region>:<AWS::AccountId>:{}]"
-SCHEDULES = [ARN.format("scheduler", f"schedule/{group}/baton-schedule-*") for group in ("baton", "default")]
+SCHEDULES = [ARN.format("scheduler", "schedule/baton/baton-schedule-*")]
 
 
 def _objects(bucket_logical_id: str) -> str:

@@ -36,8 +36,8 @@ def test_dashboard_is_named_after_the_prefix(resources: dict[str, Any], logical_
 
 @pytest.mark.parametrize(
     "metric",
-    ["ExecutionStarted", "ExecutionFinished", "StepDuration", "StepFailed", "CacheHit", "CacheMiss", "WorkerErrors",
-     "DefinitionRejected"],
+    ["ExecutionStarted", "ExecutionFinished", "ExecutionFailed", "StepDuration", "StepFailed", "CacheHit",
+     "CacheMiss", "WorkerErrors", "DefinitionRejected"],
 )  # fmt: skip
 def test_dashboard_shows_each_baton_metric_the_runtime_publishes(
     resources: dict[str, Any], logical_ids: dict[str, str], metric: str
@@ -77,13 +77,18 @@ def test_worker_errors_alarm_watches_the_worker(resources: dict[str, Any], logic
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
-def test_failure_rate_alarm_divides_failed_steps_by_steps_run(
+def test_failure_rate_alarm_divides_failed_executions_by_finished_ones(
     resources: dict[str, Any], logical_ids: dict[str, str]
 ) -> None:
     alarm = _props(resources, logical_ids["FailureRateAlarm"])
     queries = {query["Id"]: query for query in alarm["Metrics"]}
-    assert queries["expr_1"]["Expression"] == "IF(ran > 0, 100 * failed / ran, 0)"
-    assert queries["failed"]["MetricStat"]["Metric"]["MetricName"] == "StepFailed"
-    assert queries["ran"]["MetricStat"]["Metric"]["MetricName"] == "StepDuration"
-    assert queries["ran"]["MetricStat"]["Stat"] == "SampleCount"
+    assert set(queries) == {"expr_1", "failed", "finished"}
+    assert queries["expr_1"]["Expression"] == "IF(finished > 0, 100 * failed / finished, 0)"
+    for query_id, metric in (("failed", "ExecutionFailed"), ("finished", "ExecutionFinished")):
+        stat = queries[query_id]["MetricStat"]
+        assert stat["Metric"] == {"Namespace": "Baton", "MetricName": metric,
+                                  "Dimensions": [{"Name": "service", "Value": "baton"}]}  # fmt: skip
+        assert stat["Stat"] == "Sum"
+        assert metric in published_metrics(), f"the runtime no longer publishes {metric}"
     assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (10, 3)
+    assert alarm["TreatMissingData"] == "notBreaching"

@@ -140,17 +140,19 @@ class UnitContext:
     def cache_key_for(
         self,
         step: StepDef,
+        *,
         fields: dict[str, Any],
         env: dict[str, str],
         outputs: dict[str, str],
         context: dict[str, Any],
+        record: StepRecord,
     ) -> str:
         """The full cache key of one run of ``step`` (one item of a ``for_each``)."""
         rendered_key = str(self.expressions.render(step.cache_key, context)) if step.cache_key else None
         body: dict[str, Any] = fields
-        if "item" in context:
+        if record.index is not None:
             # An item whose body does not mention it still differs ($BATON_ITEM_INDEX).
-            body = {"fields": fields, "item": context["item"], "index": context["index"]}
+            body = {"fields": fields, "item": record.item, "index": record.index}
         return full_cache_key(
             workflow=self.definition.name,
             step_id=step.id,

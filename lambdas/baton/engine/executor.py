@@ -177,7 +177,10 @@ class Executor(UnitContext):
 
     def _prepare(self, record: StepRecord, step: StepDef, body: BodyDef) -> Prepared:
         kind = step_type(body.type)
-        context = self.context_for(record)
+        # Building the context costs a copy of every step's view; a body with no template and
+        # no bare expression (``command: make``, ``condition: true``) does not read it.
+        plain = not step.templated and record.kind != KIND_COMPENSATION and not _has_bare_expression(body)
+        context = {} if plain else self.context_for(record)
         fields = kind.prepare(body.fields, context, self.expressions)
         env = {
             **self.expressions.render_env(self.definition.env, context),
@@ -186,7 +189,11 @@ class Executor(UnitContext):
         if record.kind == KIND_COMPENSATION:
             return Prepared(kind, fields, env)
         outputs = {name: str(self.expressions.render(path, context)) for name, path in step.outputs.items()}
-        cache_key = self.cache_key_for(step, fields, env, outputs, context) if step.cache_enabled else None
+        cache_key = (
+            self.cache_key_for(step, fields=fields, env=env, outputs=outputs, context=context, record=record)
+            if step.cache_enabled
+            else None
+        )
         return Prepared(kind, fields, env, outputs, cache_key, step.cache_ttl_seconds)
 
     def _restore_files(self, files: dict[str, Any]) -> bool:
@@ -334,3 +341,8 @@ class Executor(UnitContext):
             assert step.compensate is not None
             return step.compensate
         return step.body
+
+
+def _has_bare_expression(body: BodyDef) -> bool:
+    """True for a body with an expression evaluated without ``{{ }}`` (an assert's condition)."""
+    return isinstance(body.fields.get("condition"), str)

@@ -145,6 +145,10 @@ class _Workspace:
             pure = PurePosixPath(pattern)
             if pure.is_absolute() or ".." in pure.parts:
                 raise ExpressionError(f"hash_files({pattern!r}): globs must be relative to the workspace")
+            # ``src/**`` means every file below src (as in .gitignore); Python before 3.13
+            # matches only directories with a trailing ``**``.
+            if pure.name == "**":
+                pattern = f"{pattern}/*"
             for match in self.root.glob(pattern):
                 resolved = self._resolve("hash_files", str(match))
                 if resolved.is_file():

@@ -8,18 +8,28 @@ imported (~0.3 s), which would otherwise land in every module's import time.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from baton import resource_names as names
 from baton.adapters.aws.relay_support import Hooks
 from baton.engine.records import CACHED, FAILED, SUCCEEDED, ExecutionRecord, StepRecord
 
-SERVICE = "baton"
-NAMESPACE = "Baton"
+
+def powertools_names(environ: Mapping[str, str]) -> tuple[str, str]:
+    """The service name and metrics namespace: Powertools' standard variables (which the
+    stack sets), else ``baton`` and ``Baton``."""
+    service = environ.get(names.ENV_POWERTOOLS_SERVICE_NAME) or names.DEFAULT_SERVICE_NAME
+    namespace = environ.get(names.ENV_POWERTOOLS_METRICS_NAMESPACE) or names.DEFAULT_METRICS_NAMESPACE
+    return service, namespace
+
+
+SERVICE, NAMESPACE = powertools_names(os.environ)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -54,7 +64,8 @@ class PowertoolsHooks(Hooks):
 
     @contextmanager
     def unit(self, execution: ExecutionRecord, key: str) -> Iterator[Callable[[StepRecord], None]]:
-        """Trace one unit's work; the logger carries its key meanwhile."""
+        """Trace one unit's work; the logger carries its key meanwhile (then the key it had)."""
+        outer = logger.get_current_keys().get("step_id")
         logger.append_keys(step_id=key)
         with self.provider.in_subsegment(f"## step {key}") as subsegment:
             subsegment.put_annotation("workflow", execution.workflow)
@@ -68,7 +79,12 @@ class PowertoolsHooks(Hooks):
             try:
                 yield annotate
             finally:
-                logger.remove_keys(["step_id"])
+                # Put back the step of the message being handled: the worker's own lines
+                # after this unit belong to it.
+                if outer is None:
+                    logger.remove_keys(["step_id"])
+                else:
+                    logger.append_keys(step_id=outer)
 
     def unit_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
         """StepDuration, StepFailed, CacheHit and CacheMiss."""
@@ -84,8 +100,10 @@ class PowertoolsHooks(Hooks):
         logger.info("step ended", extra={"step_id": record.key, "status": record.status, "error": record.error})
 
     def execution_ended(self, execution: ExecutionRecord) -> None:
-        """ExecutionFinished (and the end, in the log)."""
+        """ExecutionFinished, ExecutionFailed if it failed (and the end, in the log)."""
         metrics.add_metric(name="ExecutionFinished", unit=MetricUnit.Count, value=1)
+        if execution.status == FAILED:
+            metrics.add_metric(name="ExecutionFailed", unit=MetricUnit.Count, value=1)
         logger.info("execution ended", extra={"status": execution.status, "error": execution.error})
 
 

@@ -149,4 +149,4 @@ def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
     return cast(LambdaHandler, handler)
 
 
-handler = make_handler(backend_from_environ)
+handler = make_handler(lambda: backend_from_environ(role="starter"))

@@ -30,6 +30,7 @@ class Worker:
     def __init__(self, backend: AwsBackend) -> None:
         self.backend = backend
         self.gate = ConcurrencyGate(backend.store, recheck_seconds=backend.recheck_seconds)
+        self.hooks = PowertoolsHooks()
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Handle a batch; return the failed message ids."""
@@ -45,7 +46,7 @@ class Worker:
             backend.publisher,
             remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
             workspace_root=backend.workspace_root,
-            hooks=PowertoolsHooks(),
+            hooks=self.hooks,
             gate=self.gate.wait_seconds,
         )
         metrics.add_metric(name="StepMessages", unit=MetricUnit.Count, value=len(event.get("Records", [])))
@@ -67,13 +68,17 @@ class Worker:
             logger.exception("step message failed", extra={"receive_count": receive_count})
             if delivery.final:
                 reason = f"the worker failed {receive_count} times on this message: {exc!r}"
-                fail_execution(self.backend.store, self.backend.publisher, message.execution_id,
-                               unit=message.unit, reason=reason, now=self.backend.clock.now())  # fmt: skip
+                ended = fail_execution(self.backend.store, self.backend.publisher, message.execution_id,
+                                       unit=message.unit, reason=reason, now=self.backend.clock.now())  # fmt: skip
+                if ended is not None:
+                    self.hooks.execution_ended(ended)
             raise
+        else:
+            # Logged before ``finally`` drops the keys: this line belongs to the message's step.
+            logger.info("step message handled", extra={"ran": result.ran, "sent": result.sent,
+                                                       "status": result.status, "note": result.note})  # fmt: skip
         finally:
             logger.remove_keys(["execution_id", "step_id"])
-        logger.info("step message handled", extra={"ran": result.ran, "sent": result.sent,
-                                                   "status": result.status, "note": result.note})  # fmt: skip
 
 
 def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
@@ -90,4 +95,4 @@ def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
     return cast(LambdaHandler, handler)
 
 
-handler = make_handler(backend_from_environ)
+handler = make_handler(lambda: backend_from_environ(role="worker"))

@@ -73,6 +73,16 @@ def test_hash_files_covers_paths_and_contents(engine: ExpressionEngine, workspac
     assert engine.evaluate("hash_files('src/**/*.py')", {}) != first
 
 
+def test_a_trailing_double_star_covers_every_file_below(engine: ExpressionEngine, workspace: Path) -> None:
+    write(workspace, "src/a.py", "print(1)\n")
+    write(workspace, "src/pkg/deep/b.py", "print(2)\n")
+    first = engine.evaluate("hash_files('src/**')", {})
+    assert first != hashlib.sha256().hexdigest()
+
+    write(workspace, "src/pkg/deep/b.py", "print(3)\n")
+    assert engine.evaluate("hash_files('src/**')", {}) != first
+
+
 def test_hash_files_includes_the_relative_path(engine: ExpressionEngine, workspace: Path) -> None:
     write(workspace, "a/x.txt", "same")
     before = engine.evaluate("hash_files('**/*.txt')", {})

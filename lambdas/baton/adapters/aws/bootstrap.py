@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from baton import resource_names as names
 from baton.adapters.aws.clients import AwsClients
 from baton.adapters.aws.definitions import DefinitionRegistry
 from baton.adapters.aws.dynamodb_state import DynamoDBStateStore
@@ -25,6 +26,7 @@ from baton.adapters.local.runtime import SystemClock, ThreadPoolDispatcher
 from baton.engine.service import Engine
 from baton.ports import Ports
 
+# Tunables the stack leaves at their defaults (tests set them).
 WORKSPACE_ROOT_ENV = "BATON_WORKSPACE_ROOT"
 DEFAULT_WORKSPACE_ROOT = Path("/tmp/baton")
 LEASE_SECONDS_ENV = "BATON_LEASE_SECONDS"
@@ -105,10 +107,17 @@ def aws_backend(
     )
 
 
-def backend_from_environ(environ: Mapping[str, str] | None = None, clients: AwsClients | None = None) -> AwsBackend:
-    """The backend of a Lambda function, from its environment."""
+def backend_from_environ(
+    environ: Mapping[str, str] | None = None, clients: AwsClients | None = None, *, role: str | None = None
+) -> AwsBackend:
+    """The backend of a Lambda function, from its environment.
+
+    ``role`` (``worker``...) names the function: a variable it needs that the environment
+    lacks is a ``SettingsError`` at cold start, not a failure at the first long wait.
+    """
     environ = os.environ if environ is None else environ
-    settings = AwsSettings.from_environ(environ)
+    required = names.FUNCTION_ENVIRONMENT_VARIABLES[role] if role is not None else names.ENVIRONMENT_VARIABLES
+    settings = AwsSettings.from_environ(environ, required=required)
     root = Path(environ.get(WORKSPACE_ROOT_ENV) or DEFAULT_WORKSPACE_ROOT)
     lease = float(environ.get(LEASE_SECONDS_ENV) or DEFAULT_LEASE_SECONDS)
     return aws_backend(settings, clients or AwsClients(), workspace_root=root,

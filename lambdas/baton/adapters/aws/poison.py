@@ -28,14 +28,18 @@ def fail_execution(
     reason: str,
     now: datetime,
 ) -> ExecutionRecord | None:
-    """Mark the execution (and the unit, if it had not ended) failed with ``reason``."""
+    """Mark the execution (and the unit, if it had not ended) failed with ``reason``.
+
+    Returns the failed execution, or None when this call did not end it (it had ended
+    already, does not exist, or kept changing under us).
+    """
     for _ in range(_ATTEMPTS):
         try:
             execution, records = store.load(execution_id)
         except ExecutionNotFoundError:
             return None
         if execution.status in TERMINAL_EXECUTION:
-            return execution
+            return None  # ended meanwhile, and reported by whoever ended it
         record = records.get(unit) if unit is not None else None
         updates = []
         if record is not None and record.status not in TERMINAL_STEP:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from baton import resource_names as names
@@ -32,13 +32,18 @@ class AwsSettings:
     starter_function_arn: str | None = None
     scheduler_role_arn: str | None = None
     schedule_group: str | None = None
-    """EventBridge Scheduler group of Baton's schedules (the ``default`` group if None)."""
+    """EventBridge Scheduler group of Baton's schedules (``GroupName`` of every schedule call;
+    the account's ``default`` group if None, which the stack's IAM policies do not allow)."""
     retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> AwsSettings:
-        """Read every variable; ``SettingsError`` names each one that is missing."""
-        missing = [name for name in names.ENVIRONMENT_VARIABLES if not environ.get(name)]
+    def from_environ(
+        cls, environ: Mapping[str, str], *, required: Iterable[str] = names.ENVIRONMENT_VARIABLES
+    ) -> AwsSettings:
+        """Read every variable; ``SettingsError`` names each of ``required`` (and of the stack's
+        resource names, needed by every function) that is missing."""
+        needed = dict.fromkeys([*names.ENVIRONMENT_VARIABLES, *required])
+        missing = [name for name in needed if not environ.get(name)]
         if missing:
             raise SettingsError(f"the AWS runtime needs these environment variables: {', '.join(missing)}")
         retention = environ.get(names.ENV_RETENTION_DAYS) or str(DEFAULT_RETENTION_DAYS)
