@@ -198,19 +198,24 @@ class Driver:
         return self._update(status=WAITING)
 
     def _finalize(self, outcome: str) -> ExecutionRecord | None:
-        executor = self.executor
-        outputs: dict[str, Any] = {}
-        error = None
-        if outcome == SUCCEEDED:
-            try:
-                outputs = render_workflow_outputs(executor)
-            except BatonError as exc:
-                outcome, error = FAILED, f"outputs: {executor.masker.text(str(exc))}"
-        elif outcome == FAILED:
-            error = first_failure(executor)
-        elif outcome == CANCELLED:
-            error = "cancelled"
-        return self._update(status=outcome, outputs=outputs, error=error, finished_at=self.clock.now())
+        return self._update(**final_changes(self.executor, outcome), finished_at=self.clock.now())
+
+
+def final_changes(executor: Executor, outcome: str) -> dict[str, Any]:
+    """The execution's last status, outputs and error for an ``outcome`` of the planner; a
+    success whose outputs cannot be rendered becomes a failure."""
+    outputs: dict[str, Any] = {}
+    error = None
+    if outcome == SUCCEEDED:
+        try:
+            outputs = render_workflow_outputs(executor)
+        except BatonError as exc:
+            outcome, error = FAILED, f"outputs: {executor.masker.text(str(exc))}"
+    elif outcome == FAILED:
+        error = first_failure(executor)
+    elif outcome == CANCELLED:
+        error = "cancelled"
+    return {"status": outcome, "outputs": outputs, "error": error}
 
 
 def first_failure(executor: Executor) -> str:

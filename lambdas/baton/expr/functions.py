@@ -147,9 +147,8 @@ class _Workspace:
                 raise ExpressionError(f"hash_files({pattern!r}): globs must be relative to the workspace")
             # ``src/**`` means every file below src (as in .gitignore); Python before 3.13
             # matches only directories with a trailing ``**``.
-            if pure.name == "**":
-                pattern = f"{pattern}/*"
-            for match in self.root.glob(pattern):
+            glob = f"{pattern}/*" if pure.name == "**" else pattern
+            for match in self.root.glob(glob):
                 resolved = self._resolve("hash_files", str(match))
                 if resolved.is_file():
                     found[match.relative_to(self.root).as_posix()] = resolved

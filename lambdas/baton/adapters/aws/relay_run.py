@@ -7,22 +7,20 @@ from typing import TYPE_CHECKING
 
 from baton.adapters.aws.relay_support import Delivery, RelayResult, restore_declared_files, unit_budget_seconds
 from baton.adapters.aws.sqs_dispatcher import StepMessage
-from baton.engine.driver import first_failure, render_workflow_outputs
+from baton.engine.driver import final_changes
 from baton.engine.executor import Executor
 from baton.engine.planner import Decision, plan
 from baton.engine.records import (
-    CANCELLED,
     FAILED,
     PENDING,
     RUNNING,
-    SUCCEEDED,
     TERMINAL_EXECUTION,
     TERMINAL_STEP,
     WAITING,
     ExecutionRecord,
     StepRecord,
 )
-from baton.errors import BatonError, StateConflictError
+from baton.errors import StateConflictError
 
 if TYPE_CHECKING:
     from baton.adapters.aws.relay import Relay
@@ -263,19 +261,7 @@ class MessageRun:
         return stored
 
     def _finalize(self, outcome: str) -> bool:
-        executor = self.executor
-        outputs: dict[str, object] = {}
-        error = None
-        if outcome == SUCCEEDED:
-            try:
-                outputs = render_workflow_outputs(executor)
-            except BatonError as exc:
-                outcome, error = FAILED, f"outputs: {executor.masker.text(str(exc))}"
-        elif outcome == FAILED:
-            error = first_failure(executor)
-        elif outcome == CANCELLED:
-            error = "cancelled"
-        stored = self._update(status=outcome, outputs=outputs, error=error, finished_at=self.clock.now())
+        stored = self._update(**final_changes(self.executor, outcome), finished_at=self.clock.now())
         if stored is None:
             return False
         self.relay.lifecycle.execution_ended(stored)
