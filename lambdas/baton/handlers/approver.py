@@ -4,7 +4,7 @@ and the execution handed back to the workers."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
 from baton.adapters.aws.sqs_dispatcher import StepMessage
 from baton.errors import BatonError
-from baton.handlers.observability import LambdaHandler, LazyApp, logger, metrics, traced
+from baton.handlers.observability import LambdaHandler, lambda_entry_point, logger, metrics
 
 
 class Answer(BaseModel):
@@ -52,15 +52,7 @@ class ApproverApp:
 
 def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
     """The Lambda entry point over the backend ``build`` makes (on first use)."""
-    app = LazyApp(lambda: ApproverApp(build()))
-
-    @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        result: dict[str, Any] = traced(app().handle)(event, context)
-        return result
-
-    return cast(LambdaHandler, handler)
+    return lambda_entry_point(lambda: ApproverApp(build()))
 
 
 handler = make_handler(lambda: backend_from_environ(role="approver"))

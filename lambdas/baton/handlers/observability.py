@@ -107,6 +107,21 @@ class PowertoolsHooks(Hooks):
         logger.info("execution ended", extra={"status": execution.status, "error": execution.error})
 
 
+def lambda_entry_point(make_app: Callable[[], Any]) -> LambdaHandler:
+    """The Lambda entry point of an application made on the first invocation: Powertools'
+    logging context, metrics flushed per invocation (with the cold-start metric), and a
+    traced call of the application's ``handle(event, context)``."""
+    app = LazyApp(make_app)
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        result: dict[str, Any] = traced(app().handle)(event, context)
+        return result
+
+    return cast(LambdaHandler, handler)
+
+
 class LazyApp:
     """Builds a handler's application on the first invocation and keeps it (warm starts)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
@@ -16,7 +16,7 @@ from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
 from baton.adapters.aws.clients import error_code
 from baton.adapters.aws.registration import Registrar, Registration, S3Object
 from baton.adapters.aws.triggers import TriggerManager
-from baton.handlers.observability import LambdaHandler, LazyApp, logger, metrics, traced
+from baton.handlers.observability import LambdaHandler, lambda_entry_point, logger, metrics
 
 
 class RegistrarApp:
@@ -76,15 +76,7 @@ class RegistrarApp:
 
 def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
     """The Lambda entry point over the backend ``build`` makes (on first use)."""
-    app = LazyApp(lambda: RegistrarApp(build()))
-
-    @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        result: dict[str, Any] = traced(app().handle)(event, context)
-        return result
-
-    return cast(LambdaHandler, handler)
+    return lambda_entry_point(lambda: RegistrarApp(build()))
 
 
 handler = make_handler(lambda: backend_from_environ(role="registrar"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, cast
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -28,7 +28,7 @@ from baton.adapters.aws.concurrency import ConcurrencyGate
 from baton.adapters.aws.starting import Starter, StartRequest
 from baton.adapters.aws.triggers import TRIGGER_KEY
 from baton.errors import BatonError
-from baton.handlers.observability import LambdaHandler, LazyApp, logger, metrics, traced
+from baton.handlers.observability import LambdaHandler, lambda_entry_point, logger, metrics
 
 
 class StartDetail(BaseModel):
@@ -138,15 +138,7 @@ class StarterApp:
 
 def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
     """The Lambda entry point over the backend ``build`` makes (on first use)."""
-    app = LazyApp(lambda: StarterApp(build()))
-
-    @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        result: dict[str, Any] = traced(app().handle)(event, context)
-        return result
-
-    return cast(LambdaHandler, handler)
+    return lambda_entry_point(lambda: StarterApp(build()))
 
 
 handler = make_handler(lambda: backend_from_environ(role="starter"))

@@ -8,7 +8,7 @@ message goes to the dead-letter queue.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -18,7 +18,7 @@ from baton.adapters.aws.concurrency import ConcurrencyGate
 from baton.adapters.aws.poison import fail_execution
 from baton.adapters.aws.relay import Delivery, Relay
 from baton.adapters.aws.sqs_dispatcher import StepMessage
-from baton.handlers.observability import LambdaHandler, LazyApp, PowertoolsHooks, logger, metrics, traced
+from baton.handlers.observability import LambdaHandler, PowertoolsHooks, lambda_entry_point, logger, metrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -83,16 +83,7 @@ class Worker:
 
 def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
     """The Lambda entry point over the backend ``build`` makes (on first use)."""
-    app = LazyApp(lambda: Worker(build()))
-
-    @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics(capture_cold_start_metric=True)
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        worker: Worker = app()
-        result: dict[str, Any] = traced(worker.handle)(event, context)
-        return result
-
-    return cast(LambdaHandler, handler)
+    return lambda_entry_point(lambda: Worker(build()))
 
 
 handler = make_handler(lambda: backend_from_environ(role="worker"))
