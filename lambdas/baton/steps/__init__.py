@@ -14,6 +14,7 @@ _MODULES = {
     "assert": "baton.steps.assertion",
     "wait": "baton.steps.wait",
     "approval": "baton.steps.approval",
+    "http": "baton.steps.http",
 }
 
 
