@@ -15,6 +15,7 @@ _MODULES = {
     "wait": "baton.steps.wait",
     "approval": "baton.steps.approval",
     "http": "baton.steps.http",
+    "aws": "baton.steps.aws",
 }
 
 

@@ -349,8 +349,8 @@ def test_bad_inputs_are_refused_before_anything_runs(harness: Harness, inputs: d
 
 
 def test_a_step_type_this_backend_cannot_run_is_refused_at_load(harness: Harness) -> None:
-    with pytest.raises(UnsupportedStepTypeError, match="aws"):
-        harness.start("name: h\nsteps:\n  - id: a\n    type: aws\n    service: s3\n    action: list_buckets\n")
+    with pytest.raises(UnsupportedStepTypeError, match="workflow"):
+        harness.start("name: h\nsteps:\n  - id: a\n    type: workflow\n    workflow: child\n")
 
 
 def test_for_each_items_are_cached_one_by_one(harness: Harness) -> None:
