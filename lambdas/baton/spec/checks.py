@@ -22,13 +22,8 @@ _PLAIN_KEYS = {
     "id", "type", "name", "needs", "model", "provider", "security_profile", "allowed_commands",
     "service", "action", "region", "method", "workflow", "version", "on_false", "max_concurrency",
     "timeout", "retry", "continue_on_error", "use_cache", "max_tokens", "budget", "expect_status",
-    "duration", "compensate",
+    "duration",
 }  # fmt: skip
-_RESERVED = {
-    *("inputs", "steps", "env", "secrets", "execution", "trigger", "workflow"),
-    "item",
-    "index",
-}
 _STEP_ATTRIBUTES = (
     "outputs",
     "status",
@@ -41,6 +36,7 @@ _STEP_ATTRIBUTES = (
 )
 _EXECUTION_ATTRIBUTES = ("id", "started_at", "workflow")
 _ALWAYS_ROOTS = ("inputs", "steps", "env", "secrets", "execution", "trigger", "workflow")
+_RESERVED = {*_ALWAYS_ROOTS, "item", "index"}
 # Outputs each type always sets; None means open (a shell step adds any $BATON_OUTPUT key).
 _KNOWN_OUTPUTS: dict[str, tuple[str, ...] | None] = {
     "shell": None,

@@ -19,6 +19,7 @@ from pydantic_core import ErrorDetails
 from baton.spec.source import PathKey, Position, SourceDocument
 from baton.spec.steps import (
     _INFERRED_BY_KEY,
+    COMMON_STEP_KEYS,
     STEP_ERROR_TYPE,
     STEP_TYPES,
     TYPE_ALIASES,
@@ -213,7 +214,7 @@ class ErrorTranslator:
                     False,
                     f"cannot tell the step type: keys of {', '.join(inferred)} steps; add 'type'",
                 )
-            unknown = [k for k in step if isinstance(k, str) and k not in _COMMON_KEYS]
+            unknown = [k for k in step if isinstance(k, str) and k not in (*COMMON_STEP_KEYS, "type")]
             hints = [(k, difflib.get_close_matches(k, list(_INFERRED_BY_KEY), n=1)) for k in unknown]
             hint = "".join(f"; unknown key '{k}', did you mean '{close[0]}'?" for k, close in hints if close)
             return False, f"missing key 'type' (expected one of: {valid}){hint}"
@@ -231,10 +232,6 @@ _MEANT_TYPES = {
     "subworkflow": "workflow", "call": "workflow", "check": "assert", "test": "assert",
 }  # fmt: skip
 _BOUND_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "too_short", "too_long")
-_COMMON_KEYS = {
-    "id", "name", "needs", "when", "timeout", "retry", "continue_on_error", "cache_key", "use_cache",
-    "cache", "outputs", "env", "for_each", "max_concurrency", "compensate", "type",
-}  # fmt: skip
 
 
 def _unique(details: list[ErrorDetails]) -> list[ErrorDetails]:

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from baton.spec.schema import workflow_schema
+from baton.spec.steps import COMMON_STEP_KEYS
 
 _SECTIONS = [
     ("Workflow", ["__root__"]),
@@ -36,10 +37,6 @@ _SECTIONS = [
     ),
     ("Triggers", ["ScheduleTrigger", "EventTrigger", "EventPattern", "S3Trigger", "S3Location"]),
 ]
-_COMMON_STEP_KEYS = (
-    "id", "name", "needs", "when", "timeout", "retry", "continue_on_error", "cache_key", "use_cache",
-    "cache", "outputs", "env", "for_each", "max_concurrency", "compensate",
-)  # fmt: skip
 
 
 def _type_of(fragment: dict[str, Any]) -> str:
@@ -69,7 +66,7 @@ def _type_of(fragment: dict[str, Any]) -> str:
 
 
 def _type_keys(step_schema: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(key for key in step_schema["properties"] if key not in _COMMON_STEP_KEYS)
+    return tuple(key for key in step_schema["properties"] if key not in COMMON_STEP_KEYS)
 
 
 def _default(fragment: dict[str, Any], required: bool) -> str:
@@ -124,7 +121,7 @@ def render_reference() -> str:
             doc = " ".join(part.get("description", "").replace("``", "`").split())
             if doc:
                 lines += [doc, ""]
-            skip = _COMMON_STEP_KEYS if title == "Steps" else ()
+            skip = COMMON_STEP_KEYS if title == "Steps" else ()
             lines += [*_table(part, definitions, skip=skip), ""]
     return "\n".join(lines).rstrip() + "\n"
 

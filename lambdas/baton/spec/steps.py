@@ -360,6 +360,8 @@ AnyStep = ShellStep | AssertStep | AgentStep | HttpStep | AwsStep | WaitStep | A
 STEP_ERROR_TYPE = _STEP_TYPE_ERROR
 
 StepCommon.model_rebuild()
+COMMON_STEP_KEYS: tuple[str, ...] = tuple(field.alias or name for name, field in StepCommon.model_fields.items())
+"""The keys every step accepts, whatever its type (``type`` not included)."""
 for _model in (
     ShellStep,
     AssertStep,
