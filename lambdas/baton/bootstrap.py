@@ -52,4 +52,5 @@ def local_ports(state_dir: Path, environ: Mapping[str, str] | None = None) -> Po
 def local_engine(state_dir: Path, environ: Mapping[str, str] | None = None) -> Engine:
     """An engine on the embedded backend; steps inherit ``environ`` (the process's by default)."""
     environ = dict(os.environ if environ is None else environ)
-    return Engine(local_ports(state_dir, environ), base_env=environ)
+    workers = int(environ.get(MAX_WORKERS_ENV) or DEFAULT_MAX_WORKERS)
+    return Engine(local_ports(state_dir, environ), base_env=environ, room=workers)

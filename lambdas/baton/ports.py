@@ -28,6 +28,7 @@ __all__ = [
     "ProcessSupervisor",
     "SecretResolver",
     "StateStore",
+    "StepQueue",
     "StepRecord",
 ]
 
@@ -208,6 +209,30 @@ class Dispatcher(Protocol):
 
     def shutdown(self) -> None:
         """Stop accepting work and release threads."""
+        ...
+
+
+class StepQueue(Protocol):
+    """Where a driver puts ready units it does not start itself, and wake-ups for later.
+
+    The in-process queue hands units back to the driver that sent them (``shared`` False);
+    the SQS queue hands them to other worker invocations (``shared`` True), so a driver on
+    Lambda leaves what it sent to them.
+    """
+
+    shared: bool
+
+    def send(self, execution_id: str, units: Sequence[str], delay_seconds: int = 0) -> None:
+        """Queue units of an execution, due after ``delay_seconds``."""
+        ...
+
+    def send_at(self, execution_id: str, unit: str, when: datetime) -> None:
+        """Have a unit looked at again at ``when``."""
+        ...
+
+    def receive(self, execution_id: str, now: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` units of the execution due at ``now`` that come back to this
+        driver (always none from a shared queue)."""
         ...
 
 

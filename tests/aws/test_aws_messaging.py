@@ -11,7 +11,7 @@ from tests.aws.moto_stack import Stack
 
 from baton.adapters.aws.events import EventBridgePublisher
 from baton.adapters.aws.secrets import AwsSecretResolver
-from baton.adapters.aws.sqs_dispatcher import DispatchError, SqsDispatcher, StepMessage
+from baton.adapters.aws.sqs_step_queue import DispatchError, SqsStepQueue, StepMessage
 from baton.engine.records import ExecutionRecord, StepRecord
 from baton.errors import SecretError
 
@@ -35,9 +35,9 @@ class Recorder:
         return call
 
 
-def dispatcher(stack: Stack, sqs: Any = None, scheduler: Any = None, *, role: str | None = "role") -> SqsDispatcher:
+def dispatcher(stack: Stack, sqs: Any = None, scheduler: Any = None, *, role: str | None = "role") -> SqsStepQueue:
     settings = stack.settings
-    return SqsDispatcher(
+    return SqsStepQueue(
         lambda: sqs or stack.clients("sqs"),
         lambda: scheduler or stack.clients("scheduler"),
         queue_url=settings.step_queue_url,

@@ -16,8 +16,8 @@ from typing import Any, cast
 import pytest
 from tests.aws.harness import AwsHarness
 
-from baton.adapters.aws.relay import Delivery, Relay
-from baton.adapters.aws.sqs_dispatcher import StepMessage
+from baton.adapters.aws.sqs_step_queue import StepMessage
+from baton.adapters.aws.step_messages import Delivery, StepMessageHandler
 from baton.handlers.observability import PowertoolsHooks, logger, metrics
 
 WORKFLOW = """
@@ -55,9 +55,10 @@ class FakeProvider:
 
 def run_with_hooks(harness: AwsHarness, execution_id: str, hooks: PowertoolsHooks) -> None:
     backend = harness.backend
-    relay = Relay(backend.engine("observed"), backend.store, backend.queue, backend.publisher,
-                  remaining_seconds=lambda: 600.0, workspace_root=backend.workspace_root, hooks=hooks)  # fmt: skip
-    relay.handle(Delivery(StepMessage(execution_id)))
+    handler = StepMessageHandler(backend.engine("observed"), backend.store, backend.queue, backend.publisher,
+                                 remaining_seconds=lambda: 600.0, workspace_root=backend.workspace_root,
+                                 hooks=hooks, steps=hooks)  # fmt: skip
+    handler.handle(Delivery(StepMessage(execution_id)))
 
 
 def test_each_step_gets_an_annotated_subsegment_and_metrics(harness: AwsHarness) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.aws.harness import AwsHarness, FakeLambdaContext
 
-from baton.adapters.aws.sqs_dispatcher import StepMessage
+from baton.adapters.aws.sqs_step_queue import StepMessage
 
 ONE_STEP = """
 name: one

@@ -22,7 +22,7 @@ from baton import resource_names as names
 from baton.adapters.aws.bootstrap import AwsBackend, aws_backend
 from baton.adapters.aws.clients import AwsClients, error_code
 from baton.adapters.aws.settings import AwsSettings
-from baton.adapters.aws.sqs_dispatcher import StepMessage
+from baton.adapters.aws.sqs_step_queue import StepMessage
 from baton.engine.records import TERMINAL_EXECUTION, WAITING, ExecutionRecord
 from baton.engine.service import Engine
 from baton.errors import BatonError

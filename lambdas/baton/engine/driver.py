@@ -1,123 +1,417 @@
-"""The driver: the loop that asks the planner what is next and has the executor do it.
+"""The driver: the one loop that runs an execution, on a laptop and on Lambda alike.
 
-One driver runs per ``baton run``/``resume``/``approve`` process. Several drivers may work on
-one execution at once (two ``resume`` commands): each claim is a conditional write, so
-they share the work and never run a unit twice; each re-reads the records while another
-holds units.
+The loop asks the planner what is next and has the executor do it: skip what will not run,
+close finished ``for_each`` steps, start ready units while there is room and time, collect
+results (renewing leases meanwhile), and end the execution when the planner says so.
+
+Where the two homes differ is data, not code:
+
+- the ``StepQueue``: ready units the driver does not run itself go there. The in-process
+  queue hands them back to this driver when it has room (a laptop runs everything in one
+  process); the SQS queue hands them to other worker invocations, so on Lambda the driver
+  stops once nothing is left that is its own to do;
+- the time budget: unbounded locally; the invocation's remaining time on Lambda, so a unit
+  that cannot finish before the function ends is passed on instead of started;
+- the room: how many units run at once in this process.
+
+Several drivers may work on one execution at once (two ``resume`` commands, or many Lambda
+invocations): every claim is a conditional write, so they share the work and never run a
+unit twice. A driver that sees units held by others re-reads the records after its own
+writes, so the last one to finish a ``for_each`` item always sees the join ready.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from baton.engine.executor import Executor
+from baton.engine.outcome import final_changes
 from baton.engine.planner import Decision, plan
 from baton.engine.records import (
-    CANCELLED,
     FAILED,
     PENDING,
-    SUCCEEDED,
+    RUNNING,
     TERMINAL_EXECUTION,
+    TERMINAL_STEP,
     WAITING,
     ExecutionRecord,
+    StepRecord,
 )
-from baton.errors import BatonError, StateConflictError
+from baton.engine.units import restore_declared_files, unit_budget_seconds
+from baton.errors import StateConflictError
+from baton.ports import StepQueue
 
-POLL_SECONDS = 0.1
-"""How often the records are re-read while another worker holds units."""
-CHECK_SECONDS = 0.25
-"""How often the execution is re-read for a cancel request while steps run."""
+NOT_READY_DELAY_SECONDS = 5
+"""A unit named by a message arrives while its ``for_each`` has no free slot: look again then."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How often a driver looks again: at other workers' units, and at the execution record
+    (for a cancel request) while steps run. Local polls are cheap; on AWS each is a read."""
+
+    poll_seconds: float = 0.1
+    check_seconds: float = 0.25
+
+
+LAMBDA_PACE = Pace(poll_seconds=1.0, check_seconds=5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DriveRequest:
+    """What a driver is asked to do: drive the whole execution (``unit`` None), or start
+    with the unit a message names.
+
+    ``courier``: the message is a first delivery, so units that were ready before this
+    driver looked have messages of their own (each ready unit has one courier: the worker
+    whose write made it ready). A redelivered message re-drives everything ready, since its
+    earlier receiver may have died before sending its successors.
+    """
+
+    unit: str | None = None
+    courier: bool = False
+    receive_count: int = 1
+    last_delivery: bool = False
+
+
+@dataclass
+class DriveResult:
+    """What one drive did (for logs, metrics and tests)."""
+
+    execution: ExecutionRecord
+    ran: list[str] = field(default_factory=list)
+    sent: int = 0
+    note: str = ""
+
+
+class DriverHooks:
+    """Observability and liveness around the loop; the Lambda handlers fill these in
+    (a trace subsegment per unit, metrics, extending the message's visibility)."""
+
+    def unit_started(self, execution: ExecutionRecord, key: str) -> None:
+        """A unit was handed to the executor."""
+
+    def unit_ended(self, execution: ExecutionRecord, record: StepRecord | None) -> None:
+        """A unit this driver started has left the executor (its last record, if any)."""
+
+    def execution_ended(self, execution: ExecutionRecord) -> None:
+        """This driver wrote the execution's final status."""
+
+    def heartbeat(self) -> None:
+        """Called while units run, at least every ``poll_seconds``."""
 
 
 class Driver:
-    """Runs one execution until it ends or has only approvals left to wait for."""
+    """Runs one execution until it ends, waits for answers, or has nothing left here."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        queue: StepQueue,
+        *,
+        remaining_seconds: Callable[[], float] = lambda: math.inf,
+        margin_seconds: float = 0.0,
+        room: int | None = None,
+        pace: Pace = Pace(),
+        hooks: DriverHooks | None = None,
+        most_seconds: float = math.inf,
+        stored_workspace: str | None = None,
+    ) -> None:
         self.executor = executor
+        self.queue = queue
         self.clock = executor.ports.clock
+        self.remaining_seconds = remaining_seconds
+        self.margin_seconds = margin_seconds
+        self.room = room
+        self.pace = pace
+        self.hooks = hooks or DriverHooks()
+        self.most_seconds = most_seconds
+        """The longest budget any worker gets: a unit that needs more is refused, not passed on."""
+        self.workspace = executor.execution.workspace
+        self.stored_workspace = stored_workspace or self.workspace
+        """The workspace the record names; a worker runs in a sandbox folder of its own, into
+        which the declared files of earlier units are restored."""
+        self.handed_off: set[str] = set()
+        """Units sent to the queue and not received back: someone else's to start."""
+        self._target: str | None = None
         self._checked_at = self.clock.monotonic()
         self._refreshed_at = self._checked_at
+        self._looked_after = executor.settled
+        """``executor.settled`` when this driver last re-read the records for others' units."""
         self._alive: dict[str, bool] = {}
+        self._started: set[str] = set()
+        self.result = DriveResult(executor.execution)
 
-    def run(self) -> ExecutionRecord:
-        """Drive to the end (or to a wait for answers); return the execution record."""
+    @property
+    def execution_id(self) -> str:
+        """The execution being driven."""
+        return self.executor.execution.execution_id
+
+    def run(self, request: DriveRequest | None = None) -> DriveResult:
+        """Drive; return what happened and the execution as this driver last saw it."""
         executor = self.executor
         try:
-            while True:
-                ended = self._step()
-                if ended is not None:
-                    return ended
+            if self.stored_workspace != self.workspace:
+                restore_declared_files(executor)
+            request = request or DriveRequest()
+            self._open(request)
+            while self._turn():
+                pass
+            if self.queue.shared and request.receive_count > 1:
+                self._watch_held_units()
         finally:
             for key in list(executor.in_flight):
-                executor.ports.supervisor.reap(executor.execution.execution_id, key)
+                executor.ports.supervisor.reap(self.execution_id, key)
             executor.dispatcher.shutdown()
+        self.result.execution = executor.execution.evolve(workspace=self.stored_workspace)
+        return self.result
 
-    def _step(self) -> ExecutionRecord | None:
+    # -- the message a drive starts from --------------------------------------------------
+
+    def _open(self, request: DriveRequest) -> None:
+        target = request.unit
+        if target is None:
+            return
+        decision = self._plan()
+        if request.courier:
+            self.handed_off = set(decision.start) - {target}
+        record = self.executor.records.get(target)
+        if target not in decision.start:
+            self._not_ready(target, decision)
+        elif request.last_delivery and record is not None and record.status == RUNNING:
+            self._give_up(record, request.receive_count)  # every worker that took it died with it
+        else:
+            self._target = target
+
+    def _not_ready(self, key: str, decision: Decision) -> None:
+        """A message's unit cannot run now: have it sent again for when it can, or let it go."""
+        record = self.executor.records.get(key)
+        self.handed_off.add(key)
+        if record is None or record.status in TERMINAL_STEP or not self.queue.shared:
+            return
+        now = self.clock.now()
+        if record.status in (PENDING, WAITING) and record.wake_at is not None and record.wake_at > now:
+            self._send_at(key, record.wake_at)
+        elif record.status == RUNNING and key in self.executor.foreign and record.lease_expires_at is not None:
+            # A duplicate delivery while another worker holds the unit: watch its lease, so
+            # the unit is taken over if that worker dies without sending anything.
+            self._send_at(key, record.lease_expires_at + timedelta(seconds=1))
+        elif record.status == PENDING and key not in {k for k, _, _ in decision.skip}:
+            self.queue.send(self.execution_id, [key], NOT_READY_DELAY_SECONDS)
+            self.result.sent += 1
+
+    def _give_up(self, record: StepRecord, receive_count: int) -> None:
+        error = (
+            f"the worker running this step stopped {receive_count - 1} times without finishing it "
+            "(Lambda timeout or crash); giving up"
+        )
+        failed = record.evolve(status=FAILED, error=error, finished_at=self.clock.now(),
+                               lease_owner=None, lease_expires_at=None)  # fmt: skip
+        self.executor.write(failed)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _turn(self) -> bool:
+        """One look at the execution; False when this driver is done."""
         executor = self.executor
         self._check_execution()
         if executor.execution.status in TERMINAL_EXECUTION and not executor.in_flight:
-            return executor.execution
+            return False
+        self._receive()
+        decision = self._plan()
+        if self._settle(decision):
+            return True
+        if decision.outcome is not None and not executor.in_flight:
+            return not self._finalize(decision.outcome)  # a lost race: look again
+        settled = executor.settled
+        if self._start_ready(decision) and (executor.settled != settled or not executor.in_flight):
+            return True  # something ended: the planner may have more to start at once
+        if self._only_answers_awaited(decision):
+            self._suspend()
+            return False
+        return self._wait(decision)
+
+    def _plan(self) -> Decision:
+        executor = self.executor
         now = self.clock.now()
-        decision = plan(
+        return plan(
             executor.definition,
             executor.records,
             now=now,
             cancel_requested=executor.execution.cancel_requested,
             orphaned=self._orphaned(now),
         )
-        settled = executor.settled
-        if self._act(decision) and (executor.settled != settled or not executor.in_flight):
-            return None  # something ended: the planner may have more to start at once
-        if decision.outcome is not None and not executor.in_flight:
-            return self._finalize(decision.outcome)
-        if self._only_answers_awaited(decision):
-            return self._suspend()
-        self._wait(decision, now)
-        return None
 
-    def _act(self, decision: Decision) -> bool:
-        """Carry out a decision; stop at the first lost race, since the records it was made
-        from are stale (acting on would, say, take over a unit another worker just claimed)."""
+    def _settle(self, decision: Decision) -> bool:
+        """Skip what will not run and close finished ``for_each`` steps; stop at the first
+        lost race, since the records the decision was made from are stale."""
         executor = self.executor
-        conflicts = executor.conflicts
-        changed = False
-        actions = [
-            *((executor.skip, (key, status, reason)) for key, status, reason in decision.skip),
-            *((executor.aggregate, (key,)) for key in decision.finish),
-            *((executor.begin, (key,)) for key in decision.start if key not in executor.in_flight),
-        ]
-        for action, arguments in actions:
-            changed |= action(*arguments)  # type: ignore[operator]
+        conflicts, changed = executor.conflicts, False
+        for key, status, reason in decision.skip:
+            changed |= executor.skip(key, status, reason)
+            if executor.conflicts != conflicts:
+                return True
+        for key in decision.finish:
+            changed |= executor.aggregate(key)
             if executor.conflicts != conflicts:
                 return True
         return changed
 
+    def _start_ready(self, decision: Decision) -> bool:
+        """Start the ready units that fit here; pass the others to the queue."""
+        executor = self.executor
+        ready = [k for k in decision.start if k not in executor.in_flight and k not in self.handed_off]
+        ready.sort(key=lambda key: key != self._target)
+        passed: list[str] = []
+        changed = False
+        conflicts = executor.conflicts
+        for key in ready:
+            needed = unit_budget_seconds(executor, key) + self.margin_seconds
+            if needed >= self.most_seconds:
+                changed |= self._refuse(key, needed)
+            elif needed >= self.remaining_seconds() or not self._has_room():
+                passed.append(key)
+            else:
+                changed |= self._begin(key)
+            if executor.conflicts != conflicts:
+                return True  # stale records: plan again before starting anything else
+        if passed:
+            self.queue.send(self.execution_id, passed)
+            self.handed_off.update(passed)
+            self.result.sent += len(passed) if self.queue.shared else 0
+        return changed
+
+    def _refuse(self, key: str, needed: float) -> bool:
+        """A unit no worker of this kind can give the time it needs fails, instead of being
+        passed on from worker to worker forever."""
+        record = self.executor.records[key]
+        error = (
+            f"this step needs up to {needed:.0f}s (its timeout and a margin) but a worker runs for at most "
+            f"{self.most_seconds:.0f}s; lower its timeout or give it `runner: long`"
+        )
+        failed = record.evolve(status=FAILED, error=error, finished_at=self.clock.now(), error_kind="timeout",
+                               lease_owner=None, lease_expires_at=None, wake_at=None)  # fmt: skip
+        return self.executor.write(failed)
+
+    def _begin(self, key: str) -> bool:
+        executor = self.executor
+        self._target = None
+        self._started.add(key)
+        self.hooks.unit_started(executor.execution, key)
+        changed = executor.begin(key)
+        if key not in executor.in_flight:
+            self._unit_left(key)
+        return changed
+
+    def _unit_left(self, key: str) -> None:
+        """A unit this driver started is no longer in flight: report it, and have a wake-up
+        sent when it was put to sleep (a retry's backoff, a ``wait``, an approval deadline)."""
+        record = self.executor.records.get(key)
+        if key in self._started:
+            self._started.discard(key)
+            self.result.ran.append(key)
+            self.hooks.unit_ended(self.executor.execution, record)
+        if record is not None and record.status in (PENDING, WAITING) and record.wake_at is not None:
+            self._send_at(key, record.wake_at)
+
+    def _has_room(self) -> bool:
+        return self.room is None or len(self.executor.in_flight) < self.room
+
+    def _free_room(self) -> int:
+        return 1 << 30 if self.room is None else max(0, self.room - len(self.executor.in_flight))
+
+    def _receive(self) -> None:
+        """Units the in-process queue hands back (room freed, or their time came)."""
+        if self.queue.shared or not self.handed_off:
+            return
+        for key in self.queue.receive(self.execution_id, self.clock.now(), self._free_room()):
+            self.handed_off.discard(key)
+
+    def _send_at(self, key: str, when: datetime) -> None:
+        self.queue.send_at(self.execution_id, key, when)
+        if self.queue.shared:
+            self.handed_off.add(key)
+            self.result.sent += 1
+
     # -- waiting --------------------------------------------------------------------------
 
-    def _wait(self, decision: Decision, now: datetime) -> None:
-        """Block until something can change: a result, a wake time, another worker."""
+    def _wait(self, decision: Decision) -> bool:
+        """Block until something can change; False when nothing more is this driver's."""
         executor = self.executor
-        timeout = CHECK_SECONDS
+        now = self.clock.now()
+        timeout = self.pace.check_seconds
         if decision.wake_at is not None:
             timeout = max(0.0, min(timeout, (decision.wake_at - now).total_seconds()))
-        others = self._others_active()
-        if others:
-            timeout = min(timeout, POLL_SECONDS)
+        if executor.foreign:
+            timeout = min(timeout, self.pace.poll_seconds)
         if executor.in_flight:
-            for key, outcome in executor.dispatcher.collect(timeout):
-                executor.finish(key, outcome)
-            self._renew_leases()
-        elif others or decision.wake_at is not None:
+            self._collect(timeout)
+            return True
+        if executor.foreign:
+            return self._look_after_others()
+        if self.queue.shared:
+            return False  # a wake-up message was sent for whatever sleeps
+        if decision.wake_at is not None:
             self.clock.sleep(timeout)
-        elif not executor.waiting:
+            return True
+        if not executor.waiting:
             # Nothing runs, nothing is due and no answer is awaited: a unit is held by this
             # process outside the loop. Never spin; look again shortly.
-            self.clock.sleep(POLL_SECONDS)
+            self.clock.sleep(self.pace.poll_seconds)
             executor.refresh()
-        if others and self.clock.monotonic() - self._refreshed_at >= POLL_SECONDS:
+            return True
+        return False
+
+    def _collect(self, timeout: float) -> None:
+        executor = self.executor
+        for key, outcome in executor.dispatcher.collect(timeout):
+            executor.finish(key, outcome)
+            self._unit_left(key)
+        self._renew_leases()
+        self.hooks.heartbeat()
+        if executor.in_flight and self.remaining_seconds() < self.margin_seconds / 3:
+            # The budget is about to end: stop the steps so their failure is recorded (and
+            # retried by their policy) instead of their leases running out unnoticed.
+            for key in list(executor.in_flight):
+                executor.ports.supervisor.reap(self.execution_id, key)
+        if executor.foreign and self.clock.monotonic() - self._refreshed_at >= self.pace.poll_seconds:
             self._refreshed_at = self.clock.monotonic()
             executor.refresh()
+
+    def _look_after_others(self) -> bool:
+        """Only other workers' units are left.
+
+        With a shared queue their workers carry on, so this driver re-reads once after its
+        own last write (the last finisher of a fan-out must see the join ready: a plan made
+        from a read taken before the others' writes would see them still running) and then
+        leaves, after asking for a look at each held lease's expiry. In one process, poll.
+        """
+        executor = self.executor
+        if not self.queue.shared:
+            self.clock.sleep(self.pace.poll_seconds)
+            executor.refresh()
+            return True
+        if self._looked_after != executor.settled:
+            self._looked_after = executor.settled
+            executor.refresh()
+            return True
+        return False
+
+    def _watch_held_units(self) -> None:
+        """After a redelivery, watch the leases of units still held by other workers.
+
+        The worker that had this message may have died holding them, with their leases not
+        yet expired; a wake-up at each expiry makes sure someone takes them over.
+        """
+        now = self.clock.now()
+        for key in sorted(self.executor.foreign):
+            record = self.executor.records[key]
+            if key in self.handed_off or record.lease_expires_at is None or record.lease_expires_at <= now:
+                continue
+            self._send_at(key, record.lease_expires_at + timedelta(seconds=1))
 
     def _only_answers_awaited(self, decision: Decision) -> bool:
         """True when nothing runs and no timer is set: only approvals wait, for people.
@@ -128,14 +422,11 @@ class Driver:
         executor = self.executor
         if executor.in_flight or decision.has_actions or decision.outcome is not None:
             return False
-        if not executor.waiting or self._others_active():
+        if not executor.waiting or executor.foreign:
             return False
         if any(r.status == PENDING and r.wake_at is not None for r in executor.records.values()):
             return False  # a retry is backing off
         return all(executor.body_of(executor.records[key]).type == "approval" for key in executor.waiting)
-
-    def _others_active(self) -> bool:
-        return bool(self.executor.foreign)
 
     def _orphaned(self, now: datetime) -> frozenset[str]:
         """Running units whose holder's lease expired or whose holder is known dead."""
@@ -171,77 +462,36 @@ class Driver:
     def _check_execution(self) -> None:
         """Re-read the execution now and then, to notice ``baton cancel``."""
         executor = self.executor
-        if self.clock.monotonic() - self._checked_at < CHECK_SECONDS:
+        if self.clock.monotonic() - self._checked_at < self.pace.check_seconds:
             return
         self._checked_at = self.clock.monotonic()
-        latest = executor.ports.store.get_execution(executor.execution.execution_id)
+        latest = executor.ports.store.get_execution(self.execution_id)
         if latest.cancel_requested and not executor.execution.cancel_requested:
             for key in executor.in_flight:
                 executor.ports.supervisor.reap(latest.execution_id, key)
-        executor.execution = latest
+        executor.execution = latest.evolve(workspace=self.workspace)
 
-    def _update(self, **changes: Any) -> ExecutionRecord | None:
+    def _update(self, **changes: object) -> ExecutionRecord | None:
         executor = self.executor
+        changed = executor.execution.evolve(**changes, workspace=self.stored_workspace)
         try:
-            stored = executor.ports.store.update_execution(executor.execution.evolve(**changes))
+            stored = executor.ports.store.update_execution(changed)
         except StateConflictError:
-            executor.execution = executor.ports.store.get_execution(executor.execution.execution_id)
+            latest = executor.ports.store.get_execution(self.execution_id)
+            executor.execution = latest.evolve(workspace=self.workspace)
             executor.refresh()
             return None
-        executor.execution = stored
+        executor.execution = stored.evolve(workspace=self.workspace)
         executor.observer.execution_changed(stored)
         return stored
 
-    def _suspend(self) -> ExecutionRecord | None:
-        if self.executor.execution.status == WAITING:
-            return self.executor.execution
-        return self._update(status=WAITING)
+    def _suspend(self) -> None:
+        if self.executor.execution.status != WAITING:
+            self._update(status=WAITING)
 
-    def _finalize(self, outcome: str) -> ExecutionRecord | None:
-        return self._update(**final_changes(self.executor, outcome), finished_at=self.clock.now())
-
-
-def final_changes(executor: Executor, outcome: str) -> dict[str, Any]:
-    """The execution's last status, outputs and error for an ``outcome`` of the planner; a
-    success whose outputs cannot be rendered becomes a failure."""
-    outputs: dict[str, Any] = {}
-    error = None
-    if outcome == SUCCEEDED:
-        try:
-            outputs = render_workflow_outputs(executor)
-        except BatonError as exc:
-            outcome, error = FAILED, f"outputs: {executor.masker.text(str(exc))}"
-    elif outcome == FAILED:
-        error = first_failure(executor)
-    elif outcome == CANCELLED:
-        error = "cancelled"
-    return {"status": outcome, "outputs": outputs, "error": error}
-
-
-def first_failure(executor: Executor) -> str:
-    """The execution's error: the first failed step in file order."""
-    for step in executor.definition.steps:
-        record = executor.records.get(step.id)
-        if record is not None and record.status == FAILED and not step.continue_on_error:
-            return f"step '{step.id}' failed: {record.error}"
-    return "failed"
-
-
-def render_workflow_outputs(executor: Executor) -> dict[str, Any]:
-    """The workflow's ``outputs``, rendered once every step has ended."""
-    from baton.engine.inputs import convert_output
-
-    definition = executor.definition
-    if not definition.outputs:
-        return {}
-    context = executor.context_for(None)
-    outputs = {}
-    for name, spec in definition.outputs.items():
-        if spec.get("type") == "artifact":
-            step_id, _, output = spec["from"].partition(".")
-            outputs[name] = context["steps"].get(step_id, {}).get("outputs", {}).get(output)
-            continue
-        value = executor.expressions.render_value(spec["value"], context)
-        outputs[name] = convert_output(name, value, spec.get("type"))
-    masked: dict[str, Any] = executor.masker.data(outputs)
-    return masked
+    def _finalize(self, outcome: str) -> bool:
+        stored = self._update(**final_changes(self.executor, outcome), finished_at=self.clock.now())
+        if stored is None:
+            return False
+        self.hooks.execution_ended(stored)
+        return True

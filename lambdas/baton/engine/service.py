@@ -15,9 +15,10 @@ from baton import __version__
 from baton.engine.attempt import OutputResolver
 from baton.engine.context import Observer
 from baton.engine.definition import DEFINITION_FORMAT, Definition
-from baton.engine.driver import Driver
+from baton.engine.driver import Driver, DriveRequest, DriveResult
 from baton.engine.executor import Executor
 from baton.engine.inputs import resolve_inputs
+from baton.engine.queue import InProcessStepQueue
 from baton.engine.records import (
     RUNNING,
     SUCCEEDED,
@@ -29,7 +30,7 @@ from baton.engine.records import (
 from baton.engine.resume import resets_for
 from baton.engine.views import execution_document
 from baton.errors import DefinitionError, Diagnostic, ResumeError, StateConflictError
-from baton.ports import LogEntry, Ports
+from baton.ports import LogEntry, Ports, StepQueue
 from baton.steps import step_type
 
 _CONFLICT_RETRIES = 20
@@ -50,8 +51,11 @@ class Engine:
         base_env: Mapping[str, str],
         lease_seconds: float = 60.0,
         new_id: Callable[[datetime], str] = new_execution_id,
+        room: int | None = None,
     ) -> None:
         self.ports = ports
+        self.room = room
+        """Units run at once by one drive (None: as many as are ready)."""
         self.base_env = dict(base_env)
         self.lease_seconds = lease_seconds
         self.new_id = new_id
@@ -126,13 +130,29 @@ class Engine:
         return self.ports.store.create_execution(execution, records)
 
     def drive(self, execution_id: str, observer: Observer | None = None) -> ExecutionRecord:
-        """Run the execution until it ends or waits for an answer."""
+        """Run the execution in this process until it ends or waits for an answer."""
         execution = self.ports.store.get_execution(execution_id)
+        records = self.ports.store.get_steps(execution_id)
+        driver = self.driver(execution, records, InProcessStepQueue(), observer=observer, room=self.room)
+        return self.run_driver(driver).execution
+
+    def driver(
+        self,
+        execution: ExecutionRecord,
+        records: Mapping[str, StepRecord],
+        queue: StepQueue,
+        *,
+        observer: Observer | None = None,
+        workspace: Path | None = None,
+        **settings: Any,
+    ) -> Driver:
+        """A driver for one execution read as ``execution`` and ``records``; ``workspace``
+        is where its steps run when that is not the folder the record names (a sandbox)."""
         definition = self.definition_of(execution)
         executor = Executor(
             definition,
-            execution,
-            self.ports.store.get_steps(execution_id),
+            execution if workspace is None else execution.evolve(workspace=str(workspace)),
+            records,
             self.ports,
             self.ports.new_dispatcher(),
             secrets=self.resolve_secrets(definition),
@@ -140,10 +160,15 @@ class Engine:
             observer=observer,
             lease_seconds=self.lease_seconds,
         )
+        return Driver(executor, queue, stored_workspace=execution.workspace, **settings)
+
+    @staticmethod
+    def run_driver(driver: Driver, request: DriveRequest | None = None) -> DriveResult:
+        """Run a driver made by :meth:`driver`, then drop its scratch folder."""
         try:
-            return Driver(executor).run()
+            return driver.run(request)
         finally:
-            shutil.rmtree(executor.scratch, ignore_errors=True)
+            shutil.rmtree(driver.executor.scratch, ignore_errors=True)
 
     def resume(
         self,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel
 
 from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
-from baton.adapters.aws.sqs_dispatcher import StepMessage
+from baton.adapters.aws.sqs_step_queue import StepMessage
 from baton.errors import BatonError
 from baton.handlers.observability import LambdaHandler, lambda_entry_point, logger, metrics
 

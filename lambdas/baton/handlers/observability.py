@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from baton import resource_names as names
-from baton.adapters.aws.relay_support import Hooks
+from baton.engine.driver import DriverHooks
 from baton.engine.records import CACHED, FAILED, SUCCEEDED, ExecutionRecord, StepRecord
 
 
@@ -50,43 +50,46 @@ def traced(handler: Handler) -> Handler:
     return cast(Handler, tracer().capture_lambda_handler(handler))
 
 
-class PowertoolsHooks(Hooks):
-    """The relay's observability: a subsegment per unit (annotated workflow, step,
+class PowertoolsHooks(DriverHooks):
+    """The worker's observability: a subsegment per unit (annotated workflow, step,
     status, cache_hit), log correlation by step, and metrics when units and runs end."""
 
     def __init__(self, provider: Any = None) -> None:
         self._provider = provider
+        self._open: dict[str, tuple[ExitStack, Any, str | None]] = {}
 
     @property
     def provider(self) -> Any:
         """The X-Ray provider subsegments are opened on."""
         return self._provider if self._provider is not None else tracer().provider
 
-    @contextmanager
-    def unit(self, execution: ExecutionRecord, key: str) -> Iterator[Callable[[StepRecord], None]]:
-        """Trace one unit's work; the logger carries its key meanwhile (then the key it had)."""
+    def unit_started(self, execution: ExecutionRecord, key: str) -> None:
+        """Open the unit's subsegment; the logger carries its key meanwhile."""
         outer = logger.get_current_keys().get("step_id")
         logger.append_keys(step_id=key)
-        with self.provider.in_subsegment(f"## step {key}") as subsegment:
-            subsegment.put_annotation("workflow", execution.workflow)
-            subsegment.put_annotation("execution_id", execution.execution_id)
+        stack = ExitStack()
+        subsegment = stack.enter_context(self.provider.in_subsegment(f"## step {key}"))
+        subsegment.put_annotation("workflow", execution.workflow)
+        subsegment.put_annotation("execution_id", execution.execution_id)
+        self._open[key] = (stack, subsegment, outer)
 
-            def annotate(record: StepRecord) -> None:
-                subsegment.put_annotation("step", record.step_id)
-                subsegment.put_annotation("status", record.status)
-                subsegment.put_annotation("cache_hit", record.cache_hit)
+    def unit_ended(self, execution: ExecutionRecord, record: StepRecord | None) -> None:
+        """Annotate and close the unit's subsegment; put back the logger's step."""
+        if record is None or record.key not in self._open:
+            return
+        stack, subsegment, outer = self._open.pop(record.key)
+        subsegment.put_annotation("step", record.step_id)
+        subsegment.put_annotation("status", record.status)
+        subsegment.put_annotation("cache_hit", record.cache_hit)
+        stack.close()
+        # Put back the step of the message being handled: the worker's own lines after
+        # this unit belong to it.
+        if outer is None:
+            logger.remove_keys(["step_id"])
+        else:
+            logger.append_keys(step_id=outer)
 
-            try:
-                yield annotate
-            finally:
-                # Put back the step of the message being handled: the worker's own lines
-                # after this unit belong to it.
-                if outer is None:
-                    logger.remove_keys(["step_id"])
-                else:
-                    logger.append_keys(step_id=outer)
-
-    def unit_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
+    def step_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
         """StepDuration, StepFailed, CacheHit and CacheMiss."""
         if record.started_at is not None and record.finished_at is not None and not record.cache_hit:
             milliseconds = (record.finished_at - record.started_at).total_seconds() * 1000

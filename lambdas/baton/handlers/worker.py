@@ -1,4 +1,4 @@
-"""Worker λ: SQS batches of step messages, each handed to the relay.
+"""Worker λ: SQS batches of step messages, each turned into a run of the engine's driver.
 
 A message that fails is reported as a batch item failure and comes back after the visibility
 timeout; on its last delivery the execution is marked failed with the reason before the
@@ -16,8 +16,8 @@ from baton import resource_names as names
 from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
 from baton.adapters.aws.concurrency import ConcurrencyGate
 from baton.adapters.aws.poison import fail_execution
-from baton.adapters.aws.relay import Delivery, Relay
-from baton.adapters.aws.sqs_dispatcher import StepMessage
+from baton.adapters.aws.sqs_step_queue import StepMessage
+from baton.adapters.aws.step_messages import Delivery, StepMessageHandler
 from baton.handlers.observability import LambdaHandler, PowertoolsHooks, lambda_entry_point, logger, metrics
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class Worker:
         from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
         backend = self.backend
-        relay = Relay(
+        messages = StepMessageHandler(
             backend.engine(context.aws_request_id),
             backend.store,
             backend.queue,
@@ -47,22 +47,26 @@ class Worker:
             remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
             workspace_root=backend.workspace_root,
             hooks=self.hooks,
+            steps=self.hooks,
             gate=self.gate.wait_seconds,
         )
         metrics.add_metric(name="StepMessages", unit=MetricUnit.Count, value=len(event.get("Records", [])))
         processor = BatchProcessor(event_type=EventType.SQS)
         response = process_partial_response(
-            event=event, record_handler=lambda record: self._handle(relay, record), processor=processor, context=context
+            event=event,
+            record_handler=lambda record: self._handle(messages, record),
+            processor=processor,
+            context=context,
         )
         return dict(response)
 
-    def _handle(self, relay: Relay, record: SQSRecord) -> None:
+    def _handle(self, messages: StepMessageHandler, record: SQSRecord) -> None:
         message = StepMessage.from_body(record.body)
         receive_count = int(record.attributes.approximate_receive_count)
         delivery = Delivery(message, receive_count, final=receive_count >= names.STEP_QUEUE_MAX_RECEIVE_COUNT)
         logger.append_keys(execution_id=message.execution_id, step_id=message.unit)
         try:
-            result = relay.handle(delivery)
+            result = messages.handle(delivery)
         except Exception as exc:  # a handler is where unexpected failures are caught
             metrics.add_metric(name="WorkerErrors", unit=MetricUnit.Count, value=1)
             logger.exception("step message failed", extra={"receive_count": receive_count})
@@ -76,7 +80,7 @@ class Worker:
         else:
             # Logged before ``finally`` drops the keys: this line belongs to the message's step.
             logger.info("step message handled", extra={"ran": result.ran, "sent": result.sent,
-                                                       "status": result.status, "note": result.note})  # fmt: skip
+                                                       "status": result.execution.status, "note": result.note})  # fmt: skip
         finally:
             logger.remove_keys(["execution_id", "step_id"])
 

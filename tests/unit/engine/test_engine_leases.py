@@ -13,6 +13,7 @@ from engine_harness import Harness
 
 from baton.engine.driver import Driver
 from baton.engine.executor import Executor
+from baton.engine.queue import InProcessStepQueue
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def test_the_driver_never_spins_when_it_only_waits_for_another_worker(harness: H
         base_env={},
     )
     writes_before = harness.store.writes
-    Driver(executor).run()
+    Driver(executor, InProcessStepQueue()).run()
     polls = [s for s in harness.clock.slept if s > 0]
     assert 3 <= sum(polls) < 4, "it polled until the lease ran out, then took over"
     assert len(polls) <= 40

@@ -21,7 +21,7 @@ from baton.adapters.aws.runtime import LambdaSupervisor, step_environment
 from baton.adapters.aws.s3_artifacts import S3ArtifactStore
 from baton.adapters.aws.secrets import AwsSecretResolver
 from baton.adapters.aws.settings import AwsSettings
-from baton.adapters.aws.sqs_dispatcher import SqsDispatcher
+from baton.adapters.aws.sqs_step_queue import SqsStepQueue
 from baton.adapters.local.runtime import SystemClock, ThreadPoolDispatcher
 from baton.engine.service import Engine
 from baton.ports import Ports
@@ -41,7 +41,7 @@ class AwsBackend:
     clients: AwsClients
     store: DynamoDBStateStore
     artifacts: S3ArtifactStore
-    queue: SqsDispatcher
+    queue: SqsStepQueue
     publisher: EventBridgePublisher
     secrets: AwsSecretResolver
     registry: DefinitionRegistry
@@ -85,7 +85,7 @@ def aws_backend(
                                definitions_table=settings.definitions_table)  # fmt: skip
     artifacts = S3ArtifactStore(lambda: clients("s3"), artifacts_bucket=settings.artifacts_bucket,
                                 cache_bucket=settings.cache_bucket, scratch=workspace_root / "logs")  # fmt: skip
-    queue = SqsDispatcher(lambda: clients("sqs"), lambda: clients("scheduler"),
+    queue = SqsStepQueue(lambda: clients("sqs"), lambda: clients("scheduler"),
                           queue_url=settings.step_queue_url, queue_arn=settings.step_queue_arn,
                           resource_prefix=settings.resource_prefix,
                           scheduler_role_arn=settings.scheduler_role_arn, now=clock.now,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from baton.adapters.aws.events import EventBridgePublisher
-from baton.adapters.aws.relay import ExecutionLoader
+from baton.adapters.aws.step_messages import ExecutionLoader
 from baton.engine.records import FAILED, TERMINAL_EXECUTION, TERMINAL_STEP, ExecutionRecord
 from baton.errors import ExecutionNotFoundError, StateConflictError
 from baton.ports import StateStore

@@ -15,8 +15,7 @@ from typing import Any
 from baton.adapters.aws.concurrency import ConcurrencyGate
 from baton.adapters.aws.definitions import DefinitionRegistry, WorkflowVersion
 from baton.adapters.aws.events import EventBridgePublisher
-from baton.adapters.aws.relay_support import StepQueue
-from baton.adapters.aws.sqs_dispatcher import StepMessage
+from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
 from baton.engine.definition import Definition
 from baton.engine.expressions import Expressions
 from baton.engine.inputs import resolve_inputs
@@ -47,7 +46,7 @@ class Starter:
         self,
         engine: Engine,
         registry: DefinitionRegistry,
-        queue: StepQueue,
+        queue: SqsStepQueue,
         publisher: EventBridgePublisher,
         gate: ConcurrencyGate,
         *,

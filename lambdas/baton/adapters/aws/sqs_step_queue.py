@@ -1,4 +1,5 @@
-"""``SqsDispatcher``: hands units of work to the next worker invocation through the step queue.
+"""``SqsStepQueue``: the engine's ``StepQueue`` on AWS, handing units of work to other
+worker invocations through the step queue.
 
 A message names an execution and, usually, the unit to run. Work that is due now is sent
 at once (``SendMessageBatch``: up to ten messages a request); work due within 15 minutes
@@ -63,8 +64,11 @@ class StepMessage:
         return cls(data["execution_id"], unit)
 
 
-class SqsDispatcher:
+class SqsStepQueue:
     """Sends step messages now, later (SQS delay), or much later (a one-shot schedule)."""
+
+    shared = True
+    """Other invocations receive what is sent; a driver never gets it back."""
 
     def __init__(
         self,
@@ -86,6 +90,22 @@ class SqsDispatcher:
         self.scheduler_role_arn = scheduler_role_arn
         self._now = now
         self.schedule_group = schedule_group
+
+    # -- the StepQueue port ---------------------------------------------------------------
+
+    def send(self, execution_id: str, units: Sequence[str], delay_seconds: int = 0) -> None:
+        """One message per unit, due after ``delay_seconds``."""
+        self.dispatch([StepMessage(execution_id, unit) for unit in units], delay_seconds)
+
+    def send_at(self, execution_id: str, unit: str | None, when: datetime) -> None:
+        """A message for ``unit`` (None: the execution as a whole) delivered at ``when``."""
+        self.dispatch_at(StepMessage(execution_id, unit), when)
+
+    def receive(self, execution_id: str, now: datetime, limit: int) -> list[str]:
+        """Nothing comes back to the sender: Lambda's event source mapping delivers messages."""
+        return []
+
+    # -- messages -------------------------------------------------------------------------
 
     def dispatch(self, messages: Sequence[StepMessage], delay_seconds: int = 0) -> None:
         """Send messages, due after ``delay_seconds`` (at most 900)."""

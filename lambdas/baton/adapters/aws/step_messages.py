@@ -1,0 +1,199 @@
+"""``StepMessageHandler``: what one worker invocation does with one step message.
+
+A message names an execution and, usually, the unit to run. The handler loads the
+execution (one query), holds back a start queued behind its concurrency key, and hands the
+rest to the engine's ``Driver`` with the SQS step queue, the invocation's remaining time and
+room for one unit at a time. The driver runs the unit, then keeps going while time remains:
+a unit made ready by its own work runs next in the same invocation (a linear chain is one
+invocation and no queue traffic), other ready units are sent to the queue (fan-out
+branches), a unit put to sleep gets a wake-up message at its time, and the execution ends
+(or waits for approvals) when the planner says so.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
+from baton.engine.context import UnitContext
+from baton.engine.driver import LAMBDA_PACE, DriveRequest, DriveResult, DriverHooks
+from baton.engine.records import PENDING, TERMINAL_EXECUTION, TERMINAL_STEP, ExecutionRecord, StepRecord
+from baton.engine.service import Engine
+from baton.errors import ExecutionNotFoundError
+
+__all__ = ["Delivery", "ExecutionLoader", "Lifecycle", "StepMessageHandler"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message as the queue delivered it."""
+
+    message: StepMessage
+    receive_count: int = 1
+    final: bool = False
+    """The last delivery before the dead-letter queue."""
+
+    def request(self) -> DriveRequest:
+        """What the driver is asked to do for this delivery."""
+        unit = self.message.unit
+        return DriveRequest(unit=unit, courier=unit is not None and self.receive_count == 1,
+                            receive_count=self.receive_count, last_delivery=self.final)  # fmt: skip
+
+
+class ExecutionLoader(Protocol):
+    """What the handler needs beyond the ``StateStore`` port: one read of a whole execution."""
+
+    def load(self, execution_id: str) -> tuple[ExecutionRecord, dict[str, StepRecord]]:
+        """The execution and every record of it."""
+        ...
+
+
+class Lifecycle(Protocol):
+    """Where lifecycle events go (``EventBridgePublisher`` on AWS)."""
+
+    def step_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
+        """A unit ended."""
+        ...
+
+    def execution_ended(self, execution: ExecutionRecord) -> None:
+        """The execution ended."""
+        ...
+
+    def flush(self) -> None:
+        """Send what is buffered."""
+        ...
+
+
+class StepObserver(Protocol):
+    """What the handlers' observability does when a unit ends (metrics, a log line)."""
+
+    def step_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
+        """A unit reached a final status."""
+        ...
+
+
+class LifecycleObserver:
+    """The engine's ``Observer`` on AWS: every unit that ended goes to events and metrics."""
+
+    def __init__(self, lifecycle: Lifecycle, steps: StepObserver | None) -> None:
+        self.lifecycle = lifecycle
+        self.steps = steps
+
+    def step_changed(self, unit: UnitContext, record: StepRecord) -> None:
+        """Publish ``Baton Step ...`` when a unit ends."""
+        if record.status in TERMINAL_STEP:
+            self.lifecycle.step_ended(unit.execution, record)
+            if self.steps is not None:
+                self.steps.step_ended(unit.execution, record)
+
+    def execution_changed(self, execution: ExecutionRecord) -> None:
+        """The driver's hooks report the execution's end."""
+
+
+class _EndedHooks(DriverHooks):
+    """The driver's hooks, with the execution's end also published as an event."""
+
+    def __init__(self, inner: DriverHooks, lifecycle: Lifecycle) -> None:
+        self.inner = inner
+        self.lifecycle = lifecycle
+
+    def unit_started(self, execution: ExecutionRecord, key: str) -> None:
+        self.inner.unit_started(execution, key)
+
+    def unit_ended(self, execution: ExecutionRecord, record: StepRecord | None) -> None:
+        self.inner.unit_ended(execution, record)
+
+    def execution_ended(self, execution: ExecutionRecord) -> None:
+        self.lifecycle.execution_ended(execution)
+        self.inner.execution_ended(execution)
+
+    def heartbeat(self) -> None:
+        self.inner.heartbeat()
+
+
+class StepMessageHandler:
+    """Turns step messages into driver runs, for one worker invocation."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        loader: ExecutionLoader,
+        queue: SqsStepQueue,
+        lifecycle: Lifecycle,
+        *,
+        remaining_seconds: Callable[[], float],
+        workspace_root: Path,
+        hooks: DriverHooks | None = None,
+        steps: StepObserver | None = None,
+        margin_seconds: float = 15.0,
+        most_seconds: float | None = None,
+        gate: Callable[[ExecutionRecord], int | None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.loader = loader
+        self.queue = queue
+        self.lifecycle = lifecycle
+        self.remaining_seconds = remaining_seconds
+        self.workspace_root = workspace_root
+        self.hooks = hooks or DriverHooks()
+        self.steps = steps
+        self.margin_seconds = margin_seconds
+        self.most_seconds = most_seconds
+        """The longest time any invocation gets (the function's timeout), if known."""
+        self.gate = gate
+        """Seconds a not yet started execution must wait for (``concurrency: queue``)."""
+
+    def handle(self, delivery: Delivery) -> DriveResult:
+        """Do the message's work and whatever follows while time remains."""
+        execution_id = delivery.message.execution_id
+        try:
+            execution, records = self.loader.load(execution_id)
+        except ExecutionNotFoundError:
+            gone = ExecutionRecord(execution_id, "", "", status="unknown")
+            return DriveResult(gone, note=f"execution {execution_id} does not exist (expired or never created)")
+        if execution.status in TERMINAL_EXECUTION:
+            return DriveResult(execution, note="the execution already ended")
+        wait = self._held_back(delivery, execution, records)
+        if wait is not None:
+            self.queue.dispatch([delivery.message], wait)
+            return DriveResult(execution, sent=1, note=f"queued behind its concurrency key for {wait}s")
+        driver = self.engine.driver(
+            execution,
+            records,
+            self.queue,
+            observer=LifecycleObserver(self.lifecycle, self.steps),
+            workspace=self._workspace(execution_id),
+            remaining_seconds=self.remaining_seconds,
+            margin_seconds=self.margin_seconds,
+            most_seconds=self.most_seconds if self.most_seconds is not None else float("inf"),
+            room=1,
+            pace=LAMBDA_PACE,
+            hooks=_EndedHooks(self.hooks, self.lifecycle),
+        )
+        try:
+            return self.engine.run_driver(driver, delivery.request())
+        finally:
+            self.lifecycle.flush()
+
+    def _held_back(self, delivery: Delivery, execution: ExecutionRecord, records: dict[str, StepRecord]) -> int | None:
+        """Seconds to wait before a queued execution may start, or None."""
+        if self.gate is None or delivery.message.unit is not None:
+            return None
+        if any(record.attempt or record.status != PENDING for record in records.values()):
+            return None  # it has started: it holds its key
+        return self.gate(execution)
+
+    def _workspace(self, execution_id: str) -> Path:
+        """This execution's folder; other executions' folders are stale in this sandbox."""
+        root = self.workspace_root / "executions"
+        root.mkdir(parents=True, exist_ok=True)
+        for other in root.iterdir():
+            if other.name != execution_id:
+                shutil.rmtree(other, ignore_errors=True)
+        workspace = root / execution_id
+        workspace.mkdir(exist_ok=True)
+        return workspace
