@@ -189,6 +189,7 @@ FUNCTION_ENVIRONMENT_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = MappingPr
         "starter": ENVIRONMENT_VARIABLES,
         "worker": (*ENVIRONMENT_VARIABLES, ENV_STEP_QUEUE_ARN, *_SCHEDULING_VARIABLES),
         "approver": ENVIRONMENT_VARIABLES,
+        "sweeper": ENVIRONMENT_VARIABLES,
     }
 )
 """What each function needs to find its resources, by role: its handler refuses to start

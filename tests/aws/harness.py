@@ -83,10 +83,13 @@ class AwsHarness:
         workspace = root / "lambda"
         base_env = {**step_environment(os.environ, workspace), **(env or {})}
 
-        def backend() -> AwsBackend:
+        def backend(root: Path = workspace) -> AwsBackend:
             # One per function, as in separate Lambda sandboxes (no shared caches).
-            return aws_backend(settings, clients, workspace_root=workspace, base_env=base_env,
+            return aws_backend(settings, clients, workspace_root=root, base_env=base_env,
                                lease_seconds=lease_seconds, recheck_seconds=2)  # fmt: skip
+
+        self._backend_in = backend
+        self._workspace = workspace
 
         self.backend = backend()
         self.plumbing = server.shared
@@ -182,11 +185,21 @@ class AwsHarness:
             records.append(record)
         return {"Records": records}
 
-    def deliver(self, messages: list[dict[str, Any]], context: FakeLambdaContext | None = None) -> dict[str, Any]:
+    def sandboxes(self, count: int) -> list[Any]:
+        """``count`` more worker functions, each in a sandbox of its own (own backend and
+        workspace), for invocations that run at the same time."""
+        return [
+            worker.make_handler(lambda i=i: self._backend_in(self._workspace.with_name(f"lambda-{i}")))
+            for i in range(count)
+        ]
+
+    def deliver(
+        self, messages: list[dict[str, Any]], context: FakeLambdaContext | None = None, *, function: Any = None
+    ) -> dict[str, Any]:
         """Invoke the worker with a batch; delete the messages it did not report failed."""
         before, started = self.meter.snapshot(), time.perf_counter()
         try:
-            response = self.worker(self.sqs_event(messages), context or FakeLambdaContext())
+            response = (function or self.worker)(self.sqs_event(messages), context or FakeLambdaContext())
         except Exception:  # the whole batch failed: every message comes back
             response = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
         elapsed = time.perf_counter() - started

@@ -79,8 +79,8 @@ class Worker:
             raise
         else:
             # Logged before ``finally`` drops the keys: this line belongs to the message's step.
-            logger.info("step message handled", extra={"ran": result.ran, "sent": result.sent,
-                                                       "status": result.execution.status, "note": result.note})  # fmt: skip
+            handled = {"ran": result.ran, "sent": result.sent, "status": result.execution.status, "note": result.note}
+            logger.info("step message handled", extra=handled)
         finally:
             logger.remove_keys(["execution_id", "step_id"])
 

@@ -56,6 +56,11 @@ class DynamoDBStateStore:
         self._definitions: dict[str, dict[str, Any]] = {}
         """Definitions read so far: one digest always names the same definition."""
 
+    @property
+    def client(self) -> Any:
+        """The DynamoDB client (for reads this port does not offer, like the sweeper's)."""
+        return self._dynamodb()
+
     # -- definitions ----------------------------------------------------------------------
 
     def put_definition(self, digest: str, definition: Mapping[str, Any]) -> None:
