@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from baton.expr.syntax import has_template
+
 if TYPE_CHECKING:
     from baton.spec.models import Workflow
     from baton.spec.steps import AnyStep, RetryPolicy
@@ -19,17 +21,6 @@ DEFINITION_FORMAT = 1
 """Bumped whenever the compiled form changes, so stale stored copies are not reused."""
 
 STEP_LISTS = ("steps", "on_failure", "finally")
-
-
-def has_template(value: Any) -> bool:
-    """True when a string anywhere in ``value`` contains a template part."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(has_template(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(has_template(v) for v in value)
-    return False
 
 
 @dataclass(frozen=True, slots=True)
