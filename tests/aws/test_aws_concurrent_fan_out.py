@@ -41,7 +41,7 @@ TRIALS = [
 ]  # fmt: skip
 
 
-def run_workers(harness: AwsHarness, execution_id: str, workers: int, seed: int, timeout: float = 120.0) -> None:
+def run_workers(harness: AwsHarness, execution_id: str, workers: int, seed: int, timeout: float = 60.0) -> None:
     """Poll the queue from ``workers`` threads with random batch sizes and pauses until the
     execution ends."""
     functions = harness.sandboxes(workers)

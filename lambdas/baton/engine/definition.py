@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from baton.expr.syntax import has_template
+from baton.expr.markers import has_template
 
 if TYPE_CHECKING:
     from baton.spec.models import Workflow

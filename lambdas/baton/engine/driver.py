@@ -350,10 +350,12 @@ class Driver:
         if executor.in_flight:
             self._collect(timeout)
             return True
-        if executor.foreign:
-            return self._look_after_others()
         if self.queue.shared:
-            return False  # a wake-up message was sent for whatever sleeps
+            return self._look_again_after_own_writes()
+        if executor.foreign:
+            self.clock.sleep(timeout)
+            executor.refresh()
+            return True
         if decision.wake_at is not None:
             self.clock.sleep(timeout)
             return True
@@ -381,24 +383,20 @@ class Driver:
             self._refreshed_at = self.clock.monotonic()
             executor.refresh()
 
-    def _look_after_others(self) -> bool:
-        """Only other workers' units are left.
+    def _look_again_after_own_writes(self) -> bool:
+        """Nothing here is this driver's to do; other workers carry on with the rest.
 
-        With a shared queue their workers carry on, so this driver re-reads once after its
-        own last write (the last finisher of a fan-out must see the join ready: a plan made
-        from a read taken before the others' writes would see them still running) and then
-        leaves, after asking for a look at each held lease's expiry. In one process, poll.
+        Before leaving, re-read once after this driver's own last write: the last finisher
+        of a fan-out must see the join ready, and a plan made from a read taken before the
+        others' writes would show their units still pending or running. Whichever worker
+        writes last reads everyone's writes.
         """
         executor = self.executor
-        if not self.queue.shared:
-            self.clock.sleep(self.pace.poll_seconds)
-            executor.refresh()
-            return True
-        if self._looked_after != executor.settled:
-            self._looked_after = executor.settled
-            executor.refresh()
-            return True
-        return False
+        if self._looked_after == executor.settled:
+            return False
+        self._looked_after = executor.settled
+        executor.refresh()
+        return True
 
     def _watch_held_units(self) -> None:
         """After a redelivery, watch the leases of units still held by other workers.

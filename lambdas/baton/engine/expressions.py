@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from baton.expr.syntax import has_template
+from baton.expr.markers import has_template
 
 if TYPE_CHECKING:
     from baton.expr import ExpressionEngine

@@ -8,7 +8,6 @@ decided exactly as Jinja decides it (``{{ {'a': {'b': 1}} }}`` and ``{{ "}}" }}`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from jinja2 import Environment
 from jinja2.exceptions import TemplateSyntaxError
@@ -96,14 +95,3 @@ def line_of(text: str, offset: int) -> int:
 
 def _syntax_error(what: str, text: str, offset: int) -> TemplateSyntaxError:
     return TemplateSyntaxError(f"{what} at offset {offset}", line_of(text, offset))
-
-
-def has_template(value: Any) -> bool:
-    """True when a string anywhere in ``value`` contains a template part."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(has_template(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(has_template(v) for v in value)
-    return False

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from baton.expr.syntax import has_template
+from baton.expr.markers import has_template
 from baton.steps.base import Invocation, StepResult, StepType
 
 if TYPE_CHECKING:
