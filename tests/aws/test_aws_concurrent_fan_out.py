@@ -88,7 +88,7 @@ def test_every_item_runs_once_and_the_join_always_happens(
     harness.upload("fan.yaml", WORKFLOW)
     execution_id = harness.start("fan", {"width": width})
 
-    run_workers(harness, execution_id, workers, seed)
+    run_workers(harness, execution_id, workers, seed, timeout=30.0 + width)
 
     final = harness.execution(execution_id)
     assert final.status == "succeeded", final.error
