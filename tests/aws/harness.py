@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -228,3 +230,51 @@ class AwsHarness:
             if messages:
                 self.deliver(messages)
         raise AssertionError(f"execution {execution_id} did not settle in {timeout}s: {self.execution(execution_id)}")
+
+    def run_concurrently(self, execution_id: str, *, workers: int = 3, seed: int = 0,
+                         timeout: float = 60.0) -> ExecutionRecord:  # fmt: skip
+        """Poll the step queue from ``workers`` sandboxes at once (threads), with random batch
+        sizes and pauses, until the execution ends or waits for an answer with nothing queued."""
+        functions = self.sandboxes(workers)
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def poll(function: Any, rng: random.Random) -> None:
+            try:
+                while not done.is_set():
+                    messages = self.receive(batch=rng.randint(1, 3), wait_seconds=0, visibility=30)
+                    if not messages:
+                        time.sleep(rng.uniform(0.01, 0.05))
+                        continue
+                    time.sleep(rng.uniform(0.0, 0.02))
+                    self.deliver(messages, function=function)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=poll, args=(f, random.Random(seed * 100 + i)), daemon=True)
+                   for i, f in enumerate(functions)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline and not errors:
+                execution = self.execution(execution_id)
+                if execution.status in TERMINAL_EXECUTION:
+                    return execution
+                if execution.status == WAITING and self._queue_is_empty():
+                    return execution
+                time.sleep(0.1)
+        finally:
+            done.set()
+            for thread in threads:
+                thread.join(30)
+        assert not errors, errors
+        raise AssertionError(f"execution {execution_id} did not settle in {timeout}s: {self.execution(execution_id)}")
+
+    def _queue_is_empty(self) -> bool:
+        attributes = self.plumbing("sqs").get_queue_attributes(
+            QueueUrl=self.settings.step_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                            "ApproximateNumberOfMessagesDelayed"],
+        )["Attributes"]  # fmt: skip
+        return all(int(value) == 0 for value in attributes.values())

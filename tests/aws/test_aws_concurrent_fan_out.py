@@ -8,15 +8,10 @@ once, and the step after the join runs once.
 
 from __future__ import annotations
 
-import random
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from tests.aws.harness import AwsHarness
-
-from baton.engine.records import TERMINAL_EXECUTION
 
 WORKFLOW = """
 name: fan
@@ -41,45 +36,6 @@ TRIALS = [
 ]  # fmt: skip
 
 
-def run_workers(harness: AwsHarness, execution_id: str, workers: int, seed: int, timeout: float = 60.0) -> None:
-    """Poll the queue from ``workers`` threads with random batch sizes and pauses until the
-    execution ends."""
-    functions = harness.sandboxes(workers)
-    done = threading.Event()
-    errors: list[BaseException] = []
-
-    def poll(function: object, rng: random.Random) -> None:
-        try:
-            while not done.is_set():
-                messages = harness.receive(batch=rng.randint(1, 3), wait_seconds=0, visibility=30)
-                if not messages:
-                    time.sleep(rng.uniform(0.01, 0.05))
-                    continue
-                time.sleep(rng.uniform(0.0, 0.02))
-                harness.deliver(messages, function=function)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [
-        threading.Thread(target=poll, args=(function, random.Random(seed * 100 + i)), daemon=True)
-        for i, function in enumerate(functions)
-    ]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and not errors:
-            if harness.execution(execution_id).status in TERMINAL_EXECUTION:
-                return
-            time.sleep(0.1)
-    finally:
-        done.set()
-        for thread in threads:
-            thread.join(30)
-    assert not errors, errors
-    raise AssertionError(f"execution {execution_id} never ended: {harness.execution(execution_id)}")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("width", "workers", "seed"), TRIALS, ids=[f"w{w}-x{n}" for w, n, _ in TRIALS])
 def test_every_item_runs_once_and_the_join_always_happens(
@@ -88,9 +44,8 @@ def test_every_item_runs_once_and_the_join_always_happens(
     harness.upload("fan.yaml", WORKFLOW)
     execution_id = harness.start("fan", {"width": width})
 
-    run_workers(harness, execution_id, workers, seed, timeout=30.0 + width)
+    final = harness.run_concurrently(execution_id, workers=workers, seed=seed, timeout=30.0 + width)
 
-    final = harness.execution(execution_id)
     assert final.status == "succeeded", final.error
     ran = sorted(int(line) for line in (tmp_path / "items.log").read_text().split())
     assert ran == list(range(width)), "an item ran twice or never"
