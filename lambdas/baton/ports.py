@@ -108,6 +108,21 @@ class StateStore(Protocol):
         """
         ...
 
+    # -- admission (``concurrency:``): a counted lock per key, shared by every process -----
+
+    def take_slot(self, key: str, holder: str, limit: int) -> bool:
+        """Make ``holder`` one of the holders of ``key`` if fewer than ``limit`` hold it (or it
+        already does), atomically across processes; False when the key is full."""
+        ...
+
+    def release_slot(self, key: str, holder: str) -> None:
+        """``holder`` no longer holds ``key`` (nothing happens if it did not)."""
+        ...
+
+    def slot_holders(self, key: str) -> list[str]:
+        """Who holds ``key`` now, in no particular order."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ArtifactRef:
@@ -226,8 +241,8 @@ class StepQueue(Protocol):
         """Queue units of an execution, due after ``delay_seconds``."""
         ...
 
-    def send_at(self, execution_id: str, unit: str, when: datetime) -> None:
-        """Have a unit looked at again at ``when``."""
+    def send_at(self, execution_id: str, unit: str | None, when: datetime) -> None:
+        """Have a unit (None: the execution as a whole) looked at again at ``when``."""
         ...
 
     def receive(self, execution_id: str, now: datetime, limit: int) -> list[str]:

@@ -66,17 +66,19 @@ def test_bad_inputs_are_rejected_before_anything_runs(harness: AwsHarness, input
     assert harness.receive(wait_seconds=0) == []
 
 
-def test_skip_refuses_a_second_execution_with_the_same_key(harness: AwsHarness) -> None:
+def test_skip_ends_a_second_execution_with_the_same_key_before_it_runs(harness: AwsHarness) -> None:
     harness.upload("greet.yaml", GREET.replace("POLICY", "skip"))
     first = harness.start("greet", {"who": "ann"})
     harness.drain(first)  # waits for its approval, holding the key
 
-    skipped = start(harness, harness.start_event("greet", {"who": "ann"}))
-    other_key = start(harness, harness.start_event("greet", {"who": "bob"}))
+    skipped = harness.start("greet", {"who": "ann"})
+    other_key = harness.start("greet", {"who": "bob"})
 
-    assert skipped["status"] == "skipped"
-    assert first in skipped["reason"]
-    assert other_key["status"] == "running"
+    ended = harness.drain(skipped)
+    assert ended.status == "cancelled"
+    assert f"skipped: concurrency key 'ann' is held by {first}" == ended.error
+    assert all(record.status == "pending" for record in harness.backend.store.get_steps(skipped).values())
+    assert harness.drain(other_key).status == "waiting"
 
 
 def test_cancel_running_cancels_the_holder_and_starts_the_new_one(harness: AwsHarness) -> None:
@@ -88,7 +90,7 @@ def test_cancel_running_cancels_the_holder_and_starts_the_new_one(harness: AwsHa
     harness.drain(first)
 
     assert harness.execution(first).status == "cancelled"
-    assert harness.execution(second).status == "waiting"
+    assert harness.drain(second).status == "waiting", "it took the slot the cancelled holder gave back"
 
 
 def test_queue_holds_the_second_execution_until_the_first_ends(harness: AwsHarness) -> None:

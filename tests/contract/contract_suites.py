@@ -187,6 +187,40 @@ class StateStoreContract:
         assert len(winners) == 1
         assert store.get_steps("e1")["a"].lease_owner == winners[0]
 
+    def test_a_slot_is_taken_up_to_its_limit_and_freed_by_its_holder(self, store: StateStore) -> None:
+        assert store.take_slot("k", "e1", 2)
+        assert store.take_slot("k", "e2", 2)
+        assert not store.take_slot("k", "e3", 2)
+        assert store.take_slot("k", "e1", 2), "a holder taking its slot again keeps it"
+        assert sorted(store.slot_holders("k")) == ["e1", "e2"]
+
+        store.release_slot("k", "e1")
+
+        assert store.take_slot("k", "e3", 2)
+        assert sorted(store.slot_holders("k")) == ["e2", "e3"]
+        assert store.slot_holders("other") == []
+
+    def test_slots_of_one_key_are_counted_across_handles(self, store: StateStore, other_store: StateStore) -> None:
+        assert store.take_slot("k", "e1", 1)
+        assert not other_store.take_slot("k", "e2", 1)
+        other_store.release_slot("k", "e1")
+        assert store.take_slot("k", "e2", 1)
+
+    def test_concurrent_takers_never_exceed_the_limit(self, store: StateStore, other_store: StateStore) -> None:
+        won: list[str] = []
+
+        def take(handle: StateStore, holder: str) -> None:
+            if handle.take_slot("race", holder, 3):
+                won.append(holder)
+
+        threads = [threading.Thread(target=take, args=(store if i % 2 else other_store, f"e{i}")) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 3
+        assert sorted(store.slot_holders("race")) == sorted(won)
+
 
 class ArtifactStoreContract:
     """What every ``ArtifactStore`` guarantees."""

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from baton.spec.models import Workflow
     from baton.spec.steps import AnyStep, RetryPolicy
 
-DEFINITION_FORMAT = 1
+DEFINITION_FORMAT = 2
 """Bumped whenever the compiled form changes, so stale stored copies are not reused."""
+_READABLE_FORMATS = (1, 2)
+"""Format 1 lacks ``concurrency``; executions started before it still run."""
 
 STEP_LISTS = ("steps", "on_failure", "finally")
 
@@ -88,6 +90,8 @@ class Definition:
     env: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     cache_version: str = "1"
+    concurrency: dict[str, Any] | None = None
+    """``{key, limit, on_conflict}``: the key still a template over ``inputs``."""
     _by_id: dict[str, StepDef] = field(init=False, repr=False, compare=False)
     _lists: dict[str, list[StepDef]] = field(init=False, repr=False, compare=False)
 
@@ -116,13 +120,14 @@ class Definition:
             "env": self.env,
             "secrets": self.secrets,
             "cache_version": self.cache_version,
+            "concurrency": self.concurrency,
             "steps": [asdict(step) for step in self.steps],
         }
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Definition:
         """Inverse of :meth:`to_data`; ``ValueError`` on another format."""
-        if data.get("format") != DEFINITION_FORMAT:
+        if data.get("format") not in _READABLE_FORMATS:
             raise ValueError(f"compiled definition format {data.get('format')!r} is not {DEFINITION_FORMAT}")
         steps = tuple(_step_from_data(raw) for raw in data["steps"])
         return cls(
@@ -133,6 +138,7 @@ class Definition:
             outputs=data["outputs"],
             env=data["env"],
             secrets=data["secrets"],
+            concurrency=data.get("concurrency"),
             cache_version=data["cache_version"],
         )
 
@@ -172,6 +178,7 @@ def compile_workflow(workflow: Workflow) -> Definition:
         env=dict(workflow.env),
         secrets={name: ref.model_dump(mode="json") for name, ref in workflow.secrets.items()},
         cache_version=workflow.cache.version,
+        concurrency=workflow.concurrency.model_dump(mode="json") if workflow.concurrency else None,
     )
 
 

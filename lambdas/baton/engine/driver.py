@@ -27,10 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from baton.engine.admission import RECHECK_SECONDS, admit, release, request_cancel
 from baton.engine.executor import Executor
 from baton.engine.outcome import final_changes
 from baton.engine.planner import Decision, plan
 from baton.engine.records import (
+    CANCELLED,
     FAILED,
     PENDING,
     RUNNING,
@@ -119,6 +121,7 @@ class Driver:
         hooks: DriverHooks | None = None,
         most_seconds: float = math.inf,
         stored_workspace: str | None = None,
+        recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
         self.executor = executor
         self.queue = queue
@@ -129,6 +132,8 @@ class Driver:
         self.pace = pace
         self.hooks = hooks or DriverHooks()
         self.most_seconds = most_seconds
+        self.recheck_seconds = recheck_seconds
+        """How long an execution queued behind its concurrency key waits between looks."""
         """The longest budget any worker gets: a unit that needs more is refused, not passed on."""
         self.workspace = executor.execution.workspace
         self.stored_workspace = stored_workspace or self.workspace
@@ -157,9 +162,10 @@ class Driver:
             if self.stored_workspace != self.workspace:
                 restore_declared_files(executor)
             request = request or DriveRequest()
-            self._open(request)
-            while self._turn():
-                pass
+            if request.unit is not None or self._admitted():
+                self._open(request)
+                while self._turn():
+                    pass
             if self.queue.shared and request.receive_count > 1:
                 self._watch_held_units()
         finally:
@@ -168,6 +174,40 @@ class Driver:
             executor.dispatcher.shutdown()
         self.result.execution = executor.execution.evolve(workspace=self.stored_workspace)
         return self.result
+
+    # -- admission ------------------------------------------------------------------------
+
+    def _admitted(self) -> bool:
+        """Take the execution's ``concurrency:`` slot; False when it must not run now (it was
+        skipped, or it waits: in this process, or for a message that looks again later)."""
+        executor = self.executor
+        store = executor.ports.store
+        asked_to_cancel = False
+        while True:
+            if executor.execution.status != RUNNING or executor.execution.cancel_requested:
+                return True  # nothing will start: the loop only settles or cancels
+            verdict = admit(store, executor.execution)
+            if verdict.outcome == "go":
+                return True
+            held_by = ", ".join(verdict.holders) or "another execution"
+            if verdict.outcome == "skip":
+                error = f"skipped: concurrency key {verdict.key!r} is held by {held_by}"
+                self._update(status=CANCELLED, error=error, finished_at=self.clock.now())
+                self.result.note = error
+                return False
+            if verdict.cancel_holders and not asked_to_cancel:
+                asked_to_cancel = True
+                for holder in verdict.holders:
+                    if request_cancel(store, holder) and self.queue.shared:
+                        self.queue.send_at(holder, None, self.clock.now())
+            self.result.note = f"queued behind concurrency key {verdict.key!r}, held by {held_by}"
+            if self.queue.shared:
+                self.queue.send_at(self.execution_id, None, self.clock.now() + timedelta(seconds=self.recheck_seconds))
+                self.result.sent += 1
+                return False
+            self.clock.sleep(self.recheck_seconds)
+            latest = store.get_execution(self.execution_id)
+            executor.execution = latest.evolve(workspace=self.workspace)
 
     # -- the message a drive starts from --------------------------------------------------
 
@@ -491,5 +531,6 @@ class Driver:
         stored = self._update(**final_changes(self.executor, outcome), finished_at=self.clock.now())
         if stored is None:
             return False
+        release(self.executor.ports.store, stored)
         self.hooks.execution_ended(stored)
         return True

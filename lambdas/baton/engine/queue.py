@@ -33,8 +33,11 @@ class InProcessStepQueue:
         for unit in units:
             heapq.heappush(self._heap, (due, next(self._order), execution_id, unit))
 
-    def send_at(self, execution_id: str, unit: str, when: datetime) -> None:
-        """Queue ``unit`` to come back at ``when``."""
+    def send_at(self, execution_id: str, unit: str | None, when: datetime) -> None:
+        """Queue ``unit`` to come back at ``when`` (the execution as a whole, ``unit`` None,
+        needs no message here: its driver is the one waiting)."""
+        if unit is None:
+            return
         heapq.heappush(self._heap, (when, next(self._order), execution_id, unit))
 
     def receive(self, execution_id: str, now: datetime, limit: int) -> list[str]:

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from baton import __version__
+from baton.engine.admission import render_concurrency
 from baton.engine.attempt import OutputResolver
 from baton.engine.context import Observer
 from baton.engine.definition import DEFINITION_FORMAT, Definition
 from baton.engine.driver import Driver, DriveRequest, DriveResult
 from baton.engine.executor import Executor
+from baton.engine.expressions import Expressions
 from baton.engine.inputs import resolve_inputs
 from baton.engine.queue import InProcessStepQueue
 from baton.engine.records import (
@@ -114,6 +116,11 @@ class Engine:
         resolved = resolve_inputs(definition.inputs, inputs, from_text=text_inputs, workspace=workspace)
         self.resolve_secrets(definition)
         now = self.ports.clock.now()
+        trigger = dict(trigger or {"source": "cli"})
+        expressions = Expressions(workspace, self.ports.clock.now)
+        concurrency = render_concurrency(definition.concurrency, definition.name, resolved, expressions)
+        if concurrency is not None:
+            trigger["concurrency"] = concurrency
         execution = ExecutionRecord(
             execution_id=self.new_id(now),
             workflow=definition.name,
@@ -123,7 +130,7 @@ class Engine:
             inputs=resolved,
             started_at=now,
             workspace=str(workspace.resolve()),
-            trigger=trigger or {"source": "cli"},
+            trigger=trigger,
             no_cache=no_cache,
         )
         records = [StepRecord(execution.execution_id, step.id, step.id) for step in definition.steps]

@@ -24,7 +24,6 @@ from pydantic import BaseModel, Field
 
 from baton import resource_names as names
 from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
-from baton.adapters.aws.concurrency import ConcurrencyGate
 from baton.adapters.aws.starting import Starter, StartRequest
 from baton.adapters.aws.triggers import TRIGGER_KEY
 from baton.errors import BatonError
@@ -118,7 +117,7 @@ class StarterApp:
         backend = self.backend
         start = StartRequest(request["workflow"], request["inputs"], request["trigger"], request["trigger_index"])
         starter = Starter(backend.engine(context.aws_request_id), backend.registry, backend.queue,
-                          backend.publisher, ConcurrencyGate(backend.store),
+                          backend.publisher,
                           workspace=backend.workspace_root / "start")  # fmt: skip
         try:
             result = starter.start(start)

@@ -14,7 +14,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from baton import resource_names as names
 from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
-from baton.adapters.aws.concurrency import ConcurrencyGate
 from baton.adapters.aws.poison import fail_execution
 from baton.adapters.aws.sqs_step_queue import StepMessage
 from baton.adapters.aws.step_messages import Delivery, StepMessageHandler
@@ -29,7 +28,6 @@ class Worker:
 
     def __init__(self, backend: AwsBackend) -> None:
         self.backend = backend
-        self.gate = ConcurrencyGate(backend.store, recheck_seconds=backend.recheck_seconds)
         self.hooks = PowertoolsHooks()
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -48,7 +46,7 @@ class Worker:
             workspace_root=backend.workspace_root,
             hooks=self.hooks,
             steps=self.hooks,
-            gate=self.gate.wait_seconds,
+            recheck_seconds=backend.recheck_seconds,
         )
         metrics.add_metric(name="StepMessages", unit=MetricUnit.Count, value=len(event.get("Records", [])))
         processor = BatchProcessor(event_type=EventType.SQS)

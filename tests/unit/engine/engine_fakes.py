@@ -46,6 +46,7 @@ class MemoryStateStore:
         self.executions: dict[str, ExecutionRecord] = {}
         self.steps: dict[tuple[str, str], StepRecord] = {}
         self.writes = 0
+        self.slots: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def put_definition(self, digest: str, definition: Mapping[str, Any]) -> None:
@@ -118,6 +119,22 @@ class MemoryStateStore:
                 return False
             self.steps[(step.execution_id, step.key)] = current.evolve(lease_expires_at=expires_at)
             return True
+
+    def take_slot(self, key: str, holder: str, limit: int) -> bool:
+        with self._lock:
+            holders = self.slots.setdefault(key, set())
+            if holder in holders or len(holders) < limit:
+                holders.add(holder)
+                return True
+            return False
+
+    def release_slot(self, key: str, holder: str) -> None:
+        with self._lock:
+            self.slots.get(key, set()).discard(holder)
+
+    def slot_holders(self, key: str) -> list[str]:
+        with self._lock:
+            return sorted(self.slots.get(key, set()))
 
 
 class InlineDispatcher:

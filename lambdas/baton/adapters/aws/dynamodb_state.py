@@ -33,6 +33,9 @@ from baton.adapters.aws.transactions import Write, write_all
 from baton.engine.records import ExecutionRecord, StepRecord
 from baton.errors import ExecutionNotFoundError, StateConflictError
 
+SLOT_PREFIX = "SLOT#"
+SLOT_SORT_KEY = "SLOT"
+_ROOM_FOR_HOLDER = "attribute_not_exists(#holders) OR size(#holders) < :limit OR contains(#holders, :id)"
 _EXPECT_VERSION = {"ConditionExpression": "#version = :expected", "ExpressionAttributeNames": {"#version": VERSION}}
 _EXPECT_ABSENT = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": PK}}
 
@@ -207,6 +210,49 @@ class DynamoDBStateStore:
             raise
         return True
 
+    # -- admission ------------------------------------------------------------------------
+
+    def take_slot(self, key: str, holder: str, limit: int) -> bool:
+        """Join the holders of ``key`` if there is room: one conditional ``UpdateItem`` on the
+        key's lock item (a string set of holders), so the count and the join are atomic."""
+        try:
+            self._dynamodb().update_item(
+                TableName=self.executions_table,
+                Key=_slot_key(key),
+                UpdateExpression="ADD #holders :holder",
+                ConditionExpression=_ROOM_FOR_HOLDER,
+                ExpressionAttributeNames={"#holders": "holders"},
+                ExpressionAttributeValues={
+                    ":holder": {"SS": [holder]},
+                    ":id": {"S": holder},
+                    ":limit": {"N": str(limit)},
+                },
+            )
+        except ClientError as exc:
+            if is_conflict(exc):
+                return False
+            raise
+        return True
+
+    def release_slot(self, key: str, holder: str) -> None:
+        """Leave the holders of ``key`` (``DELETE`` from the set; an empty set is removed)."""
+        self._dynamodb().update_item(
+            TableName=self.executions_table,
+            Key=_slot_key(key),
+            UpdateExpression="DELETE #holders :holder",
+            ExpressionAttributeNames={"#holders": "holders"},
+            ExpressionAttributeValues={":holder": {"SS": [holder]}},
+        )
+
+    def slot_holders(self, key: str) -> list[str]:
+        """The holders of ``key`` (a consistent read)."""
+        item = (
+            self._dynamodb()
+            .get_item(TableName=self.executions_table, Key=_slot_key(key), ConsistentRead=True)
+            .get("Item", {})
+        )
+        return list(item.get("holders", {}).get("SS", []))
+
     # -- items ----------------------------------------------------------------------------
 
     def _step_write(self, record: StepRecord, *, expected: int | None) -> Write:
@@ -242,3 +288,8 @@ class DynamoDBStateStore:
 def _text(item: Mapping[str, Any], name: str) -> str:
     value = item.get(name, {}).get("S")
     return str(value) if value is not None else ""
+
+
+def _slot_key(key: str) -> dict[str, Any]:
+    """The lock item of a concurrency key: a partition of its own, never an execution's."""
+    return {PK: {"S": f"{SLOT_PREFIX}{key}"}, SK: {"S": SLOT_SORT_KEY}}

@@ -3,7 +3,7 @@
 Requests come from the ``Start Baton Execution`` event, trigger rules (events and S3
 objects), schedules and direct invocations (``baton start --stack``); the handler turns
 each into a ``StartRequest``. The registered current version is started; a trigger's
-``inputs:`` are rendered over the triggering event; ``concurrency:`` is honoured.
+``inputs:`` are rendered over the triggering event.
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baton.adapters.aws.concurrency import ConcurrencyGate
 from baton.adapters.aws.definitions import DefinitionRegistry, WorkflowVersion
 from baton.adapters.aws.events import EventBridgePublisher
 from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
 from baton.engine.definition import Definition
 from baton.engine.expressions import Expressions
-from baton.engine.inputs import resolve_inputs
 from baton.engine.service import Engine
-from baton.errors import BatonError, ResumeError
+from baton.errors import BatonError
 
 
 class StartError(BatonError):
@@ -48,7 +46,6 @@ class Starter:
         registry: DefinitionRegistry,
         queue: SqsStepQueue,
         publisher: EventBridgePublisher,
-        gate: ConcurrencyGate,
         *,
         workspace: Path,
     ) -> None:
@@ -56,7 +53,6 @@ class Starter:
         self.registry = registry
         self.queue = queue
         self.publisher = publisher
-        self.gate = gate
         self.workspace = workspace
 
     def start(self, request: StartRequest) -> dict[str, Any]:
@@ -70,12 +66,8 @@ class Starter:
         definition = Definition.from_data(data)
         inputs = self._inputs(request, version)
         trigger = dict(request.trigger)
-        if version.concurrency is not None:
-            settings = self._concurrency(definition, version, inputs)
-            trigger["concurrency"] = settings
-            skipped = self._settle_conflicts(request.workflow, settings)
-            if skipped is not None:
-                return skipped
+        # ``concurrency:`` is the engine's admission: the first worker takes the key's slot,
+        # and skips, queues or cancels holders as the workflow says.
         execution = self.engine.start(definition, version.digest, inputs, workspace=self.workspace, trigger=trigger)
         self.queue.dispatch([StepMessage(execution.execution_id)])
         self.publisher.execution_started(execution)
@@ -91,30 +83,3 @@ class Starter:
         expressions = Expressions(self.workspace, self.engine.ports.clock.now)
         rendered = expressions.render_data(templates, {"trigger": request.trigger})
         return {**rendered, **request.inputs}
-
-    def _concurrency(self, definition: Definition, version: WorkflowVersion, inputs: dict[str, Any]) -> dict[str, Any]:
-        settings = dict(version.concurrency or {})
-        resolved = resolve_inputs(definition.inputs, inputs)
-        expressions = Expressions(self.workspace, self.engine.ports.clock.now)
-        context = {"inputs": resolved, "workflow": definition.name}
-        settings["key"] = str(expressions.render(str(settings.get("key", "{{ workflow }}")), context))
-        return settings
-
-    def _settle_conflicts(self, workflow: str, settings: dict[str, Any]) -> dict[str, Any] | None:
-        """``skip``: the answer when the key is taken; ``cancel-running``: cancel holders."""
-        holders = self.gate.holders(workflow, settings["key"])
-        if len(holders) < int(settings.get("limit", 1)):
-            return None
-        policy = settings.get("on_conflict", "queue")
-        if policy == "skip":
-            running = ", ".join(h.execution_id for h in holders)
-            return {"execution_id": None, "workflow": workflow, "status": "skipped",
-                    "reason": f"concurrency key {settings['key']!r} is held by {running}"}  # fmt: skip
-        if policy == "cancel-running":
-            for holder in holders:
-                try:
-                    self.engine.cancel(holder.execution_id)
-                except ResumeError:
-                    continue  # it ended meanwhile
-                self.queue.dispatch([StepMessage(holder.execution_id)])
-        return None

@@ -21,7 +21,7 @@ from typing import Protocol
 from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
 from baton.engine.context import UnitContext
 from baton.engine.driver import LAMBDA_PACE, DriveRequest, DriveResult, DriverHooks
-from baton.engine.records import PENDING, TERMINAL_EXECUTION, TERMINAL_STEP, ExecutionRecord, StepRecord
+from baton.engine.records import TERMINAL_EXECUTION, TERMINAL_STEP, ExecutionRecord, StepRecord
 from baton.engine.service import Engine
 from baton.errors import ExecutionNotFoundError
 
@@ -131,7 +131,7 @@ class StepMessageHandler:
         steps: StepObserver | None = None,
         margin_seconds: float = 15.0,
         most_seconds: float | None = None,
-        gate: Callable[[ExecutionRecord], int | None] | None = None,
+        recheck_seconds: float = 30.0,
     ) -> None:
         self.engine = engine
         self.loader = loader
@@ -144,8 +144,8 @@ class StepMessageHandler:
         self.margin_seconds = margin_seconds
         self.most_seconds = most_seconds
         """The longest time any invocation gets (the function's timeout), if known."""
-        self.gate = gate
-        """Seconds a not yet started execution must wait for (``concurrency: queue``)."""
+        self.recheck_seconds = recheck_seconds
+        """How long an execution queued behind its concurrency key waits between looks."""
 
     def handle(self, delivery: Delivery) -> DriveResult:
         """Do the message's work and whatever follows while time remains."""
@@ -157,10 +157,6 @@ class StepMessageHandler:
             return DriveResult(gone, note=f"execution {execution_id} does not exist (expired or never created)")
         if execution.status in TERMINAL_EXECUTION:
             return DriveResult(execution, note="the execution already ended")
-        wait = self._held_back(delivery, execution, records)
-        if wait is not None:
-            self.queue.dispatch([delivery.message], wait)
-            return DriveResult(execution, sent=1, note=f"queued behind its concurrency key for {wait}s")
         driver = self.engine.driver(
             execution,
             records,
@@ -173,19 +169,12 @@ class StepMessageHandler:
             room=1,
             pace=LAMBDA_PACE,
             hooks=_EndedHooks(self.hooks, self.lifecycle),
+            recheck_seconds=self.recheck_seconds,
         )
         try:
             return self.engine.run_driver(driver, delivery.request())
         finally:
             self.lifecycle.flush()
-
-    def _held_back(self, delivery: Delivery, execution: ExecutionRecord, records: dict[str, StepRecord]) -> int | None:
-        """Seconds to wait before a queued execution may start, or None."""
-        if self.gate is None or delivery.message.unit is not None:
-            return None
-        if any(record.attempt or record.status != PENDING for record in records.values()):
-            return None  # it has started: it holds its key
-        return self.gate(execution)
 
     def _workspace(self, execution_id: str) -> Path:
         """This execution's folder; other executions' folders are stale in this sandbox."""

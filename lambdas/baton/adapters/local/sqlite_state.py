@@ -20,7 +20,7 @@ from typing import Any
 from baton.engine.records import ExecutionRecord, StepRecord
 from baton.errors import ExecutionNotFoundError, StateConflictError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS definitions (
     digest TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
@@ -30,6 +30,8 @@ CREATE INDEX IF NOT EXISTS executions_by_start ON executions (started_at);
 CREATE TABLE IF NOT EXISTS steps (
     execution_id TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,
     data TEXT NOT NULL, PRIMARY KEY (execution_id, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS slots (
+    key TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY (key, holder)) WITHOUT ROWID;
 """
 _UPDATE_STEP = "UPDATE steps SET version = ?, data = ? WHERE execution_id = ? AND key = ? AND version = ?"
 _INSERT_STEP = "INSERT INTO steps (execution_id, key, version, data) VALUES (?, ?, ?, ?)"
@@ -200,6 +202,30 @@ class SqliteStateStore:
                 (_dumps(renewed.to_data()), step.execution_id, step.key, step.version),
             ).rowcount
         return changed == 1
+
+    # -- admission ------------------------------------------------------------------------
+
+    def take_slot(self, key: str, holder: str, limit: int) -> bool:
+        """Join the holders of ``key`` if there is room (one write transaction: the database's
+        write lock makes the count and the insert one step for every process)."""
+        with self._lock, self._transaction() as db:
+            if db.execute("SELECT 1 FROM slots WHERE key = ? AND holder = ?", (key, holder)).fetchone():
+                return True
+            (count,) = db.execute("SELECT COUNT(*) FROM slots WHERE key = ?", (key,)).fetchone()
+            if count >= limit:
+                return False
+            db.execute("INSERT INTO slots (key, holder) VALUES (?, ?)", (key, holder))
+            return True
+
+    def release_slot(self, key: str, holder: str) -> None:
+        """Leave the holders of ``key``."""
+        with self._lock:
+            self._db.execute("DELETE FROM slots WHERE key = ? AND holder = ?", (key, holder))
+
+    def slot_holders(self, key: str) -> list[str]:
+        """The holders of ``key``."""
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT holder FROM slots WHERE key = ?", (key,))]
 
 
 def _iso(value: datetime | None) -> str | None:
