@@ -61,13 +61,17 @@ class Worker:
     def _handle(self, messages: StepMessageHandler, record: SQSRecord) -> None:
         message = StepMessage.from_body(record.body)
         receive_count = int(record.attributes.approximate_receive_count)
-        delivery = Delivery(message, receive_count, final=receive_count >= names.STEP_QUEUE_MAX_RECEIVE_COUNT)
+        final = receive_count >= names.STEP_QUEUE_MAX_RECEIVE_COUNT
+        delivery = Delivery(message, receive_count, final=final, receipt_handle=record.receipt_handle)
+        visibility = messages.visibility_of(delivery)
         logger.append_keys(execution_id=message.execution_id, step_id=message.unit)
         try:
-            result = messages.handle(delivery)
+            result = messages.handle(delivery, visibility)
         except Exception as exc:  # a handler is where unexpected failures are caught
             metrics.add_metric(name="WorkerErrors", unit=MetricUnit.Count, value=1)
             logger.exception("step message failed", extra={"receive_count": receive_count})
+            if visibility is not None and not delivery.final:
+                visibility.back_off(receive_count)
             if delivery.final:
                 reason = f"the worker failed {receive_count} times on this message: {exc!r}"
                 ended = fail_execution(self.backend.store, self.backend.publisher, message.execution_id,

@@ -105,6 +105,22 @@ class SqsStepQueue:
         """Nothing comes back to the sender: Lambda's event source mapping delivers messages."""
         return []
 
+    def keep_invisible(self, receipt_handle: str, seconds: int) -> bool:
+        """Hide a received message for ``seconds`` more (from now): its receiver is alive.
+
+        False when the queue no longer knows this receipt (it was deleted or received again
+        elsewhere); the work goes on, its claims are what protect it.
+        """
+        try:
+            self._sqs().change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, 43_200))
+            )
+        except ClientError as exc:
+            if error_code(exc) in ("ReceiptHandleIsInvalid", "MessageNotInflight", "InvalidParameterValue"):
+                return False
+            raise
+        return True
+
     # -- messages -------------------------------------------------------------------------
 
     def dispatch(self, messages: Sequence[StepMessage], delay_seconds: int = 0) -> None:

@@ -36,6 +36,8 @@ class Delivery:
     receive_count: int = 1
     final: bool = False
     """The last delivery before the dead-letter queue."""
+    receipt_handle: str | None = None
+    """The queue's handle of this receipt (to keep the message hidden while it is worked on)."""
 
     def request(self) -> DriveRequest:
         """What the driver is asked to do for this delivery."""
@@ -94,12 +96,52 @@ class LifecycleObserver:
         """The driver's hooks report the execution's end."""
 
 
-class _EndedHooks(DriverHooks):
-    """The driver's hooks, with the execution's end also published as an event."""
+VISIBILITY_MARGIN_SECONDS = 30
+"""How much longer than a lease a message stays hidden: past a dead receiver's lease."""
+BACKOFF_BASE_SECONDS = 2
+"""A message whose handling failed comes back after 2, 4, 8... seconds (capped at 15 min)."""
 
-    def __init__(self, inner: DriverHooks, lifecycle: Lifecycle) -> None:
+
+class MessageVisibility:
+    """Keeps a message hidden in lease-sized steps while its work goes on.
+
+    The queue's own visibility timeout is only a ceiling (it must cover the function's
+    timeout): a message is hidden for one lease (plus a margin) when its work starts and
+    again every third of that while units run. A worker that dies leaves it hidden for at
+    most that long, so another worker takes over in lease time, not queue time.
+    """
+
+    def __init__(self, queue: SqsStepQueue, receipt_handle: str, *, lease_seconds: float,
+                 monotonic: Callable[[], float]) -> None:  # fmt: skip
+        self.queue = queue
+        self.receipt_handle = receipt_handle
+        self.seconds = int(lease_seconds) + VISIBILITY_MARGIN_SECONDS
+        self.monotonic = monotonic
+        self._held_at = -1e18
+
+    def hold(self) -> None:
+        """Hide the message for a lease from now."""
+        self.queue.keep_invisible(self.receipt_handle, self.seconds)
+        self._held_at = self.monotonic()
+
+    def heartbeat(self) -> None:
+        """Hide it again when a third of the last hold has passed."""
+        if self.monotonic() - self._held_at >= self.seconds / 3:
+            self.hold()
+
+    def back_off(self, receive_count: int) -> None:
+        """After a failure: let the message come back soon, later with each failure."""
+        self.queue.keep_invisible(self.receipt_handle, min(900, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1)))
+
+
+class _EndedHooks(DriverHooks):
+    """The driver's hooks, with the execution's end also published as an event and the
+    message kept hidden while units run."""
+
+    def __init__(self, inner: DriverHooks, lifecycle: Lifecycle, visibility: MessageVisibility | None) -> None:
         self.inner = inner
         self.lifecycle = lifecycle
+        self.visibility = visibility
 
     def unit_started(self, execution: ExecutionRecord, key: str) -> None:
         self.inner.unit_started(execution, key)
@@ -112,6 +154,8 @@ class _EndedHooks(DriverHooks):
         self.inner.execution_ended(execution)
 
     def heartbeat(self) -> None:
+        if self.visibility is not None:
+            self.visibility.heartbeat()
         self.inner.heartbeat()
 
 
@@ -147,7 +191,14 @@ class StepMessageHandler:
         self.recheck_seconds = recheck_seconds
         """How long an execution queued behind its concurrency key waits between looks."""
 
-    def handle(self, delivery: Delivery) -> DriveResult:
+    def visibility_of(self, delivery: Delivery) -> MessageVisibility | None:
+        """What keeps this delivery's message hidden, when the queue gave a handle."""
+        if delivery.receipt_handle is None:
+            return None
+        return MessageVisibility(self.queue, delivery.receipt_handle, lease_seconds=self.engine.lease_seconds,
+                                 monotonic=self.engine.ports.clock.monotonic)  # fmt: skip
+
+    def handle(self, delivery: Delivery, visibility: MessageVisibility | None = None) -> DriveResult:
         """Do the message's work and whatever follows while time remains."""
         execution_id = delivery.message.execution_id
         try:
@@ -168,9 +219,11 @@ class StepMessageHandler:
             most_seconds=self.most_seconds if self.most_seconds is not None else float("inf"),
             room=1,
             pace=LAMBDA_PACE,
-            hooks=_EndedHooks(self.hooks, self.lifecycle),
+            hooks=_EndedHooks(self.hooks, self.lifecycle, visibility),
             recheck_seconds=self.recheck_seconds,
         )
+        if visibility is not None:
+            visibility.hold()
         try:
             return self.engine.run_driver(driver, delivery.request())
         finally:
