@@ -48,7 +48,8 @@ def test_a_message_whose_handling_failed_comes_back_in_seconds(harness: AwsHarne
     again = harness.receive(wait_seconds=5)
     waited = time.monotonic() - started
 
-    assert again and again[0]["Body"] == messages[0]["Body"]
+    assert again
+    assert again[0]["Body"] == messages[0]["Body"]
     assert waited < 5, "it came back after the 2 s backoff, not the 600 s it was received with"
     harness.plumbing("dynamodb").put_item(TableName=table, Item=item)
     harness.deliver(again)
