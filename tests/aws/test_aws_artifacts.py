@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.aws.harness import AwsHarness
 from tests.aws.moto_stack import Stack
 
-from baton.adapters.aws.s3_artifacts import CorruptArtifactError, S3ArtifactStore
+from baton.adapters.aws.s3_artifacts import INLINE_LOG_BYTES, CorruptArtifactError, S3ArtifactStore
 from baton.ports import ArtifactRef, CacheEntry
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -68,12 +69,27 @@ def test_a_cache_entry_whose_body_does_not_match_its_digest_is_a_miss(artifacts:
     assert artifacts.get_cached("k" * 64, NOW) is None
 
 
-def test_an_empty_log_is_not_stored(artifacts: S3ArtifactStore, stack: Stack) -> None:
-    for stream, text in (("stdout", "hello\n"), ("stderr", "")):
-        path = artifacts.log_file("e1", "build", 1, stream)
+def test_only_a_log_longer_than_the_record_keeps_is_stored(artifacts: S3ArtifactStore, stack: Stack) -> None:
+    long = "x" * (INLINE_LOG_BYTES + 1)
+    for step, stream, text in (("build", "stdout", long), ("build", "stderr", ""), ("small", "stdout", "hello\n")):
+        path = artifacts.log_file("e1", step, 1, stream)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        artifacts.publish_log("e1", "build", 1, stream)
+        artifacts.publish_log("e1", step, 1, stream)
 
-    assert [(e.stream, e.text) for e in artifacts.read_logs("e1")] == [("stdout", "hello\n")]
+    assert [(e.step_key, e.stream, e.text) for e in artifacts.read_logs("e1")] == [("build", "stdout", long)]
     assert not artifacts.log_file("e1", "build", 1, "stdout").exists(), "the local copy was kept"
+    assert not artifacts.log_file("e1", "small", 1, "stdout").exists(), "the local copy was kept"
+
+
+def test_baton_logs_reads_a_short_log_from_the_step_record(harness: AwsHarness) -> None:
+    harness.upload("hello.yaml", "name: hello\nsteps:\n  - id: greet\n    command: echo hello\n")
+    before = harness.meter.snapshot()
+    execution_id = harness.start("hello")
+    harness.drain(execution_id)
+    puts = harness.meter.snapshot().minus(before).calls[("s3", "PutObject")]
+
+    logs = harness.backend.engine("logs").logs(execution_id)
+
+    assert [(e.step_key, e.stream, e.text.strip()) for e in logs] == [("greet", "stdout", "hello")]
+    assert puts == 0, "a short log was uploaded"

@@ -277,6 +277,18 @@ class Engine:
         return sorted(key for key, record in records.items() if record.status == WAITING)
 
     def logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:
-        """Stored logs of an execution (``ExecutionNotFoundError`` if unknown)."""
+        """Logs of an execution (``ExecutionNotFoundError`` if unknown): the stored ones, and
+        the streams a step record holds whole where none was stored (a store may keep short
+        logs only in the record)."""
         self.ports.store.get_execution(execution_id)
-        return self.ports.artifacts.read_logs(execution_id, step_id)
+        entries = self.ports.artifacts.read_logs(execution_id, step_id)
+        stored = {(entry.step_key, entry.attempt, entry.stream) for entry in entries}
+        for record in self.ports.store.get_steps(execution_id).values():
+            if step_id is not None and record.step_id != step_id:
+                continue
+            outputs = record.outputs if isinstance(record.outputs, dict) else {}
+            for stream in ("stdout", "stderr"):
+                text = outputs.get(stream)
+                if isinstance(text, str) and text and (record.key, record.attempt, stream) not in stored:
+                    entries.append(LogEntry(record.key, record.attempt, stream, text))
+        return entries

@@ -19,6 +19,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from botocore.exceptions import ClientError
 from baton.adapters.aws.clients import error_code
 from baton.errors import BatonError
 from baton.ports import ArtifactRef, CacheEntry, LogEntry
+from baton.steps.shell import TAIL_BYTES
 
 _CHUNK = 1 << 20
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -40,15 +42,31 @@ class CorruptArtifactError(BatonError, OSError):
     """A stored object does not match the digest it is addressed by."""
 
 
+INLINE_LOG_BYTES = TAIL_BYTES
+"""The shell step keeps the last ``TAIL_BYTES`` of each stream in its record."""
+_log = logging.getLogger("baton")
+"""Powertools' logger of the handlers is named after the service: lines join its stream."""
+
+
 class S3ArtifactStore:
     """Artifact store, step cache and log store over two buckets; ``s3`` returns the client."""
 
-    def __init__(self, s3: Callable[[], Any], *, artifacts_bucket: str, cache_bucket: str, scratch: Path) -> None:
+    def __init__(
+        self,
+        s3: Callable[[], Any],
+        *,
+        artifacts_bucket: str,
+        cache_bucket: str,
+        scratch: Path,
+        inline_log_bytes: int = INLINE_LOG_BYTES,
+    ) -> None:
         self._s3 = s3
         self.artifacts_bucket = artifacts_bucket
         self.cache_bucket = cache_bucket
         self.scratch = scratch
         """Local folder of log files while a step writes them."""
+        self.inline_log_bytes = inline_log_bytes
+        """Logs up to this size live in the step record only (and the function's log stream)."""
 
     # -- blobs ----------------------------------------------------------------------------
 
@@ -163,13 +181,21 @@ class S3ArtifactStore:
         return self.scratch / execution_id / f"{step_key}.{attempt}.{stream}.log"
 
     def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
-        """Upload a finished log file and drop the local copy.
+        """Upload a finished log file that is longer than the step record keeps, and drop the
+        local copy.
 
-        An empty stream is not stored (most steps write nothing to stderr): each log is an
-        S3 PUT, which costs more than the step's DynamoDB writes.
+        Each log is an S3 PUT, which costs more than the step's DynamoDB writes. A log the
+        record holds whole (its ``stdout``/``stderr`` tail, up to ``inline_log_bytes``) is
+        not stored again: it goes to the function's own log stream, and ``baton logs`` reads
+        it from the record.
         """
         path = self.log_file(execution_id, step_key, attempt, stream)
-        if not path.is_file() or path.stat().st_size == 0:
+        size = path.stat().st_size if path.is_file() else 0
+        if size <= self.inline_log_bytes:
+            if size:
+                text = path.read_text(errors="replace")
+                _log.info("step log", extra={"execution_id": execution_id, "step_key": step_key,
+                                             "attempt": attempt, "stream": stream, "text": text})  # fmt: skip
             path.unlink(missing_ok=True)
             return
         key = f"executions/{execution_id}/logs/{step_key}/{attempt}.{stream}.log"
