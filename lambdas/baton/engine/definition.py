@@ -206,6 +206,9 @@ def _body(workflow: Workflow, model: Any, exclude: set[str]) -> BodyDef:
     fields = model.model_dump(mode="json", by_alias=True, exclude=exclude | set(_BODY_COMMON))
     kind = fields.pop("type")
     kind = {"claude_code": "agent"}.get(kind, kind)
+    if kind == "agent":
+        fields["provider"] = fields.get("provider") or workflow.defaults.agent.provider
+        fields["model"] = fields.get("model") or workflow.defaults.agent.model
     timeout = model.timeout
     if timeout is None and kind not in _OWN_TIMEOUT_ONLY:
         timeout = workflow.defaults.timeout

@@ -120,6 +120,15 @@ SecretRef = Annotated[
 ]
 
 
+class AgentDefaults(SpecModel):
+    """Defaults for every agent step."""
+
+    provider: Literal["claude_code", "bedrock", "command"] | None = None
+    """Provider of agent steps that name none."""
+    model: str | None = None
+    """Model of agent steps that name none."""
+
+
 class Defaults(SpecModel):
     """Defaults for every step."""
 
@@ -127,6 +136,8 @@ class Defaults(SpecModel):
     """Default step timeout."""
     retry: RetryPolicy | None = None
     """Default retry policy."""
+    agent: AgentDefaults = AgentDefaults()
+    """Defaults for agent steps."""
 
 
 class Concurrency(SpecModel):
