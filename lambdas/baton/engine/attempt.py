@@ -77,6 +77,13 @@ def run_attempt(plan: AttemptPlan, artifacts: ArtifactStore, clock: Clock) -> At
     return AttemptOutcome(result, stored)
 
 
+def outputs_in_workspace(outputs: dict[str, Any], files: dict[str, Any], workspace: Path) -> dict[str, Any]:
+    """A cache entry's outputs with each declared file's path in ``workspace`` (the entry may
+    come from a run in another directory)."""
+    moved = {name: str(workspace / info["path"]) for name, info in files.items() if name in outputs}
+    return {**outputs, **moved}
+
+
 def _run_type(plan: AttemptPlan) -> StepResult:
     if plan.step_type.run is None:  # pragma: no cover - registry guarantees a runner
         return StepResult.failure(f"step type {plan.step_type.name} has no runner", retryable=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 PROVIDERS = ("claude_code", "bedrock", "command")
 DEFAULT_PROVIDER = "bedrock"
 PROVIDER_VARIABLE = "BATON_AGENT_PROVIDER"
+COMMAND_VARIABLE = "BATON_AGENT_COMMAND"
 
 
 def prepare(fields: dict[str, Any], context: dict[str, Any], expressions: Expressions) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def prepare(fields: dict[str, Any], context: dict[str, Any], expressions: Expres
         "prompt": expressions.render(str(fields["prompt"]), context),
         "inputs": inputs,
         "input_digests": {path: _digest(workspace / path) for path in inputs},
-        "command": [expressions.render(str(arg), context) for arg in fields.get("command") or []],
+        "command": _command(provider, fields, context, expressions),
         "security_profile": fields.get("security_profile") or "restricted",
         "allowed_commands": list(fields.get("allowed_commands") or []),
         "max_turns": fields.get("max_turns"),
@@ -77,7 +79,7 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
         "files_changed": changed,
         **progress.outputs(),
         "provider": prepared["provider"],
-        "model": request.model,
+        "model": request.model or progress.model_seen or "",
     }
     if outside:
         violation = SecurityViolationError(f"the agent changed files outside the workspace: {', '.join(outside)}")
@@ -119,6 +121,15 @@ def _request(prepared: dict[str, Any], invocation: Invocation) -> AgentRequest:
         command=tuple(prepared.get("command") or ()),
         cancelled=invocation.cancelled,
     )
+
+
+def _command(provider: str, fields: dict[str, Any], context: dict[str, Any], expressions: Expressions) -> list[str]:
+    """The agent program of ``provider: command``: the step's ``command``, else ``$BATON_AGENT_COMMAND``."""
+    if provider != "command":
+        return []
+    if fields.get("command"):
+        return [expressions.render(str(arg), context) for arg in fields["command"]]
+    return shlex.split(os.environ.get(COMMAND_VARIABLE, ""))
 
 
 def _default_model(provider: str) -> str:

@@ -172,7 +172,8 @@ def _result(event: dict[str, Any], request: AgentRequest, progress: Progress) ->
     # The result carries the exact totals; the stream only had each message's opening counts.
     progress.input_tokens = int(usage.get("input_tokens", progress.input_tokens))
     progress.output_tokens = int(usage.get("output_tokens", progress.output_tokens))
-    progress.cost_usd = cost_usd(request.model or "claude-sonnet-4", progress.input_tokens, progress.output_tokens)
+    model = request.model or progress.model_seen or ""
+    progress.cost_usd = cost_usd(model, progress.input_tokens, progress.output_tokens)
     progress.note("result", subtype=event.get("subtype"), num_turns=event.get("num_turns"), cli_cost_usd=event.get("total_cost_usd"))
     subtype = event.get("subtype")
     if subtype == "error_max_turns":

@@ -86,6 +86,8 @@ class Progress:
         self.output_tokens = 0
         self.cost_usd = 0.0
         self.denied: list[str] = []
+        self.model_seen: str | None = None
+        """The model the service says answered (when the step named none)."""
         self.started = time.monotonic()
 
     def before_turn(self) -> None:
@@ -111,9 +113,10 @@ class Progress:
     def add_turn(self, input_tokens: int, output_tokens: int, model: str | None = None) -> None:
         """Count one model call and its tokens; raise once the budget is spent."""
         self.turns += 1
+        self.model_seen = model or self.model_seen
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
-        self.cost_usd = round(self.cost_usd + cost_usd(model or self.request.model, input_tokens, output_tokens), 6)
+        self.cost_usd = round(self.cost_usd + cost_usd(model or self.request.model or self.model_seen or "", input_tokens, output_tokens), 6)
         self.note("turn", turn=self.turns, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=self.cost_usd)
         budget = self.request.limits.budget_usd
         if budget is not None and self.cost_usd > budget:
