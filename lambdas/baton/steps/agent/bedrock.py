@@ -102,7 +102,7 @@ def _converse(
         retryable = code in _RETRYABLE_CODES or status == 429 or status >= 500
         raise ModelServiceError(f"bedrock {code or status}: {exc}", retryable=retryable) from exc
     except (ReadTimeoutError, ConnectTimeoutError) as exc:
-        raise ModelServiceError(f"bedrock: {exc}", kind="timeout") from exc
+        raise ModelServiceError(f"timed out waiting for the model: {exc}", kind="timeout") from exc
     except BotoCoreError as exc:
         raise ModelServiceError(f"bedrock: {exc}") from exc
     return response

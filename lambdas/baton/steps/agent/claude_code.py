@@ -79,6 +79,8 @@ def command_line(request: AgentRequest) -> list[str]:
     limits = request.limits
     if limits.max_turns is not None:
         argv += ["--max-turns", str(limits.max_turns)]
+    if limits.budget_usd is not None:
+        argv += ["--max-budget-usd", str(limits.budget_usd)]
     if request.model:
         argv += ["--model", request.model]
     return argv
