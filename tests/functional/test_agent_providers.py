@@ -48,7 +48,9 @@ def _run(workspace: Workspace, step: dict[str, Any], expect: int) -> dict[str, A
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_restricted_agent_is_refused_what_its_profile_forbids(tmp_path: Path, server: ModelServer, provider: str) -> None:
+def test_a_restricted_agent_is_refused_what_its_profile_forbids(
+    tmp_path: Path, server: ModelServer, provider: str
+) -> None:
     workspace = _workspace(tmp_path, server, provider, FORBIDDEN)
     step = _run(workspace, {}, expect=0)
 
@@ -62,7 +64,10 @@ def test_a_restricted_agent_is_refused_what_its_profile_forbids(tmp_path: Path, 
 
 @pytest.mark.parametrize(
     ("provider", "allowed"),
-    [pytest.param("bedrock", "bedrock", id="bedrock"), pytest.param("claude_code", "claude", id="claude_code", marks=needs_claude)],
+    [
+        pytest.param("bedrock", "bedrock", id="bedrock"),
+        pytest.param("claude_code", "claude", id="claude_code", marks=needs_claude),
+    ],
 )
 def test_an_allow_listed_command_runs(tmp_path: Path, server: ModelServer, provider: str, allowed: str) -> None:
     script = {"turns": [{"tools": [{"name": "run", "input": {"command": "touch made-by-command"}}]}, {"text": "ok"}]}
@@ -75,7 +80,10 @@ def test_an_allow_listed_command_runs(tmp_path: Path, server: ModelServer, provi
 
 def test_a_command_agent_that_writes_outside_the_workspace_fails_the_step(tmp_path: Path, server: ModelServer) -> None:
     workspace = _workspace(tmp_path, server, "command", {"turns": []})
-    program = "import json, sys; json.load(sys.stdin); open('../escape.txt', 'w').write('x'); print(json.dumps({'text': 'done'}))"
+    program = (
+        "import json, sys; json.load(sys.stdin); open('../escape.txt', 'w').write('x');"
+        "print(json.dumps({'text': 'done'}))"
+    )
     step = _run(workspace, {"provider": "command", "command": [sys.executable, "-c", program]}, expect=1)
 
     assert step["status"] == "failed"
@@ -86,17 +94,57 @@ def test_a_command_agent_that_writes_outside_the_workspace_fails_the_step(tmp_pa
     ("provider", "limits", "script", "message"),
     [
         pytest.param("bedrock", {"max_turns": 3}, NEVER_ENDS, "max_turns", id="bedrock-turns"),
-        pytest.param("claude_code", {"max_turns": 3}, NEVER_ENDS, "max_turns", id="claude_code-turns", marks=needs_claude),
-        pytest.param("bedrock", {"budget": {"usd": 0.2}}, {**NEVER_ENDS, "usage": {"input_tokens": 10, "output_tokens": 8000}}, "budget", id="bedrock-budget"),
-        pytest.param("claude_code", {"budget": {"usd": 1}}, {**NEVER_ENDS, "usage": {"input_tokens": 10, "output_tokens": 40000}}, "budget", id="claude_code-budget", marks=needs_claude),
-        pytest.param("command", {"budget": 0.05}, {"turns": [{"text": "x", "usage": {"output_tokens": 8000}}]}, "budget", id="command-budget"),
-        pytest.param("bedrock", {"max_tokens": 100}, {"turns": [{"text": "long", "usage": {"output_tokens": 500}}]}, "max_tokens", id="bedrock-tokens"),
-        pytest.param("bedrock", {"timeout": "1s"}, {"turns": [{"text": "slow", "delay_seconds": 3}]}, "timed out", id="bedrock-timeout"),
+        pytest.param(
+            "claude_code", {"max_turns": 3}, NEVER_ENDS, "max_turns", id="claude_code-turns", marks=needs_claude
+        ),
+        pytest.param(
+            "bedrock",
+            {"budget": {"usd": 0.2}},
+            {**NEVER_ENDS, "usage": {"input_tokens": 10, "output_tokens": 8000}},
+            "budget",
+            id="bedrock-budget",
+        ),
+        pytest.param(
+            "claude_code",
+            {"budget": {"usd": 1}},
+            {**NEVER_ENDS, "usage": {"input_tokens": 10, "output_tokens": 40000}},
+            "budget",
+            id="claude_code-budget",
+            marks=needs_claude,
+        ),
+        pytest.param(
+            "command",
+            {"budget": 0.05},
+            {"turns": [{"text": "x", "usage": {"output_tokens": 8000}}]},
+            "budget",
+            id="command-budget",
+        ),
+        pytest.param(
+            "bedrock",
+            {"max_tokens": 100},
+            {"turns": [{"text": "long", "usage": {"output_tokens": 500}}]},
+            "max_tokens",
+            id="bedrock-tokens",
+        ),
+        pytest.param(
+            "bedrock",
+            {"timeout": "1s"},
+            {"turns": [{"text": "slow", "delay_seconds": 3}]},
+            "timed out",
+            id="bedrock-timeout",
+        ),
         pytest.param("command", {"timeout": "1s"}, NEVER_ENDS, "timed out", id="command-timeout"),
-        pytest.param("claude_code", {"timeout": "2s"}, {"turns": [{"text": "slow", "delay_seconds": 6}]}, "timed out", id="claude_code-timeout", marks=needs_claude),
+        pytest.param(
+            "claude_code",
+            {"timeout": "2s"},
+            {"turns": [{"text": "slow", "delay_seconds": 6}]},
+            "timed out",
+            id="claude_code-timeout",
+            marks=needs_claude,
+        ),
     ],
 )
-def test_limits_stop_the_agent_and_keep_its_log(
+def test_limits_stop_the_agent_and_keep_its_log(  # noqa: PLR0917 - one parameter per parametrize column
     tmp_path: Path, server: ModelServer, provider: str, limits: dict[str, Any], script: dict[str, Any], message: str
 ) -> None:
     workspace = _workspace(tmp_path, server, provider, script)
@@ -110,7 +158,9 @@ def test_limits_stop_the_agent_and_keep_its_log(
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("status", [429, 500], ids=["throttled", "server-error"])
-def test_model_service_errors_are_retried_by_the_step_policy(tmp_path: Path, server: ModelServer, provider: str, status: int) -> None:
+def test_model_service_errors_are_retried_by_the_step_policy(
+    tmp_path: Path, server: ModelServer, provider: str, status: int
+) -> None:
     script = {"faults": [{"request": 1, "status": status}], "turns": [{"text": "fine"}]}
     workspace = _workspace(tmp_path, server, provider, script)
     step = _run(workspace, {"retry": {"max_attempts": 2, "backoff": {"initial": "10ms"}}}, expect=0)

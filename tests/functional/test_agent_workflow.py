@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from agent_env import PROVIDERS, SAMPLES, provider_env
@@ -77,7 +77,9 @@ def test_a_changed_input_file_is_a_cache_miss(tmp_path: Path, model_server: Mode
     calls = len(model_server.model_calls())
     second = Workspace(_project(tmp_path / "second"), env=env)
     with (second.path / "calc.py").open("a") as source:
-        source.write("\n\ndef unused(x):\n    if x:\n        y = x + 1\n        z = y * 2\n        return z\n    return 0\n")
+        source.write(
+            "\n\ndef unused(x):\n    if x:\n        y = x + 1\n        z = y * 2\n        return z\n    return 0\n"
+        )
     again = second.run_json("run", str(WORKFLOW), "--input", "target_file=calc.py", expect=1)
 
     # The agent ran again (the module changed), wrote the same tests, and the new function
@@ -89,13 +91,20 @@ def test_a_changed_input_file_is_a_cache_miss(tmp_path: Path, model_server: Mode
 
 def test_create_pr_reads_the_start_environment(tmp_path: Path, model_server: ModelServer) -> None:
     env = {**provider_env("bedrock", model_server.url, tmp_path / "home"), "CREATE_PR": "true"}
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )
     workspace = Workspace(_project(tmp_path / "project"), env=env)
     (workspace.path / ".gitignore").write_text(".baton/\n.coverage\ncoverage.xml\n__pycache__/\n")
     subprocess.run(["git", "init", "-q"], cwd=workspace.path, check=True)
     record = workspace.run_json("run", str(WORKFLOW), "--input", "target_file=calc.py")
 
     assert record["steps"]["create_pr"]["status"] == "succeeded"
-    log = subprocess.run(["git", "log", "--format=%s", "--name-only"], cwd=workspace.path, capture_output=True, text=True)
+    log = subprocess.run(  # noqa: PLW1510 - the assertions below check what it printed
+        ["git", "log", "--format=%s", "--name-only"], cwd=workspace.path, capture_output=True, text=True
+    )
     assert "Increase test coverage for calc.py" in log.stdout
     assert "tests/test_calc_more.py" in log.stdout

@@ -8,9 +8,8 @@ definition or inputs (nothing ran).
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path

@@ -90,11 +90,13 @@ def _call(request: AgentRequest, body: dict[str, Any]) -> dict[str, Any]:
     }
     http = urllib.request.Request(f"{base}/v1/messages", json.dumps(body).encode(), headers, method="POST")
     try:
-        with urllib.request.urlopen(http, timeout=600) as response:  # noqa: S310 - the configured API
+        with urllib.request.urlopen(http, timeout=600) as response:
             data: dict[str, Any] = json.loads(response.read())
             return data
     except urllib.error.HTTPError as exc:
-        raise _ServiceError(f"messages API {exc.code}: {exc.read()[:300]!r}", exc.code == 429 or exc.code >= 500) from exc
+        raise _ServiceError(
+            f"messages API {exc.code}: {exc.read()[:300]!r}", exc.code == 429 or exc.code >= 500
+        ) from exc
     except OSError as exc:
         raise _ServiceError(f"messages API: {exc}", True) from exc
 

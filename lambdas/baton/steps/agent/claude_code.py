@@ -103,11 +103,12 @@ def run(request: AgentRequest, progress: Progress, stderr: IO[bytes]) -> str:
         )
     except OSError as exc:
         raise ModelServiceError(f"cannot start {argv[0]!r}: {exc.strerror or exc}", retryable=False) from exc
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdin is not None
+    assert process.stdout is not None
     expired = threading.Event()
     timer = None
     if request.limits.timeout_seconds is not None:
-        timer = threading.Timer(request.limits.timeout_seconds, lambda: (expired.set(), kill_group(process.pid)))
+        timer = threading.Timer(request.limits.timeout_seconds, _expire, (process.pid, expired))
         timer.daemon = True
         timer.start()
     try:
@@ -122,6 +123,11 @@ def run(request: AgentRequest, progress: Progress, stderr: IO[bytes]) -> str:
             timer.cancel()
         process.stdout.close()
         process.wait()
+
+
+def _expire(pid: int, expired: threading.Event) -> None:
+    expired.set()
+    kill_group(pid)
 
 
 def _follow(stream: IO[bytes], request: AgentRequest, progress: Progress, expired: threading.Event) -> str:
@@ -140,7 +146,9 @@ def _follow(stream: IO[bytes], request: AgentRequest, progress: Progress, expire
         elif kind == "result":
             return _result(event, request, progress)
     if expired.is_set():
-        raise AgentLimitError(f"timed out after {request.limits.timeout_seconds:g}s (turn {progress.turns})", kind="timeout")
+        raise AgentLimitError(
+            f"timed out after {request.limits.timeout_seconds:g}s (turn {progress.turns})", kind="timeout"
+        )
     raise ModelServiceError("claude ended without a result event (see the step's stderr log)")
 
 
@@ -176,7 +184,12 @@ def _result(event: dict[str, Any], request: AgentRequest, progress: Progress) ->
     progress.output_tokens = int(usage.get("output_tokens", progress.output_tokens))
     model = request.model or progress.model_seen or ""
     progress.cost_usd = cost_usd(model, progress.input_tokens, progress.output_tokens)
-    progress.note("result", subtype=event.get("subtype"), num_turns=event.get("num_turns"), cli_cost_usd=event.get("total_cost_usd"))
+    progress.note(
+        "result",
+        subtype=event.get("subtype"),
+        num_turns=event.get("num_turns"),
+        cli_cost_usd=event.get("total_cost_usd"),
+    )
     subtype = event.get("subtype")
     if subtype == "error_max_turns":
         raise AgentLimitError(f"max_turns: the agent did not finish within {request.limits.max_turns} turns")

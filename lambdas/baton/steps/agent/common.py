@@ -116,8 +116,13 @@ class Progress:
         self.model_seen = model or self.model_seen
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
-        self.cost_usd = round(self.cost_usd + cost_usd(model or self.request.model or self.model_seen or "", input_tokens, output_tokens), 6)
-        self.note("turn", turn=self.turns, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=self.cost_usd)
+        self.cost_usd = round(
+            self.cost_usd + cost_usd(model or self.request.model or self.model_seen or "", input_tokens, output_tokens),
+            6,
+        )
+        self.note(
+            "turn", turn=self.turns, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=self.cost_usd
+        )
         budget = self.request.limits.budget_usd
         if budget is not None and self.cost_usd > budget:
             raise AgentLimitError(f"budget: spent ${self.cost_usd:.4f} of ${budget:g} after {self.turns} turns")

@@ -143,7 +143,7 @@ class Toolbox:
         url = str(arguments["url"])
         if not url.startswith(("http://", "https://")):
             raise _Refused(f"fetch_url {url}: only http and https URLs")
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - scheme checked above
+        with urllib.request.urlopen(url, timeout=30) as response:
             return str(response.read(MAX_READ_BYTES).decode("utf-8", errors="replace"))
 
 

@@ -88,8 +88,11 @@ class Script:
 
 
 def load_script(source: Path | str | dict[str, Any]) -> Script:
-    """A script from a file path, YAML/JSON text, or an already parsed mapping."""
+    """A script from a file path (a ``Path``, or a string ending ``.yaml``/``.yml``/``.json``),
+    YAML/JSON text, or an already parsed mapping."""
     data: Any = source
+    if isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json")):
+        source = Path(source)  # a file name, not YAML text
     if isinstance(source, Path):
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     elif isinstance(source, str):

@@ -126,10 +126,10 @@ class _Handler(BaseHTTPRequestHandler):
     model_server: ModelServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the record is the log."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         """The record, or 404."""
         if urlsplit(self.path).path == "/_baton/requests":
             with self.model_server._lock:
@@ -140,13 +140,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.model_server.record(RecordedRequest("GET", self.path, "other", None, self._headers()))
         self._json(404, wire.messages_error(404, f"no route {self.path}"))
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         """Reachability probes."""
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         """A model call, a script change, or 404."""
         path = urlsplit(self.path).path
         raw = self._read_body()

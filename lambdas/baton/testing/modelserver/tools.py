@@ -15,7 +15,15 @@ from typing import Any
 
 from baton.testing.modelserver.script import ToolCall
 
-_CLAUDE_CODE = {"read": "Read", "write": "Write", "edit": "Edit", "list": "Glob", "search": "Grep", "run": "Bash", "fetch": "WebFetch"}
+_CLAUDE_CODE = {
+    "read": "Read",
+    "write": "Write",
+    "edit": "Edit",
+    "list": "Glob",
+    "search": "Grep",
+    "run": "Bash",
+    "fetch": "WebFetch",
+}
 _BATON = {
     "read": "read_file",
     "write": "write_file",
