@@ -68,6 +68,10 @@ def test_the_reference_workflow_raises_coverage_then_comes_from_the_cache(
     assert (second.path / "tests" / "test_calc_more.py").exists()  # restored from the cache
     assert again["steps"]["validate_target"]["status"] == "succeeded"
     assert len(model_server.model_calls()) == calls  # no model request on the cache hit
+    spent = steps["generate_tests"]["outputs"]["cost_usd"]
+    shown = second.baton("status", again["execution_id"]).stdout
+    assert f"saved ${spent:.4f}" in shown
+    assert "agents: 0 tokens in / 0 out, $0.0000; the cache saved" in shown
 
 
 def test_a_changed_input_file_is_a_cache_miss(tmp_path: Path, model_server: ModelServer) -> None:
