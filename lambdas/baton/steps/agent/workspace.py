@@ -32,7 +32,7 @@ class Snapshot:
         return sorted(path for path, stamp in after.files.items() if self.files.get(path) != stamp)
 
     def changed_outside(self, after: Snapshot) -> list[str]:
-        """Entries beside the workspace that appeared, vanished or changed."""
+        """Files beside the workspace that appeared, vanished or changed."""
         names = set(self.neighbours) | set(after.neighbours)
         return sorted(f"../{name}" for name in names if self.neighbours.get(name) != after.neighbours.get(name))
 
@@ -67,8 +67,10 @@ def _neighbours(workspace: Path) -> dict[str, Stamp]:
             info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        # A directory beside the workspace counts by existence only: other runs write in theirs.
-        found[entry.name] = (0, 0) if entry.is_dir(follow_symlinks=False) else (info.st_size, info.st_mtime_ns)
+        # Only files count: other programs and runs create and remove directories beside it
+        # (temporary folders, checkouts), which would make the check cry wolf.
+        if not entry.is_dir(follow_symlinks=False):
+            found[entry.name] = (info.st_size, info.st_mtime_ns)
     return found
 
 
