@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.aws.harness import AwsHarness
+from tests.aws.harness import AwsHarness, FakeLambdaContext
 from tests.aws.moto_stack import MotoServer, Stack
 
 from baton.testing.modelserver import ModelServer
@@ -74,3 +74,26 @@ def test_the_reference_workflow_runs_on_the_worker_with_bedrock(
     assert (restored / "tests" / "test_calc_more.py").exists()  # from the S3 cache
     assert again["validate_target"]["status"] == "succeeded"
     assert len(model_server.model_calls()) == calls
+
+
+GATED = """
+name: gated
+steps:
+  - id: maybe
+    command: echo "ran={{ env.CREATE_PR }}" >> "$BATON_OUTPUT"
+    when: "{{ env.CREATE_PR == 'true' }}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "status"), [({"CREATE_PR": "true", "UNUSED": "x"}, "succeeded"), ({}, "skipped")], ids=["set", "unset"]
+)
+def test_env_reads_what_the_start_request_carried(harness: AwsHarness, env: dict[str, str], status: str) -> None:
+    harness.upload("gated.yaml", GATED)
+    event = harness.start_event("gated")
+    event["detail"]["env"] = env
+    execution_id = harness.starter(event, FakeLambdaContext("baton-starter"))["execution_id"]
+
+    assert harness.drain(execution_id).status == "succeeded"
+    assert harness.execution(execution_id).trigger["env"] == {k: v for k, v in env.items() if k == "CREATE_PR"}
+    assert harness.document(execution_id)["steps"]["maybe"]["status"] == status

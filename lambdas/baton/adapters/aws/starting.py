@@ -38,6 +38,8 @@ class StartRequest:
     """The ``trigger`` of the expression context: the event, or how it was started."""
     trigger_index: int | None = None
     """For a trigger rule or schedule: which trigger, whose ``inputs:`` templates apply."""
+    env: dict[str, str] = field(default_factory=dict)
+    """The start environment the request carried (only the names the workflow reads are kept)."""
 
 
 class Starter:
@@ -71,6 +73,7 @@ class Starter:
         definition = Definition.from_data(data)
         inputs = self._inputs(request, version)
         trigger = dict(request.trigger)
+        trigger["env"] = {name: request.env[name] for name in definition.environment_names() if name in request.env}
         if version.concurrency is not None:
             settings = self._concurrency(definition, version, inputs)
             trigger["concurrency"] = settings

@@ -91,6 +91,8 @@ def run(request: AgentRequest, progress: Progress, stderr: IO[bytes]) -> str:
     argv = command_line(request)
     progress.note("command", argv=argv[1:])
     env = {**request.env, **_QUIET}
+    if request.limits.max_tokens is not None:
+        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.limits.max_tokens)
     try:
         process = subprocess.Popen(
             argv,
