@@ -6,9 +6,16 @@ STAMP  := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install demo test lint format schema docs bench clean e2e
+.PHONY: install demo test lint format schema docs bench clean e2e claude-code
 
 install: $(STAMP)
+
+# The Claude Code CLI the claude_code agent provider runs, pinned in tools/claude-code.
+# Tests that need it are skipped, saying why, when npm cannot install it.
+CLAUDE := tools/claude-code/node_modules/.bin/claude
+claude-code: $(CLAUDE)
+$(CLAUDE): tools/claude-code/package.json tools/claude-code/package-lock.json
+	-cd tools/claude-code && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.bin/claude
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +26,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-test: $(STAMP)
+test: $(STAMP) claude-code
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
@@ -48,6 +55,7 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_aws.py
+	$(BIN)/python scripts/bench_agent.py
 
 clean:
 	rm -rf $(VENV) .baton cdk.out .pytest_cache .mypy_cache .ruff_cache

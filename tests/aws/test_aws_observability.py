@@ -134,8 +134,8 @@ def test_every_worker_line_of_a_step_message_names_the_execution_and_the_step(
     harness.deliver([message])  # runs right, which ends the execution
 
     lines = log_lines()[before:]
-    assert [line["message"] for line in lines] == ["step ended", "execution ended", "step message handled"]
-    assert [(line.get("execution_id"), line.get("step_id")) for line in lines] == [(execution_id, "right")] * 3
+    assert [line["message"] for line in lines] == ["step log", "step ended", "execution ended", "step message handled"]
+    assert [(line.get("execution_id"), line.get("step_id")) for line in lines] == [(execution_id, "right")] * 4
     assert harness.execution(execution_id).status == "succeeded"
 
 
@@ -150,7 +150,8 @@ def test_lines_of_the_units_a_message_runs_name_those_units(
 
     lines = log_lines()[before:]
     assert [(line["message"], line.get("step_id")) for line in lines] == [
-        ("step ended", "first"), ("step ended", "left"), ("step message handled", None)
+        ("step log", "first"), ("step ended", "first"), ("step log", "left"), ("step ended", "left"),
+        ("step message handled", None),
     ]  # fmt: skip
     assert {line.get("execution_id") for line in lines} == {execution_id}
 

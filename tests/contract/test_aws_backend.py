@@ -71,6 +71,9 @@ class TestS3ArtifactStore(ArtifactStoreContract):
             artifacts_bucket=settings.artifacts_bucket,
             cache_bucket=settings.cache_bucket,
             scratch=tmp_path / "logs",
+            # Every log stored, as the contract's short logs would otherwise live only in
+            # step records (tested on its own in tests/aws/test_aws_artifacts.py).
+            inline_log_bytes=0,
         )
 
 

@@ -22,7 +22,8 @@ EXPECTED: dict[str, tuple[int, str, dict[str, str]]] = {
     "secrets": (0, "succeeded", {"DEMO_TOKEN": "s3cr3t-value"}),
 }
 NEEDS_THE_CLOUD = {
-    "increase-test-coverage": "runs an agent on Bedrock and calls the GitHub API",
+    "coverage-with-pr": "runs an agent on Bedrock and calls the GitHub API",
+    "increase-test-coverage": "needs its sample project and a model: tests/functional/test_agent_workflow.py runs it",
 }
 EXAMPLES = sorted(path.stem for path in WORKFLOWS.glob("*.yaml"))
 

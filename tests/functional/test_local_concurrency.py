@@ -31,7 +31,9 @@ def times(workspace: Workspace, execution_id: str) -> dict[str, float]:
 def start_two(workspace: Workspace, policy: str, second_env: str = "prod") -> list[dict]:
     path = workspace.write("deploy.yaml", WORKFLOW.replace("POLICY", policy))
     first = workspace.start("run", str(path), "--json")
-    time.sleep(0.8)  # the first holds the key
+    deadline = time.monotonic() + 30
+    while not list(workspace.path.glob("log-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first runs its step: it holds the key
     second = workspace.start("run", str(path), "--input", f"env={second_env}", "--json")
     outputs = [process.communicate(timeout=60)[0] for process in (first, second)]
     return [json.loads(output) for output in outputs]
@@ -74,7 +76,9 @@ def test_a_holder_killed_and_cancelled_gives_its_slot_back(tmp_path: Path) -> No
     workspace = Workspace(tmp_path)
     slow = workspace.write("slow.yaml", WORKFLOW.replace("POLICY", "skip").replace("sleep 1.5", "sleep 30"))
     holder = workspace.start("run", str(slow), "--json")
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while not list(workspace.path.glob("log-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until its step runs
     holder.kill()  # SIGKILL: its record still says running, and it still holds the key
     holder.communicate()
     dead = workspace.latest_execution()

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from baton.engine.usage import describe_usage, summarize, usage_of
+
 if TYPE_CHECKING:
     from baton.engine.context import UnitContext
     from baton.engine.records import ExecutionRecord, StepRecord
@@ -46,6 +48,9 @@ def describe(record: StepRecord, *, live: bool = False) -> str:
         parts.append(_seconds(record.started_at, record.finished_at if ended else None))
     if record.cache_hit:
         parts.append("(cache hit)")
+    usage = usage_of(record.outputs)
+    if usage is not None:
+        parts.append(describe_usage(usage, cached=record.cache_hit))
     if record.error and record.status in ("failed", "pending"):
         parts.append(f"- {record.error.splitlines()[0][:120]}")
     return " ".join(p for p in parts if p)
@@ -115,10 +120,19 @@ def status_text(document: Mapping[str, Any]) -> str:
         cache = " (cache hit)" if step["cache_hit"] else ""
         error = f"  {step['error'].splitlines()[0][:120]}" if step["error"] else ""
         symbol = SYMBOLS.get(step["status"], "?")
-        lines.append(f"  {symbol} {step_id:<28} {step['status']:<11} attempts {step['attempts']}{cache}{error}")
+        usage = usage_of(step["outputs"])
+        spend = f"  {describe_usage(usage, cached=step['cache_hit'])}" if usage is not None else ""
+        lines.append(f"  {symbol} {step_id:<28} {step['status']:<11} attempts {step['attempts']}{cache}{spend}{error}")
         for index, item in enumerate(step["items"] or []):
             item_error = f"  {item['error'].splitlines()[0][:100]}" if item["error"] else ""
             lines.append(f"      [{index}] {item['status']:<11} attempts {item['attempts']}{item_error}")
+    totals = summarize(document)
+    if totals is not None:
+        spent, saved = totals["spent"], totals["saved"]
+        lines.append(
+            f"agents: {spent['input_tokens']} tokens in / {spent['output_tokens']} out, ${spent['cost_usd']:.4f}; "
+            f"the cache saved {saved['input_tokens'] + saved['output_tokens']} tokens, ${saved['cost_usd']:.4f}"
+        )
     if document["outputs"]:
         lines.append("outputs:")
         lines += [f"  {name}: {value}" for name, value in document["outputs"].items()]

@@ -9,6 +9,7 @@ definition or inputs (nothing ran).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -145,10 +146,16 @@ def run(
             text_inputs=frozenset(pairs),
             workspace=Path.cwd(),
             no_cache=no_cache,
+            trigger={"source": "cli", "env": start_environment(definition.environment_names())},
         )
 
     execution: ExecutionRecord = _guarded(start)
     _drive(engine, execution.execution_id, as_json)
+
+
+def start_environment(names: tuple[str, ...]) -> dict[str, str]:
+    """The variables of this process a workflow reads through ``env`` (unset ones are left out)."""
+    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def resume(

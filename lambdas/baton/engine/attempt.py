@@ -17,6 +17,8 @@ from baton.errors import BatonError, StepFailedError
 from baton.ports import ArtifactRef, ArtifactStore, CacheEntry, Clock
 from baton.steps.base import Invocation, StepResult, StepType
 
+CHANGED_FILE_PREFIX = "changed:"
+"""Artifact names of the files a step changed (``changed:tests/test_calc.py``)."""
 LARGE_OUTPUT_BYTES = 64 * 1024
 """An output value whose JSON is larger than this is stored as an artifact, referenced."""
 
@@ -53,6 +55,13 @@ def run_attempt(plan: AttemptPlan, artifacts: ArtifactStore, clock: Clock) -> At
         except StepFailedError as exc:
             result = StepResult(outputs, str(exc), retryable=exc.retryable)
         outputs.update({name: str(invocation.workspace / info["path"]) for name, info in stored.items()})
+    if result.ok and result.files:
+        # Files a step reports as changed (an agent's edits) are kept and restored like declared ones.
+        changed = {f"{CHANGED_FILE_PREFIX}{path}": path for path in result.files}
+        try:
+            stored.update(_store_declared_files(changed, invocation.workspace, artifacts))
+        except StepFailedError as exc:
+            result = StepResult(outputs, str(exc), retryable=exc.retryable)
     outputs = offload_large_values(invocation.masker.data(outputs), artifacts)
     error = invocation.masker.text(result.error) if result.error else None
     result = StepResult(outputs, error, result.kind, result.retryable, result.stop)
@@ -66,6 +75,13 @@ def run_attempt(plan: AttemptPlan, artifacts: ArtifactStore, clock: Clock) -> At
         expires = now + timedelta(seconds=ttl) if ttl is not None else None
         artifacts.put_cached(plan.cache_key, CacheEntry(result.outputs, stored, now, expires))
     return AttemptOutcome(result, stored)
+
+
+def outputs_in_workspace(outputs: dict[str, Any], files: dict[str, Any], workspace: Path) -> dict[str, Any]:
+    """A cache entry's outputs with each declared file's path in ``workspace`` (the entry may
+    come from a run in another directory)."""
+    moved = {name: str(workspace / info["path"]) for name, info in files.items() if name in outputs}
+    return {**outputs, **moved}
 
 
 def _run_type(plan: AttemptPlan) -> StepResult:

@@ -8,6 +8,8 @@ start from the stored copy without importing the models at all.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,9 @@ _READABLE_FORMATS = (1, 2)
 """Format 1 lacks ``concurrency``; executions started before it still run."""
 
 STEP_LISTS = ("steps", "on_failure", "finally")
+
+_ENV_REFERENCE = re.compile(r"\benv\.([A-Za-z_][A-Za-z0-9_]*)")
+_ENV_INDEX = re.compile(r"\benv\[\\?['\"]([A-Za-z_][A-Za-z0-9_]*)\\?['\"]\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,7 @@ class Definition:
     """``{key, limit, on_conflict}``: the key still a template over ``inputs``."""
     _by_id: dict[str, StepDef] = field(init=False, repr=False, compare=False)
     _lists: dict[str, list[StepDef]] = field(init=False, repr=False, compare=False)
+    _env_names: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The planner looks steps up on every decision: index them once.
@@ -108,6 +114,16 @@ class Definition:
     def list_steps(self, list_name: str) -> list[StepDef]:
         """The steps of one list (``steps``, ``on_failure`` or ``finally``) in file order."""
         return self._lists[list_name]
+
+    def environment_names(self) -> tuple[str, ...]:
+        """Names the templates read from ``env`` that the workflow's ``env:`` does not set: they
+        come from the environment the run was started in."""
+        if self._env_names is None:
+            text = json.dumps(self.to_data())
+            found = set(_ENV_REFERENCE.findall(text)) | set(_ENV_INDEX.findall(text))
+            object.__setattr__(self, "_env_names", tuple(sorted(found - set(self.env))))
+        assert self._env_names is not None
+        return self._env_names
 
     def to_data(self) -> dict[str, Any]:
         """JSON-ready form, stored under the source digest."""
@@ -161,6 +177,7 @@ def _step_from_data(raw: dict[str, Any]) -> StepDef:
 def compile_workflow(workflow: Workflow) -> Definition:
     """Compile a validated workflow; defaults are resolved here, once."""
     from baton.spec.graph import resolve_needs
+    from baton.spec.outputs import compile_output
 
     steps: list[StepDef] = []
     for list_name, listed in workflow.step_lists().items():
@@ -171,10 +188,7 @@ def compile_workflow(workflow: Workflow) -> Definition:
         version=workflow.version,
         steps=tuple(steps),
         inputs={name: spec.model_dump(mode="json") for name, spec in workflow.inputs.items()},
-        outputs={
-            name: out.model_dump(mode="json", by_alias=True, exclude_none=True)
-            for name, out in workflow.outputs.items()
-        },
+        outputs={name: compile_output(workflow, name, out) for name, out in workflow.outputs.items()},
         env=dict(workflow.env),
         secrets={name: ref.model_dump(mode="json") for name, ref in workflow.secrets.items()},
         cache_version=workflow.cache.version,
@@ -204,6 +218,9 @@ def _body(workflow: Workflow, model: Any, exclude: set[str]) -> BodyDef:
     fields = model.model_dump(mode="json", by_alias=True, exclude=exclude | set(_BODY_COMMON))
     kind = fields.pop("type")
     kind = {"claude_code": "agent"}.get(kind, kind)
+    if kind == "agent":
+        fields["provider"] = fields.get("provider") or workflow.defaults.agent.provider
+        fields["model"] = fields.get("model") or workflow.defaults.agent.model
     timeout = model.timeout
     if timeout is None and kind not in _OWN_TIMEOUT_ONLY:
         timeout = workflow.defaults.timeout

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from baton.engine.attempt import AttemptOutcome, AttemptPlan, run_attempt
+from baton.engine.attempt import AttemptOutcome, AttemptPlan, outputs_in_workspace, run_attempt
 from baton.engine.context import Prepared, UnitContext
 from baton.engine.definition import BodyDef, StepDef
 from baton.engine.planner import REASON_WHEN
@@ -137,7 +137,8 @@ class Executor(UnitContext):
         if prepared.cache_key is not None and not self.execution.no_cache:
             entry = self.ports.artifacts.get_cached(prepared.cache_key, now)
             if entry is not None and self._restore_files(entry.artifacts):
-                restored = self._ended(record, CACHED, now, outputs=entry.outputs).evolve(
+                outputs = outputs_in_workspace(entry.outputs, entry.artifacts, self.workspace)
+                restored = self._ended(record, CACHED, now, outputs=outputs).evolve(
                     cache_hit=True, cache_key=prepared.cache_key, artifacts=entry.artifacts, started_at=now
                 )
                 return self.write(restored)

@@ -26,6 +26,11 @@ class Expressions:
         self._engine: ExpressionEngine | None = None
 
     @property
+    def workspace(self) -> Path:
+        """The directory relative paths in templates and functions refer to."""
+        return self._workspace
+
+    @property
     def engine(self) -> ExpressionEngine:
         """The expression engine, created on first use."""
         if self._engine is None:

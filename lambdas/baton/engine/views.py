@@ -112,7 +112,13 @@ def expression_context(
     context.update(
         inputs=execution.inputs,
         steps=step_views,
-        env=definition.env,
+        # The start environment (names the workflow reads, captured when it started) under ``env:``.
+        # Unset ones are null, not an error.
+        env={
+            **dict.fromkeys(definition.environment_names()),
+            **(execution.trigger.get("env") or {}),
+            **definition.env,
+        },
         secrets=dict(secrets),
         execution={
             "id": execution.execution_id,

@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from baton import resource_names as names
 from baton.engine.driver import DriverHooks
 from baton.engine.records import CACHED, FAILED, SUCCEEDED, ExecutionRecord, StepRecord
+from baton.engine.usage import usage_of
 
 
 def powertools_names(environ: Mapping[str, str]) -> tuple[str, str]:
@@ -90,12 +91,19 @@ class PowertoolsHooks(DriverHooks):
             logger.append_keys(step_id=outer)
 
     def step_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
-        """StepDuration, StepFailed, CacheHit and CacheMiss."""
+        """StepDuration, StepFailed, CacheHit, CacheMiss, and agent tokens and dollars (spent or saved)."""
         if record.started_at is not None and record.finished_at is not None and not record.cache_hit:
             milliseconds = (record.finished_at - record.started_at).total_seconds() * 1000
             metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=milliseconds)
         if record.status == FAILED:
             metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
+        usage = usage_of(record.outputs)
+        if usage is not None:
+            cached = record.status == CACHED or record.cache_hit
+            prefix = "AgentSaved" if cached else "Agent"
+            metrics.add_metric(name=f"{prefix}InputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
+            metrics.add_metric(name=f"{prefix}OutputTokens", unit=MetricUnit.Count, value=usage.output_tokens)
+            metrics.add_metric(name=f"{prefix}CostUSD", unit=MetricUnit.NoUnit, value=usage.cost_usd)
         if record.status == CACHED or record.cache_hit:
             metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
         elif record.cache_key is not None and record.status == SUCCEEDED:

@@ -37,6 +37,8 @@ class StartDetail(BaseModel):
     inputs: dict[str, Any] = {}
     request_id: str | None = None
     """A caller's token: the same token starts one execution however often it is sent."""
+    env: dict[str, str] = {}
+    """The start environment: what ``env.NAME`` reads (under the workflow's ``env:``)."""
 
 
 class StartEvent(EventBridgeModel):
@@ -79,10 +81,12 @@ def start_request(event: dict[str, Any]) -> tuple[StartRequest, str | None]:
         return StartRequest(ref.workflow, {}, trigger, trigger_index=ref.trigger), key
     if event.get("detail-type") == names.START_EXECUTION_DETAIL_TYPE:
         parsed = parse(event=event, model=StartEvent)
-        return StartRequest(parsed.detail.workflow, parsed.detail.inputs, event), f"event:{parsed.id}"
+        detail = parsed.detail
+        return StartRequest(detail.workflow, detail.inputs, event, env=detail.env), f"event:{parsed.id}"
     direct = parse(event=event, model=StartDetail)
     key = f"direct:{direct.workflow}:{direct.request_id}" if direct.request_id else None
-    return StartRequest(direct.workflow, direct.inputs, {"source": "direct", "request_id": direct.request_id}), key
+    trigger = {"source": "direct", "request_id": direct.request_id}
+    return StartRequest(direct.workflow, direct.inputs, trigger, env=direct.env), key
 
 
 class StarterApp:
@@ -115,7 +119,13 @@ class StarterApp:
 
     def _start(self, *, request: dict[str, Any], context: Any) -> dict[str, Any]:
         backend = self.backend
-        start = StartRequest(request["workflow"], request["inputs"], request["trigger"], request["trigger_index"])
+        start = StartRequest(
+            request["workflow"],
+            request["inputs"],
+            request["trigger"],
+            request["trigger_index"],
+            request.get("env") or {},
+        )
         starter = Starter(backend.engine(context.aws_request_id), backend.registry, backend.queue,
                           backend.publisher,
                           workspace=backend.workspace_root / "start")  # fmt: skip

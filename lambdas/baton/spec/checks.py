@@ -21,7 +21,7 @@ _BARE_KEYS = {"when", "condition", "for_each"}
 _PLAIN_KEYS = {
     "id", "type", "name", "needs", "model", "provider", "security_profile", "allowed_commands",
     "service", "action", "region", "method", "workflow", "version", "on_false", "max_concurrency",
-    "timeout", "retry", "continue_on_error", "use_cache", "max_tokens", "budget", "expect_status",
+    "timeout", "retry", "continue_on_error", "use_cache", "max_tokens", "max_turns", "budget", "expect_status",
     "duration",
 }  # fmt: skip
 _STEP_ATTRIBUTES = (
@@ -41,7 +41,7 @@ _RESERVED = {*_ALWAYS_ROOTS, "item", "index"}
 _KNOWN_OUTPUTS: dict[str, tuple[str, ...] | None] = {
     "shell": None,
     "assert": (),
-    "agent": ("text", "changed_files"),
+    "agent": ("text", "files_changed", "turns", "usage", "cost_usd", "denied", "provider", "model"),
     "http": ("status", "headers", "json", "body"),
     "aws": ("response",),
     "wait": (),

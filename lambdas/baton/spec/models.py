@@ -63,7 +63,8 @@ class InputSpec(SpecModel):
 
 
 class WorkflowOutput(SpecModel):
-    """One workflow output: a rendered value, or an artifact taken from a step's output."""
+    """One workflow output: a rendered value, an artifact taken from a step's output, or (with
+    neither) the step output of the same name."""
 
     value: Template | None = None
     """Template rendered when the execution ends."""
@@ -76,11 +77,10 @@ class WorkflowOutput(SpecModel):
 
     @model_validator(mode="after")
     def _value_or_from(self) -> WorkflowOutput:
-        if self.type == "artifact":
-            if self.from_ is None:
-                raise ValueError("an artifact output needs 'from: step.output'")
-        elif self.value is None:
-            raise ValueError("an output needs 'value' (or 'type: artifact' with 'from')")
+        if self.value is not None and self.from_ is not None:
+            raise ValueError("give either 'value' or 'from', not both")
+        if self.from_ is not None and self.type != "artifact":
+            raise ValueError("'from' takes a file, so it needs 'type: artifact'")
         return self
 
 
@@ -120,6 +120,15 @@ SecretRef = Annotated[
 ]
 
 
+class AgentDefaults(SpecModel):
+    """Defaults for every agent step."""
+
+    provider: Literal["claude_code", "bedrock", "command"] | None = None
+    """Provider of agent steps that name none."""
+    model: str | None = None
+    """Model of agent steps that name none."""
+
+
 class Defaults(SpecModel):
     """Defaults for every step."""
 
@@ -127,6 +136,8 @@ class Defaults(SpecModel):
     """Default step timeout."""
     retry: RetryPolicy | None = None
     """Default retry policy."""
+    agent: AgentDefaults = AgentDefaults()
+    """Defaults for agent steps."""
 
 
 class Concurrency(SpecModel):

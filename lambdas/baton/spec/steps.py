@@ -148,27 +148,46 @@ class AssertFields(SpecModel):
     """``fail`` fails the step; ``stop`` ends the execution early as succeeded."""
 
 
+class AgentBudget(SpecModel):
+    """Spending bound of one agent step."""
+
+    usd: float = Field(gt=0)
+    """US dollars, estimated from the tokens used and the price table."""
+
+
 class AgentFields(SpecModel):
     type: Literal["agent", "claude_code"] = "agent"
     """Runs an LLM agent on the workspace (``claude_code`` is an alias)."""
     prompt: Template
     """Instructions for the agent."""
     inputs: list[Template] = []
-    """Files given to the agent."""
+    """Files given to the agent (their contents are part of the cache key)."""
     model: str | None = None
-    """Model identifier (a Bedrock model id for the ``bedrock`` provider)."""
-    provider: Literal["bedrock", "command"] = "bedrock"
-    """``bedrock`` calls Amazon Bedrock; ``command`` runs a local agent program."""
+    """Model identifier, passed to the provider (a Bedrock model id for ``bedrock``)."""
+    provider: Literal["claude_code", "bedrock", "command"] | None = None
+    """``claude_code`` runs the Claude Code CLI, ``bedrock`` a tool-use loop over Amazon Bedrock,
+    ``command`` any agent program (JSON on stdin and stdout). Default: ``defaults.agent.provider``,
+    then ``$BATON_AGENT_PROVIDER``, then ``bedrock``."""
     command: list[Template] | None = None
-    """With ``provider: command``: the program and its arguments; the prompt arrives on stdin."""
-    security_profile: Literal["restricted", "network", "unrestricted"] = "restricted"
-    """``restricted``: no network, writes only in the workspace, allow-listed commands."""
+    """With ``provider: command``: the program and its arguments; the request arrives on stdin."""
+    security_profile: Literal["restricted", "standard", "trusted"] = "restricted"
+    """``restricted``: writes only in the workspace, no network tools, allow-listed commands;
+    ``standard`` adds network tools; ``trusted`` also allows any command."""
     allowed_commands: list[str] = []
-    """Commands the agent may run under the ``restricted`` profile."""
+    """Programs the agent may run under ``restricted`` and ``standard``."""
+    max_turns: int | None = Field(default=None, ge=1)
+    """Most model calls the agent may make."""
     max_tokens: int | None = Field(default=None, ge=1)
-    """Upper bound of output tokens per call."""
-    budget: float | None = Field(default=None, gt=0)
-    """Upper bound of spend for the step, in US dollars."""
+    """Upper bound of output tokens per model call."""
+    budget: float | AgentBudget | None = None
+    """Upper bound of estimated spend: ``{usd: 2.0}`` (or a bare number of dollars)."""
+
+    @field_validator("budget")
+    @classmethod
+    def _positive_budget(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and value <= 0:
+            raise ValueError("budget must be more than 0 dollars")
+        return value
 
 
 class HttpFields(SpecModel):

@@ -16,6 +16,7 @@ _MODULES = {
     "approval": "baton.steps.approval",
     "http": "baton.steps.http",
     "aws": "baton.steps.aws",
+    "agent": "baton.steps.agent",
 }
 
 

@@ -37,6 +37,9 @@ class StepResult:
     kind: str = "error"
     retryable: bool = True
     stop: bool = False
+    files: tuple[str, ...] = ()
+    """Workspace-relative files the attempt changed; stored as artifacts (and restored from the
+    cache) like declared outputs."""
 
     @property
     def ok(self) -> bool:

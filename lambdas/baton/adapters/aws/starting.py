@@ -35,6 +35,8 @@ class StartRequest:
     """The ``trigger`` of the expression context: the event, or how it was started."""
     trigger_index: int | None = None
     """For a trigger rule or schedule: which trigger, whose ``inputs:`` templates apply."""
+    env: dict[str, str] = field(default_factory=dict)
+    """The start environment the request carried (only the names the workflow reads are kept)."""
 
 
 class Starter:
@@ -68,6 +70,7 @@ class Starter:
         trigger = dict(request.trigger)
         # ``concurrency:`` is the engine's admission: the first worker takes the key's slot,
         # and skips, queues or cancels holders as the workflow says.
+        trigger["env"] = {name: request.env[name] for name in definition.environment_names() if name in request.env}
         execution = self.engine.start(definition, version.digest, inputs, workspace=self.workspace, trigger=trigger)
         self.queue.dispatch([StepMessage(execution.execution_id)])
         self.publisher.execution_started(execution)

@@ -1,0 +1,1 @@
+"""Test support shipped with Baton: a scripted model server that speaks the real wire formats."""

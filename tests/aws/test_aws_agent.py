@@ -1,0 +1,99 @@
+"""The reference workflow through the real Lambda handlers on moto, with the ``bedrock`` provider:
+the worker's agent step calls the scripted model server with boto3, the agent's test file is
+stored in S3, and a second execution restores it from the cache with no model request."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.aws.harness import AwsHarness, FakeLambdaContext
+from tests.aws.moto_stack import MotoServer, Stack
+
+from baton.testing.modelserver import ModelServer
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / "workflows" / "increase-test-coverage.yaml"
+SAMPLE = ROOT / "workflows" / "samples" / "coverage"
+
+
+@pytest.fixture
+def model_server() -> Iterator[ModelServer]:
+    with ModelServer(SAMPLE / "model-script.yaml") as server:
+        yield server
+
+
+@pytest.fixture
+def agent_harness(
+    moto: MotoServer, stack: Stack, tmp_path: Path, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> AwsHarness:
+    monkeypatch.setenv("BATON_AGENT_PROVIDER", "bedrock")  # the worker function's environment
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",  # the shell steps' pytest
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": model_server.url,
+    }
+    return AwsHarness(moto, stack.settings, tmp_path, env=env)
+
+
+def _checkout(tmp_path: Path, execution_id: str) -> Path:
+    """The project in the execution's workspace, as a checkout step would put it there."""
+    workspace = tmp_path / "lambda" / "executions" / execution_id
+    shutil.copytree(SAMPLE / "project", workspace, dirs_exist_ok=True)
+    return workspace
+
+
+def test_the_reference_workflow_runs_on_the_worker_with_bedrock(
+    agent_harness: AwsHarness, model_server: ModelServer, tmp_path: Path
+) -> None:
+    assert agent_harness.upload("increase-test-coverage.yaml", WORKFLOW.read_text())["status"] == "registered"
+
+    first = agent_harness.start("increase-test-coverage", {"target_file": "calc.py"})
+    workspace = _checkout(tmp_path, first)
+    final = agent_harness.drain(first)
+
+    assert final.status == "succeeded", final.error
+    steps = agent_harness.document(first)["steps"]
+    assert steps["generate_tests"]["outputs"]["files_changed"] == ["tests/test_calc_more.py"]
+    assert steps["generate_tests"]["outputs"]["provider"] == "bedrock"
+    assert steps["validate_target"]["status"] == "succeeded"
+    assert steps["create_pr"]["status"] == "skipped"
+    assert (workspace / "tests" / "test_calc_more.py").exists()
+    calls = len(model_server.model_calls())
+    assert calls == 3
+    assert all(call.api == "converse" for call in model_server.model_calls())
+
+    second = agent_harness.start("increase-test-coverage", {"target_file": "calc.py"})
+    restored = _checkout(tmp_path, second)
+    assert agent_harness.drain(second).status == "succeeded"
+
+    again = agent_harness.document(second)["steps"]
+    assert (again["generate_tests"]["status"], again["generate_tests"]["cache_hit"]) == ("cached", True)
+    assert (restored / "tests" / "test_calc_more.py").exists()  # from the S3 cache
+    assert again["validate_target"]["status"] == "succeeded"
+    assert len(model_server.model_calls()) == calls
+
+
+GATED = """
+name: gated
+steps:
+  - id: maybe
+    command: echo "ran={{ env.CREATE_PR }}" >> "$BATON_OUTPUT"
+    when: "{{ env.CREATE_PR == 'true' }}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "status"), [({"CREATE_PR": "true", "UNUSED": "x"}, "succeeded"), ({}, "skipped")], ids=["set", "unset"]
+)
+def test_env_reads_what_the_start_request_carried(harness: AwsHarness, env: dict[str, str], status: str) -> None:
+    harness.upload("gated.yaml", GATED)
+    event = harness.start_event("gated")
+    event["detail"]["env"] = env
+    execution_id = harness.starter(event, FakeLambdaContext("baton-starter"))["execution_id"]
+
+    assert harness.drain(execution_id).status == "succeeded"
+    assert harness.execution(execution_id).trigger["env"] == {k: v for k, v in env.items() if k == "CREATE_PR"}
+    assert harness.document(execution_id)["steps"]["maybe"]["status"] == status
