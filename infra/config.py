@@ -27,6 +27,7 @@ CONTEXT_WORKER_MAX_CONCURRENCY = "baton:worker-max-concurrency"
 CONTEXT_EXECUTION_RETENTION_DAYS = "baton:execution-retention-days"
 CONTEXT_POWERTOOLS_LAYER_VERSION = "baton:powertools-layer-version"
 CONTEXT_SECRETS_PREFIX = "baton:secrets-prefix"
+CONTEXT_STEP_POLICY_ARNS = "baton:step-policy-arns"
 
 DEFAULT_STACK_NAME = "Baton"
 
@@ -80,6 +81,9 @@ class BatonStackProps:
     execution_retention_days: int = 90
     powertools_layer_version: int | None = None
     secrets_prefix: str | None = None
+    step_policy_arns: tuple[str, ...] = ()
+    """Managed policies attached to the step role: what steps may do on AWS (nothing if
+    empty). Baton's own resources stay denied whatever they allow."""
 
     def __post_init__(self) -> None:
         if not is_valid_resource_prefix(self.resource_prefix):
@@ -176,6 +180,7 @@ def props_from_context(node: Node) -> BatonStackProps:
         execution_retention_days=_integer(node, CONTEXT_EXECUTION_RETENTION_DAYS, defaults.execution_retention_days),
         powertools_layer_version=_optional_integer(node, CONTEXT_POWERTOOLS_LAYER_VERSION),
         secrets_prefix=None if secrets_prefix is None else str(secrets_prefix).strip("/"),
+        step_policy_arns=_arn_list(node, CONTEXT_STEP_POLICY_ARNS),
     )
 
 
@@ -198,3 +203,14 @@ def _optional_integer(node: Node, key: str) -> int | None:
     if value is None or value == "":
         return None
     return _integer(node, key, 0)
+
+
+def _arn_list(node: Node, key: str) -> tuple[str, ...]:
+    # A JSON list in cdk.json, or "arn1,arn2" with -c on the command line.
+    value = node.try_get_context(key)
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    arns = tuple(str(item).strip() for item in items if str(item).strip())
+    bad = [arn for arn in arns if not arn.startswith("arn:") or ":policy/" not in arn]
+    if bad:
+        raise ValueError(f"context {key}: expected IAM managed policy ARNs, got {bad}")
+    return arns

@@ -16,6 +16,7 @@ from infra.queueing import Queueing
 from infra.routing import Routing
 from infra.scheduling import Scheduling
 from infra.state import State
+from infra.step_role import StepRole, guarded_arns
 from infra.storage import Storage
 
 
@@ -117,6 +118,15 @@ class BatonStack(Stack):
         access.grant_starter(functions.role_of(functions.starter), resources)
         access.grant_worker(functions.role_of(functions.worker), resources)
         access.grant_approver(functions.role_of(functions.approver), resources)
+        self.step_role = StepRole(
+            self,
+            "Steps",
+            worker_role=functions.role_of(functions.worker),
+            guarded=guarded_arns(self, resources, resource_prefix=self.props.resource_prefix,
+                                 dead_letter_queue_arn=self.queueing.dead_letter_queue.queue_arn),
+            managed_policy_arns=self.props.step_policy_arns,
+        ).role  # fmt: skip
+        functions.worker.add_environment(names.ENV_STEP_ROLE_ARN, self.step_role.role_arn)
 
     def _add_outputs(self) -> None:
         # `baton ... --stack NAME` and operators find every resource through these outputs.
@@ -144,6 +154,7 @@ class BatonStack(Stack):
             "WorkerFunctionName": functions.worker.function_name,
             "ApproverFunctionName": functions.approver.function_name,
             "WorkerRoleArn": functions.role_of(functions.worker).role_arn,
+            "StepRoleArn": self.step_role.role_arn,
             "ScheduleGroupName": names.schedule_group_name(self.props.resource_prefix),
             "SchedulerRoleArn": self.scheduling.role.role_arn,
             # The name, not a Ref: LocalStack answers Ref of a dashboard with "unknown".

@@ -154,6 +154,14 @@ and the worker, which create and delete every schedule in it. IAM grants schedul
 group only: one created without a group (in ``default``) would be refused."""
 
 
+ENV_STEP_ROLE_ARN: Final = "BATON_STEP_ROLE_ARN"
+"""Role the worker assumes for each workflow's steps (set on the worker). Without it a step
+gets no AWS credentials at all: the worker's own never reach a step."""
+ENV_STEP_EVENTS: Final = "BATON_STEP_EVENTS"
+"""``true``: publish a ``Baton Step Status Change`` event per step; otherwise only execution
+events (each event is a billed EventBridge call)."""
+
+
 def schedule_group_name(resource_prefix: str) -> str:
     """Return the name of the stack's EventBridge Scheduler schedule group."""
     return resource_prefix

@@ -69,6 +69,7 @@ def logical_ids(baton: BatonApp) -> dict[str, str]:
         **{f"{role}_role": stack.functions.role_of(function) for role, function in stack.functions.all.items()},
         **{f"{role}_logs": group for role, group in stack.functions.log_groups.items()},
         "scheduler_role": stack.scheduling.role,
+        "step_role": stack.step_role,
         "schedule_group": stack.scheduling.group,
         "definition_changed_rule": stack.routing.definition_changed,
         "start_execution_rule": stack.routing.start_execution,

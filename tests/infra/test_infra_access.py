@@ -65,8 +65,8 @@ def test_only_x_ray_gets_the_star_resource(policy_statements: dict[str, list[dic
 
 def test_lambda_roles_carry_no_managed_policies(resources: dict[str, Any]) -> None:
     roles = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
-    assert len(roles) == 5
-    assert [role.get("ManagedPolicyArns") for role in roles] == [None] * 5
+    assert len(roles) == 6  # four functions, the scheduler, the steps
+    assert [role.get("ManagedPolicyArns") for role in roles] == [None] * 6
 
 
 @pytest.mark.parametrize(

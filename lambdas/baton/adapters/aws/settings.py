@@ -35,6 +35,10 @@ class AwsSettings:
     """EventBridge Scheduler group of Baton's schedules (``GroupName`` of every schedule call;
     the account's ``default`` group if None, which the stack's IAM policies do not allow)."""
     retention_days: int = DEFAULT_RETENTION_DAYS
+    step_role_arn: str | None = None
+    """Role a workflow's steps act as; None: steps get no AWS credentials."""
+    step_events: bool = False
+    """Publish one event per step status change (opt-in: each is a billed call)."""
 
     @classmethod
     def from_environ(
@@ -65,6 +69,8 @@ class AwsSettings:
             scheduler_role_arn=environ.get(names.ENV_SCHEDULER_ROLE_ARN) or None,
             schedule_group=environ.get(names.ENV_SCHEDULE_GROUP) or None,
             retention_days=int(retention),
+            step_role_arn=environ.get(names.ENV_STEP_ROLE_ARN) or None,
+            step_events=environ.get(names.ENV_STEP_EVENTS, "").strip().lower() in ("1", "true", "yes"),
         )
 
     @property
