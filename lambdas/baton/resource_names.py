@@ -157,6 +157,9 @@ group only: one created without a group (in ``default``) would be refused."""
 ENV_STEP_ROLE_ARN: Final = "BATON_STEP_ROLE_ARN"
 """Role the worker assumes for each workflow's steps (set on the worker). Without it a step
 gets no AWS credentials at all: the worker's own never reach a step."""
+ENV_SECRETS_PREFIX: Final = "BATON_SECRETS_PREFIX"
+"""Name prefix of the parameters and secrets the worker may read (the resource prefix if
+unset); the registrar holds each workflow to ``<prefix>/<workflow>/`` and ``<prefix>/shared/``."""
 ENV_STEP_EVENTS: Final = "BATON_STEP_EVENTS"
 """``true``: publish a ``Baton Step Status Change`` event per step; otherwise only execution
 events (each event is a billed EventBridge call)."""

@@ -37,6 +37,8 @@ class AwsSettings:
     retention_days: int = DEFAULT_RETENTION_DAYS
     step_role_arn: str | None = None
     """Role a workflow's steps act as; None: steps get no AWS credentials."""
+    secrets_prefix: str | None = None
+    """Name prefix of the deployment's secrets; None: the resource prefix."""
     step_events: bool = False
     """Publish one event per step status change (opt-in: each is a billed call)."""
 
@@ -70,8 +72,14 @@ class AwsSettings:
             schedule_group=environ.get(names.ENV_SCHEDULE_GROUP) or None,
             retention_days=int(retention),
             step_role_arn=environ.get(names.ENV_STEP_ROLE_ARN) or None,
+            secrets_prefix=environ.get(names.ENV_SECRETS_PREFIX) or None,
             step_events=environ.get(names.ENV_STEP_EVENTS, "").strip().lower() in ("1", "true", "yes"),
         )
+
+    @property
+    def effective_secrets_prefix(self) -> str:
+        """The name prefix workflows' secrets must live under."""
+        return self.secrets_prefix or self.resource_prefix
 
     @property
     def retention_seconds(self) -> int:
