@@ -60,13 +60,18 @@ class BatonStack(Stack):
             bus=self.events.bus,
             registrar=self.functions.registrar,
             starter=self.functions.starter,
+            failed_invocations_queue=self.queueing.failed_invocations_queue,
         )
+        self.functions.send_failures_to(self.queueing.failed_invocations_queue)
         self.observability = Observability(
             self,
             "Observability",
             dashboard_name=props.resource_prefix,
-            worker=self.functions.worker,
+            functions=self.functions.all,
+            step_queue=self.queueing.step_queue,
             dead_letter_queue=self.queueing.dead_letter_queue,
+            failed_invocations_queue=self.queueing.failed_invocations_queue,
+            alarm_email=props.alarm_email,
         )
         self._add_outputs()
         acknowledge_findings(self)
@@ -123,10 +128,13 @@ class BatonStack(Stack):
             "Steps",
             worker_role=functions.role_of(functions.worker),
             guarded=guarded_arns(self, resources, resource_prefix=self.props.resource_prefix,
-                                 dead_letter_queue_arn=self.queueing.dead_letter_queue.queue_arn),
+                                 dead_letter_queue_arns=[self.queueing.dead_letter_queue.queue_arn,
+                                    self.queueing.failed_invocations_queue.queue_arn]),
             managed_policy_arns=self.props.step_policy_arns,
         ).role  # fmt: skip
         functions.worker.add_environment(names.ENV_STEP_ROLE_ARN, self.step_role.role_arn)
+        if self.props.step_events:
+            functions.worker.add_environment(names.ENV_STEP_EVENTS, "true")
 
     def _add_outputs(self) -> None:
         # `baton ... --stack NAME` and operators find every resource through these outputs.
@@ -147,6 +155,8 @@ class BatonStack(Stack):
             "IdempotencyTableName": self.state.idempotency_table.table_name,
             "StepQueueUrl": self.queueing.step_queue.queue_url,
             "StepDeadLetterQueueUrl": self.queueing.dead_letter_queue.queue_url,
+            "FailedInvocationsQueueUrl": self.queueing.failed_invocations_queue.queue_url,
+            "AlarmTopicArn": self.observability.topic.topic_arn,
             "EventBusName": self.events.bus.event_bus_name,
             "ResourcePrefix": self.props.resource_prefix,
             "RegistrarFunctionName": functions.registrar.function_name,

@@ -20,7 +20,7 @@ from infra.access import Resources
 from infra.step_policy import GuardedArns, guard_statements
 
 def guarded_arns(
-    stack: Stack, resources: Resources, *, resource_prefix: str, dead_letter_queue_arn: str
+    stack: Stack, resources: Resources, *, resource_prefix: str, dead_letter_queue_arns: Sequence[str]
 ) -> GuardedArns:
     """The stack's resources as ``GuardedArns`` (tokens resolved by CloudFormation)."""
     scheduling = resources.scheduling
@@ -30,7 +30,7 @@ def guarded_arns(
                                       resources.idempotency_table)],
         buckets=[b.bucket_arn for b in (resources.definitions_bucket, resources.artifacts_bucket,
                                         resources.cache_bucket)],
-        queues=[resources.step_queue.queue_arn, dead_letter_queue_arn],
+        queues=[resources.step_queue.queue_arn, *dead_letter_queue_arns],
         bus=resources.bus.event_bus_arn,
         rules=scheduling.rule_arn_pattern,
         schedules=[scheduling.schedule_arn_pattern,

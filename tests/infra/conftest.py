@@ -64,6 +64,8 @@ def logical_ids(baton: BatonApp) -> dict[str, str]:
         "idempotency_table": stack.state.idempotency_table,
         "step_queue": stack.queueing.step_queue,
         "dead_letter_queue": stack.queueing.dead_letter_queue,
+        "failed_invocations_queue": stack.queueing.failed_invocations_queue,
+        "alarm_topic": stack.observability.topic,
         "bus": stack.events.bus,
         **stack.functions.all,
         **{f"{role}_role": stack.functions.role_of(function) for role, function in stack.functions.all.items()},
