@@ -100,7 +100,8 @@ def aws_backend(
         store=store,
         artifacts=artifacts,
         queue=queue,
-        publisher=EventBridgePublisher(lambda: clients("events"), bus=settings.event_bus),
+        publisher=EventBridgePublisher(lambda: clients("events"), bus=settings.event_bus,
+                                       step_events=settings.step_events),  # fmt: skip
         secrets=AwsSecretResolver(lambda: clients("ssm"), lambda: clients("secretsmanager"), monotonic=clock.monotonic),
         registry=DefinitionRegistry(lambda: clients("dynamodb"), settings.definitions_table),
         clock=clock,
