@@ -43,6 +43,7 @@ class BatonStack(Stack):
             log_retention_days=props.log_retention_days,
             noncurrent_version_expiry_days=props.noncurrent_version_expiry_days,
             cache_expiry_days=props.cache_expiry_days,
+            execution_retention_days=props.execution_retention_days,
         )
         self.state = State(self, "State", removal_policy=props.removal_policy)
         self.queueing = Queueing(self, "Queueing", visibility_timeout_seconds=props.step_visibility_timeout_seconds)
