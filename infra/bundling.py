@@ -1,10 +1,11 @@
 """The Lambda code asset: the ``baton`` package plus its runtime dependencies, built without Docker.
 
 CDK tries an ``ILocalBundling`` before Docker. Ours runs ``pip install`` for the Lambda
-platform (manylinux aarch64 wheels for CPython 3.12, the functions' Graviton architecture) into the asset directory and copies
-the package in, so ``cdk synth`` needs Python and pip but no container engine. Only the
-runtime dependencies are installed (the base ones and the ``aws`` extra of
-``pyproject.toml``); the CDK libraries stay out of the bundle.
+platform (manylinux wheels for CPython 3.12 on the functions' architecture, arm64 by
+default) into the asset directory and copies the package in, so ``cdk synth`` needs
+Python and pip but no container engine. Only the runtime dependencies are installed (the
+base ones and the ``aws`` extra of ``pyproject.toml``); the CDK libraries stay out of the
+bundle.
 """
 
 from __future__ import annotations
@@ -63,9 +64,7 @@ def pip_command(requirements: Sequence[str], target: str, platform: str = LAMBDA
     ]  # fmt: skip
 
 
-def source_digest(
-    requirements: Iterable[str], package_dir: Path = PACKAGE_DIR, platform: str = LAMBDA_PLATFORM
-) -> str:
+def source_digest(requirements: Iterable[str], package_dir: Path = PACKAGE_DIR, platform: str = LAMBDA_PLATFORM) -> str:
     """A hash of everything that goes into the asset: the package files and the requirements.
 
     Used as the asset's hash, so an unchanged tree keeps its asset (and its functions)

@@ -120,7 +120,9 @@ class BatonStackProps:
             )
         self._check_worker()
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture {self.architecture!r} ({CONTEXT_ARCHITECTURE}) must be one of {ARCHITECTURES}")
+            raise ValueError(
+                f"architecture {self.architecture!r} ({CONTEXT_ARCHITECTURE}) must be one of {ARCHITECTURES}"
+            )
         if self.execution_retention_days < 1:
             raise ValueError(f"execution retention (context {CONTEXT_EXECUTION_RETENTION_DAYS}) must be >= 1 day")
         if self.secrets_prefix is not None and not _SECRETS_PREFIX_PATTERN.fullmatch(self.secrets_prefix):

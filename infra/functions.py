@@ -104,7 +104,8 @@ class Functions(Construct):
         self.starter = self._function(STARTER)
         self.approver = self._function(APPROVER)
         self.worker = self._function(
-            worker_spec(props.worker_timeout_seconds, props.worker_memory_mb), reserved_concurrency=props.worker_reserved_concurrency
+            worker_spec(props.worker_timeout_seconds, props.worker_memory_mb),
+            reserved_concurrency=props.worker_reserved_concurrency,
         )
         self.worker.add_event_source(
             SqsEventSource(
@@ -158,8 +159,11 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             reserved_concurrent_executions=reserved_concurrency,
-            environment={**self._environment, names.ENV_RETENTION_DAYS: str(self._props.execution_retention_days),
-                         names.ENV_SECRETS_PREFIX: self._props.effective_secrets_prefix},
+            environment={
+                **self._environment,
+                names.ENV_RETENTION_DAYS: str(self._props.execution_retention_days),
+                names.ENV_SECRETS_PREFIX: self._props.effective_secrets_prefix,
+            },
         )
         _depend_on_policy_only(function, role)
         return function

@@ -124,7 +124,7 @@ class Observability(Construct):
         ).create_alarm(
             self,
             "StalledExecutionsAlarm",
-            alarm_description=f"A step message has waited over {STALLED_AFTER.to_minutes()} minutes: executions stalled",
+            alarm_description=f"A step message waited over {STALLED_AFTER.to_minutes()} minutes: executions stalled",
             threshold=STALLED_AFTER.to_seconds(),
             evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -133,7 +133,8 @@ class Observability(Construct):
         self.given_up_alarm = self._any(
             "FailedInvocationsAlarm",
             failed_invocations_queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
-            "A start request or an upload event was given up on after retries (see the failed-invocations queue)")  # fmt: skip
+            "A start request or an upload event was given up on after retries (in the failed-invocations queue)",
+        )
         for alarm in self.alarms:
             alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
@@ -175,5 +176,13 @@ class Observability(Construct):
     @property
     def alarms(self) -> list[cw.Alarm]:
         """Every alarm of the deployment."""
-        return [self.dead_letters_alarm, self.failure_rate_alarm, self.worker_errors_alarm, self.starter_errors_alarm,
-                self.registrar_errors_alarm, self.worker_throttles_alarm, self.stalled_alarm, self.given_up_alarm]
+        return [
+            self.dead_letters_alarm,
+            self.failure_rate_alarm,
+            self.worker_errors_alarm,
+            self.starter_errors_alarm,
+            self.registrar_errors_alarm,
+            self.worker_throttles_alarm,
+            self.stalled_alarm,
+            self.given_up_alarm,
+        ]

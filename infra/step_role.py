@@ -19,6 +19,7 @@ from baton import resource_names as names
 from infra.access import Resources
 from infra.step_policy import GuardedArns, guard_statements
 
+
 def guarded_arns(
     stack: Stack, resources: Resources, *, resource_prefix: str, dead_letter_queue_arns: Sequence[str]
 ) -> GuardedArns:

@@ -206,7 +206,12 @@ FUNCTION_ENVIRONMENT_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = MappingPr
 without them. The registrar creates trigger rules and schedules (targeting the starter); the
 worker creates one-shot wake-up schedules (targeting the step queue)."""
 
-STACK_SETTING_VARIABLES: Final = (ENV_SECRETS_PREFIX, ENV_RETENTION_DAYS, ENV_POWERTOOLS_SERVICE_NAME, ENV_POWERTOOLS_METRICS_NAMESPACE)
+STACK_SETTING_VARIABLES: Final = (
+    ENV_SECRETS_PREFIX,
+    ENV_RETENTION_DAYS,
+    ENV_POWERTOOLS_SERVICE_NAME,
+    ENV_POWERTOOLS_METRICS_NAMESPACE,
+)
 """Read with a default; the stack sets them on every function so that its settings apply."""
 
 OPTIONAL_WORKER_VARIABLES: Final = (ENV_STEP_ROLE_ARN, ENV_STEP_EVENTS)

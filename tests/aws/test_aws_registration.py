@@ -94,7 +94,8 @@ def test_a_refused_trigger_leaves_the_last_good_version_current_with_its_trigger
     refused = harness.upload("nightly.yaml", CHANGED)
 
     assert refused["status"] == "rejected"
-    assert "triggers refused" in refused["errors"][0] and "Invalid Schedule Expression" in refused["errors"][0]
+    assert "triggers refused" in refused["errors"][0]
+    assert "Invalid Schedule Expression" in refused["errors"][0]
     assert harness.backend.registry.current("nightly").digest == good["digest"]  # type: ignore[union-attr]
     assert schedule_expressions(harness) == before
     assert rule_names(harness) == []  # the new version's event rule was taken back
@@ -118,7 +119,8 @@ def test_a_schedule_aws_would_refuse_is_rejected_before_any_trigger_exists(
     assert result["status"] == "rejected"
     assert message in result["errors"][0]
     assert harness.backend.registry.current("nightly") is None
-    assert schedule_expressions(harness) == {} and rule_names(harness) == []
+    assert schedule_expressions(harness) == {}
+    assert rule_names(harness) == []
 
 
 def test_renaming_a_workflow_in_the_same_file_removes_the_old_names_triggers(harness: AwsHarness) -> None:

@@ -168,9 +168,13 @@ def test_a_step_sees_no_engine_credentials_and_cannot_write_the_executions_table
 
     steps = harness.document(execution_id)["steps"]
     shell = steps["shell"]["outputs"]
-    assert shell["key_id"] and shell["key_id"] != deployment.worker["aws_access_key_id"]
+    assert shell["key_id"]
+    assert shell["key_id"] != deployment.worker["aws_access_key_id"]
     assert deployment.worker["aws_secret_access_key"] not in json.dumps(steps)
-    assert shell["identity"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{deployment.settings.resource_prefix}-steps/baton-probe"
+    assert (
+        shell["identity"]
+        == f"arn:aws:sts::{ACCOUNT}:assumed-role/{deployment.settings.resource_prefix}-steps/baton-probe"
+    )
     assert shell["write"] == "403 AccessDenied"
     # The aws step runs inside the worker process, next to the worker's keys: still denied.
     assert final.status == "failed"

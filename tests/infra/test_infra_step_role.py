@@ -75,7 +75,7 @@ def step_policy(resources: dict[str, Any], logical_ids: dict[str, str]) -> IAMPo
         ("events:PutEvents", "bus"),
         ("iam:PassRole", "scheduler_role"),
     ],
-    ids=lambda value: str(value),
+    ids=str,
 )
 def test_the_step_role_is_denied_every_baton_resource(
     step_policy: IAMPolicy, resources: dict[str, Any], logical_ids: dict[str, str], action: str, target: str
@@ -128,7 +128,9 @@ def test_only_the_worker_may_assume_the_step_role_with_its_workflow_tag(
     assert assumers == [logical_ids["worker_role"]]
 
 
-def test_the_worker_is_told_the_step_role(baton: BatonApp, resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
+def test_the_worker_is_told_the_step_role(
+    baton: BatonApp, resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
     variables = resources[logical_ids["worker"]]["Properties"]["Environment"]["Variables"]
     assert variables["BATON_STEP_ROLE_ARN"] == {"Fn::GetAtt": [logical_ids["step_role"], "Arn"]}
     others = [resources[logical_ids[role]]["Properties"]["Environment"]["Variables"] for role in

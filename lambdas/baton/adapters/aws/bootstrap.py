@@ -21,8 +21,8 @@ from baton.adapters.aws.runtime import LambdaSupervisor, step_environment
 from baton.adapters.aws.s3_artifacts import S3ArtifactStore
 from baton.adapters.aws.secrets import AwsSecretResolver
 from baton.adapters.aws.settings import AwsSettings
-from baton.adapters.aws.step_identity import AssumedStepRole
 from baton.adapters.aws.sqs_dispatcher import SqsDispatcher
+from baton.adapters.aws.step_identity import AssumedStepRole
 from baton.adapters.local.runtime import SystemClock, ThreadPoolDispatcher
 from baton.engine.service import Engine
 from baton.ports import NoStepIdentity, Ports, StepIdentity
@@ -100,8 +100,9 @@ def aws_backend(
         store=store,
         artifacts=artifacts,
         queue=queue,
-        publisher=EventBridgePublisher(lambda: clients("events"), bus=settings.event_bus,
-                                       step_events=settings.step_events),  # fmt: skip
+        publisher=EventBridgePublisher(
+            lambda: clients("events"), bus=settings.event_bus, step_events=settings.step_events
+        ),
         secrets=AwsSecretResolver(lambda: clients("ssm"), lambda: clients("secretsmanager"), monotonic=clock.monotonic),
         registry=DefinitionRegistry(lambda: clients("dynamodb"), settings.definitions_table),
         clock=clock,

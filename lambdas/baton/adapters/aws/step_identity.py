@@ -45,7 +45,9 @@ def session_name(workflow: str) -> str:
 class AssumedStepRole:
     """Temporary credentials of the step role, one set per workflow, reused until near expiry."""
 
-    def __init__(self, sts: Callable[[], Any], role_arn: str, *, now: Callable[[], datetime], region: str | None) -> None:
+    def __init__(
+        self, sts: Callable[[], Any], role_arn: str, *, now: Callable[[], datetime], region: str | None
+    ) -> None:
         self._sts = sts
         self.role_arn = role_arn
         self._now = now
