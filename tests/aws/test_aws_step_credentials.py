@@ -147,7 +147,7 @@ def deployment(enforcing_moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     worker_clients, worker_session = _clients(enforcing_moto, worker_identity)
     meter = CallMeter()
     meter.attach(worker_session)
-    server = SimpleNamespace(metered=worker_clients, shared=admin, meter=meter)
+    server = SimpleNamespace(metered=worker_clients, shared=admin, meter=meter, endpoint_url=enforcing_moto)
     # The worker's credentials are in its environment, as Lambda puts them there.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", worker_identity["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", worker_identity["aws_secret_access_key"])
