@@ -163,6 +163,7 @@ class Functions(Construct):
                 **self._environment,
                 names.ENV_RETENTION_DAYS: str(self._props.execution_retention_days),
                 names.ENV_SECRETS_PREFIX: self._props.effective_secrets_prefix,
+                names.ENV_WORKER_TIMEOUT: str(self._props.worker_timeout_seconds),
             },
         )
         _depend_on_policy_only(function, role)

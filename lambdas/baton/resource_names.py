@@ -160,6 +160,8 @@ gets no AWS credentials at all: the worker's own never reach a step."""
 ENV_SECRETS_PREFIX: Final = "BATON_SECRETS_PREFIX"
 """Name prefix of the parameters and secrets the worker may read (the resource prefix if
 unset); the registrar holds each workflow to ``<prefix>/<workflow>/`` and ``<prefix>/shared/``."""
+ENV_WORKER_TIMEOUT: Final = "BATON_WORKER_TIMEOUT_SECONDS"
+"""The worker function's timeout: the registrar refuses a step that could never fit in it."""
 ENV_STEP_EVENTS: Final = "BATON_STEP_EVENTS"
 """``true``: publish a ``Baton Step Status Change`` event per step; otherwise only execution
 events (each event is a billed EventBridge call)."""
@@ -208,6 +210,7 @@ worker creates one-shot wake-up schedules (targeting the step queue)."""
 
 STACK_SETTING_VARIABLES: Final = (
     ENV_SECRETS_PREFIX,
+    ENV_WORKER_TIMEOUT,
     ENV_RETENTION_DAYS,
     ENV_POWERTOOLS_SERVICE_NAME,
     ENV_POWERTOOLS_METRICS_NAMESPACE,

@@ -154,3 +154,34 @@ def test_a_workflow_may_name_only_its_own_and_shared_secrets(harness: AwsHarness
     assert (result["status"] == "registered") is accepted, result
     if not accepted:
         assert f"/{prefix}/nightly/... or" in result["errors"][0] or f"{prefix}/nightly/... or" in result["errors"][0]
+
+
+LONG = """
+name: long
+steps:
+  - id: build
+    command: sleep 1
+    timeout: {timeout}
+{runner}"""
+
+
+@pytest.mark.parametrize(
+    ("timeout", "runner", "error"),
+    [
+        ("14m", "", None),
+        ("885s", "", None),
+        ("886s", "", "timeout 886s exceeds the 885s a worker can give"),
+        ("2h", "", "shorten it or add 'runner: long'"),
+        ("2h", "    runner: long\n", "runner: long, but this deployment has no long-step runner"),
+    ],
+    ids=["fits", "just-fits", "just-over", "two-hours", "long-runner-missing"],
+)
+def test_a_step_longer_than_a_worker_can_give_is_refused(
+    harness: AwsHarness, timeout: str, runner: str, error: str | None
+) -> None:
+    result = harness.upload("long.yaml", LONG.format(timeout=timeout, runner=runner))
+    if error is None:
+        assert result["status"] == "registered", result
+    else:
+        assert result["status"] == "rejected"
+        assert error in result["errors"][0]

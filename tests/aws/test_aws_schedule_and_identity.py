@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from baton.adapters.aws.long_steps import pass_on_refusal
 from baton.adapters.aws.schedule_check import schedule_problem
 from baton.adapters.aws.secret_scope import out_of_scope
 from baton.adapters.aws.step_identity import AssumedStepRole, session_name
@@ -103,3 +104,18 @@ def test_credentials_are_assumed_per_workflow_with_its_tag_and_renewed_before_th
 def test_session_names_keep_to_what_sts_allows() -> None:
     assert session_name("a b/c") == "baton-a-b-c"
     assert len(session_name("w" * 100)) == 64
+
+
+@pytest.mark.parametrize(
+    ("needed", "passes", "reason"),
+    [
+        (60.0, 0, None),
+        (60.0, 2, None),
+        (60.0, 3, "passed on 3 times"),
+        (3600.0, 0, "can never run here"),
+    ],
+    ids=["first", "third-try", "capped", "never-fits"],
+)
+def test_a_unit_passed_on_is_capped_with_a_reason(needed: float, passes: int, reason: str | None) -> None:
+    refusal = pass_on_refusal("build", needed, 900, passes)
+    assert refusal is None if reason is None else reason in (refusal or "")

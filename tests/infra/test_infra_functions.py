@@ -192,12 +192,12 @@ def test_worker_reads_the_step_queue_reporting_partial_batch_failures(
     ]
 
 
-def test_defaults_leave_concurrency_unbounded_and_bundle_powertools(
+def test_defaults_reserve_worker_concurrency_only_and_bundle_powertools(
     resources: dict[str, Any], logical_ids: dict[str, str]
 ) -> None:
     for role in ROLES:
         props = _props(resources, logical_ids[role])
-        assert "ReservedConcurrentExecutions" not in props
+        assert props.get("ReservedConcurrentExecutions") == (50 if role == "worker" else None)
         assert "Layers" not in props
 
 

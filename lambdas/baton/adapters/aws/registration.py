@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from baton import __version__
 from baton.adapters.aws.definitions import SEQUENCER_WIDTH, DefinitionRegistry, WorkflowVersion
 from baton.adapters.aws.events import DEFINITION_REGISTERED, DEFINITION_REJECTED, EventBridgePublisher
+from baton.adapters.aws.long_steps import StepNeed, registration_problems
 from baton.adapters.aws.schedule_check import schedule_problem
 from baton.adapters.aws.secret_scope import out_of_scope
 from baton.adapters.aws.triggers import TriggerManager, TriggerSpec, s3_pattern
@@ -75,8 +76,10 @@ class Registrar:
         publisher: EventBridgePublisher,
         *,
         secrets_prefix: str = "baton",
+        worker_timeout_seconds: float = 900,
     ) -> None:
         self._s3 = s3
+        self.worker_timeout_seconds = worker_timeout_seconds
         self.secrets_prefix = secrets_prefix
         self.store = store
         self.registry = registry
@@ -101,7 +104,7 @@ class Registrar:
         except BatonError as exc:
             return self._reject(obj, [f"{where}:1:1: {exc}"])
         specs = self.trigger_specs(workflow)
-        problems = self._aws_problems(workflow, specs)
+        problems = self._aws_problems(workflow, specs) + self._fit_problems(workflow, compiled)
         if problems:
             return self._reject(obj, [f"{where}:1:1: {problem}" for problem in problems])
         digest = definition_digest(raw)
@@ -143,6 +146,20 @@ class Registrar:
         ]
         secrets = {name: ref.model_dump(mode="json", exclude_none=True) for name, ref in workflow.secrets.items()}
         return problems + out_of_scope(workflow.name, secrets, self.secrets_prefix)
+
+    def _fit_problems(self, workflow: Workflow, compiled: dict[str, Any]) -> list[str]:
+        """Steps too long for a worker that name no other runner (``long_steps``)."""
+        from baton.engine.definition import Definition
+
+        runners = {step.id: step.runner for steps in workflow.step_lists().values() for step in steps}
+        needs = []
+        for step in Definition.from_data(compiled).steps:
+            runner = runners.get(step.id, "worker")
+            needs.append(StepNeed(step.id, step.type, step.body.timeout_seconds, runner))
+            if step.compensate is not None:
+                needs.append(StepNeed(f"{step.id} (compensate)", step.compensate.type,
+                                      step.compensate.timeout_seconds))  # fmt: skip
+        return registration_problems(needs, self.worker_timeout_seconds, long_runner_available=False)
 
     def _restore(self, name: str, current: WorkflowVersion | None, attempted: list[TriggerSpec]) -> None:
         """Put the triggers of ``current`` back after a failed or lost registration."""

@@ -39,6 +39,8 @@ class AwsSettings:
     """Role a workflow's steps act as; None: steps get no AWS credentials."""
     secrets_prefix: str | None = None
     """Name prefix of the deployment's secrets; None: the resource prefix."""
+    worker_timeout_seconds: int = 900
+    """The worker function's timeout (what a step run inline must fit in)."""
     step_events: bool = False
     """Publish one event per step status change (opt-in: each is a billed call)."""
 
@@ -73,6 +75,7 @@ class AwsSettings:
             retention_days=int(retention),
             step_role_arn=environ.get(names.ENV_STEP_ROLE_ARN) or None,
             secrets_prefix=environ.get(names.ENV_SECRETS_PREFIX) or None,
+            worker_timeout_seconds=_whole(environ, names.ENV_WORKER_TIMEOUT, 900),
             step_events=environ.get(names.ENV_STEP_EVENTS, "").strip().lower() in ("1", "true", "yes"),
         )
 
@@ -85,6 +88,13 @@ class AwsSettings:
     def retention_seconds(self) -> int:
         """How long an execution's records live after their last change."""
         return self.retention_days * 86_400
+
+
+def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name) or str(default)
+    if not value.isdigit():
+        raise SettingsError(f"{name}={value!r}: expected a whole number of seconds")
+    return int(value)
 
 
 def queue_arn_from_url(url: str) -> str | None:
