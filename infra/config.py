@@ -27,6 +27,16 @@ CONTEXT_WORKER_MAX_CONCURRENCY = "baton:worker-max-concurrency"
 CONTEXT_EXECUTION_RETENTION_DAYS = "baton:execution-retention-days"
 CONTEXT_POWERTOOLS_LAYER_VERSION = "baton:powertools-layer-version"
 CONTEXT_SECRETS_PREFIX = "baton:secrets-prefix"
+CONTEXT_STEP_POLICY_ARNS = "baton:step-policy-arns"
+CONTEXT_ALARM_EMAIL = "baton:alarm-email"
+CONTEXT_STEP_EVENTS = "baton:step-events"
+CONTEXT_WORKER_MEMORY = "baton:worker-memory-mb"
+CONTEXT_ARCHITECTURE = "baton:architecture"
+ARCHITECTURES = ("arm64", "x86_64")
+DEFAULT_WORKER_RESERVED_CONCURRENCY = 50
+"""Caps a runaway fan-out (and its bill) and keeps the rest of the account's functions
+running; AWS keeps 100 of the account's concurrency unreserved, so a deployment in an
+account below 150 must lower or switch it off (``-c baton:worker-reserved-concurrency=``)."""
 
 DEFAULT_STACK_NAME = "Baton"
 
@@ -75,11 +85,21 @@ class BatonStackProps:
     cache_expiry_days: int = 14
     worker_timeout_seconds: int = MAX_LAMBDA_TIMEOUT_SECONDS
     worker_batch_size: int = 1
-    worker_reserved_concurrency: int | None = None
+    worker_reserved_concurrency: int | None = DEFAULT_WORKER_RESERVED_CONCURRENCY
     worker_max_concurrency: int | None = None
     execution_retention_days: int = 90
     powertools_layer_version: int | None = None
     secrets_prefix: str | None = None
+    worker_memory_mb: int = 1024
+    architecture: str = "arm64"
+    """Of every function, and the platform the bundle's wheels are built for."""
+    alarm_email: str | None = None
+    """Subscribed to the alarm topic (it confirms by mail); None: subscribe yourself."""
+    step_events: bool = False
+    """Publish a ``Baton Step Status Change`` event per step (each is a billed call)."""
+    step_policy_arns: tuple[str, ...] = ()
+    """Managed policies attached to the step role: what steps may do on AWS (nothing if
+    empty). Baton's own resources stay denied whatever they allow."""
 
     def __post_init__(self) -> None:
         if not is_valid_resource_prefix(self.resource_prefix):
@@ -99,6 +119,10 @@ class BatonStackProps:
                 f"log level {self.log_level!r} (context {CONTEXT_LOG_LEVEL}) must be one of {sorted(LOG_LEVELS)}"
             )
         self._check_worker()
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"architecture {self.architecture!r} ({CONTEXT_ARCHITECTURE}) must be one of {ARCHITECTURES}"
+            )
         if self.execution_retention_days < 1:
             raise ValueError(f"execution retention (context {CONTEXT_EXECUTION_RETENTION_DAYS}) must be >= 1 day")
         if self.secrets_prefix is not None and not _SECRETS_PREFIX_PATTERN.fullmatch(self.secrets_prefix):
@@ -122,6 +146,7 @@ class BatonStackProps:
                     f"worker max concurrency {self.worker_max_concurrency} ({CONTEXT_WORKER_MAX_CONCURRENCY}) "
                     f"must not exceed its reserved concurrency {reserved} ({CONTEXT_WORKER_RESERVED_CONCURRENCY})"
                 )
+        _check_range(CONTEXT_WORKER_MEMORY, self.worker_memory_mb, 128, 10_240)
         if self.powertools_layer_version is not None:
             _check_range(CONTEXT_POWERTOOLS_LAYER_VERSION, self.powertools_layer_version, 1, 10_000)
 
@@ -171,11 +196,18 @@ def props_from_context(node: Node) -> BatonStackProps:
         removal_policy=REMOVAL_POLICIES[removal],
         worker_timeout_seconds=_integer(node, CONTEXT_WORKER_TIMEOUT, defaults.worker_timeout_seconds),
         worker_batch_size=_integer(node, CONTEXT_WORKER_BATCH_SIZE, defaults.worker_batch_size),
-        worker_reserved_concurrency=_optional_integer(node, CONTEXT_WORKER_RESERVED_CONCURRENCY),
+        worker_reserved_concurrency=_optional_integer(
+            node, CONTEXT_WORKER_RESERVED_CONCURRENCY, default=DEFAULT_WORKER_RESERVED_CONCURRENCY
+        ),
+        worker_memory_mb=_integer(node, CONTEXT_WORKER_MEMORY, defaults.worker_memory_mb),
+        architecture=str(_context(node, CONTEXT_ARCHITECTURE, defaults.architecture)).strip().lower(),
+        alarm_email=str(_context(node, CONTEXT_ALARM_EMAIL, "")).strip() or None,
+        step_events=str(_context(node, CONTEXT_STEP_EVENTS, "false")).strip().lower() in ("1", "true", "yes"),
         worker_max_concurrency=_optional_integer(node, CONTEXT_WORKER_MAX_CONCURRENCY),
         execution_retention_days=_integer(node, CONTEXT_EXECUTION_RETENTION_DAYS, defaults.execution_retention_days),
         powertools_layer_version=_optional_integer(node, CONTEXT_POWERTOOLS_LAYER_VERSION),
         secrets_prefix=None if secrets_prefix is None else str(secrets_prefix).strip("/"),
+        step_policy_arns=_arn_list(node, CONTEXT_STEP_POLICY_ARNS),
     )
 
 
@@ -192,9 +224,22 @@ def _integer(node: Node, key: str, default: int) -> int:
         raise ValueError(f"context {key}: expected a whole number, got {value!r}") from None
 
 
-def _optional_integer(node: Node, key: str) -> int | None:
-    # An empty string (`-c key=`) switches a setting off, like leaving it out.
+def _optional_integer(node: Node, key: str, *, default: int | None = None) -> int | None:
+    # Left out: the default; an empty string (`-c key=`) switches the setting off.
     value = node.try_get_context(key)
-    if value is None or value == "":
+    if value is None:
+        return default
+    if value == "":
         return None
     return _integer(node, key, 0)
+
+
+def _arn_list(node: Node, key: str) -> tuple[str, ...]:
+    # A JSON list in cdk.json, or "arn1,arn2" with -c on the command line.
+    value = node.try_get_context(key)
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    arns = tuple(str(item).strip() for item in items if str(item).strip())
+    bad = [arn for arn in arns if not arn.startswith("arn:") or ":policy/" not in arn]
+    if bad:
+        raise ValueError(f"context {key}: expected IAM managed policy ARNs, got {bad}")
+    return arns

@@ -15,6 +15,7 @@ from typing import cast
 from aws_cdk import CfnElement, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_event_sources import SqsEventSource
@@ -25,12 +26,14 @@ from infra.bundling import lambda_code
 from infra.config import BatonStackProps
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
-ARCHITECTURE = lambda_.Architecture.X86_64  # the platform the bundle's wheels are built for
+# Graviton (arm64, the default) costs 20% less per GB-second than x86_64; the bundle's
+# wheels follow the architecture (infra.bundling.PLATFORMS).
+ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 SERVICE_NAME = names.DEFAULT_SERVICE_NAME
 METRICS_NAMESPACE = names.DEFAULT_METRICS_NAMESPACE
-# Account-wide name of the AWS-managed Powertools v3 layer (x86_64, Python 3.12).
+# Account-wide name of the AWS-managed Powertools v3 layer (Python 3.12, per architecture).
 POWERTOOLS_LAYER_ARN = (
-    "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:{version}"
+    "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-{architecture}:{version}"
 )
 
 
@@ -55,14 +58,17 @@ class FunctionSpec:
         return self.role.capitalize()
 
 
-REGISTRAR = FunctionSpec("registrar", "Validates and registers uploaded workflow definitions", 60, 512)
-STARTER = FunctionSpec("starter", "Starts workflow executions, once per request", 60, 512)
-APPROVER = FunctionSpec("approver", "Records answers to approval steps", 30, 512)
+# The registrar, starter and approver make a few AWS calls each and wait on them: 256 MB
+# holds the package and boto3 with room to spare; more memory would buy CPU they do not use.
+REGISTRAR = FunctionSpec("registrar", "Validates and registers uploaded workflow definitions", 60, 256)
+STARTER = FunctionSpec("starter", "Starts workflow executions, once per request", 60, 256)
+APPROVER = FunctionSpec("approver", "Records answers to approval steps", 30, 256)
 
 
-def worker_spec(timeout_seconds: int) -> FunctionSpec:
-    """The worker: runs steps inline for up to ``timeout_seconds``."""
-    return FunctionSpec("worker", "Runs workflow steps from the step queue", timeout_seconds, 1024)
+def worker_spec(timeout_seconds: int, memory_mb: int = 1024) -> FunctionSpec:
+    """The worker: runs steps inline for up to ``timeout_seconds``. Steps are processes that
+    need CPU, which Lambda gives in proportion to memory (``baton:worker-memory-mb``)."""
+    return FunctionSpec("worker", "Runs workflow steps from the step queue", timeout_seconds, memory_mb)
 
 
 def powertools_environment(log_level: str) -> dict[str, str]:
@@ -90,14 +96,16 @@ class Functions(Construct):
         super().__init__(scope, construct_id)
         self._props = props
         self._environment = {**environment, **powertools_environment(props.log_level)}
-        self._code = lambda_code(with_aws_extra=props.powertools_layer_version is None)
+        self._code = lambda_code(with_aws_extra=props.powertools_layer_version is None,
+                                 architecture=props.architecture)  # fmt: skip
         self._layers = self._powertools_layers()
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.registrar = self._function(REGISTRAR)
         self.starter = self._function(STARTER)
         self.approver = self._function(APPROVER)
         self.worker = self._function(
-            worker_spec(props.worker_timeout_seconds), reserved_concurrency=props.worker_reserved_concurrency
+            worker_spec(props.worker_timeout_seconds, props.worker_memory_mb),
+            reserved_concurrency=props.worker_reserved_concurrency,
         )
         self.worker.add_event_source(
             SqsEventSource(
@@ -107,6 +115,12 @@ class Functions(Construct):
                 max_concurrency=props.worker_max_concurrency,
             )
         )
+
+    def send_failures_to(self, queue: sqs.IQueue) -> None:
+        """Asynchronous invocations of the registrar and the starter that fail after Lambda's
+        retries land in ``queue`` (with the event and the error) instead of being dropped."""
+        for function in (self.registrar, self.starter):
+            function.configure_async_invoke(on_failure=destinations.SqsDestination(queue), retry_attempts=2)
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
@@ -135,7 +149,7 @@ class Functions(Construct):
             function_name=name,
             description=f"Baton: {spec.description}",
             runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            architecture=ARCHITECTURES[self._props.architecture],
             handler=spec.handler,
             code=self._code,
             layers=self._layers,
@@ -145,7 +159,12 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             reserved_concurrent_executions=reserved_concurrency,
-            environment={**self._environment, names.ENV_RETENTION_DAYS: str(self._props.execution_retention_days)},
+            environment={
+                **self._environment,
+                names.ENV_RETENTION_DAYS: str(self._props.execution_retention_days),
+                names.ENV_SECRETS_PREFIX: self._props.effective_secrets_prefix,
+                names.ENV_WORKER_TIMEOUT: str(self._props.worker_timeout_seconds),
+            },
         )
         _depend_on_policy_only(function, role)
         return function
@@ -168,7 +187,8 @@ class Functions(Construct):
         if version is None:
             return None
         stack = Stack.of(self)
-        arn = POWERTOOLS_LAYER_ARN.format(partition=stack.partition, region=stack.region, version=version)
+        arn = POWERTOOLS_LAYER_ARN.format(partition=stack.partition, region=stack.region, version=version,
+                                          architecture=self._props.architecture)  # fmt: skip
         return [lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)]
 
 

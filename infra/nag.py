@@ -60,6 +60,12 @@ def acknowledge_findings(stack: BatonStack) -> None:
         "This is the server access log bucket; logging it into itself would loop, "
         "and a second log bucket would only move the finding.",
     )
+    _acknowledge(
+        stack.queueing.failed_invocations_queue,
+        "AwsSolutions-SQS3",
+        "This queue is itself the dead-letter queue of the registrar and starter rule targets and "
+        "their on-failure destination; a dead-letter queue of its own would only move the finding.",
+    )
     functions = stack.functions
     for function in functions.all.values():
         _acknowledge(function, "AwsSolutions-L1", RUNTIME_REASON)

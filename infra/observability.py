@@ -2,15 +2,23 @@
 
 The functions publish EMF metrics through Powertools (namespace ``Baton``, dimension
 ``service=baton``: the settings ``infra.functions`` gives them); Lambda and SQS publish
-their own. Alarms: the dead-letter queue is not empty, too many executions fail, the
-worker errs.
+their own. Alarms: the dead-letter queue is not empty, too many executions fail, a
+function errs (worker, starter, registrar), the worker is throttled, step messages wait
+too long (executions stalled), a start or registration was given up on. Every alarm
+notifies the ``<prefix>-alarms`` SNS topic; subscribe to it (``baton:alarm-email`` or
+any subscription of your own).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -23,6 +31,9 @@ fires. Executions, not steps: a step that fails and is retried, or is handled by
 ``on_failure``, is not an execution failure."""
 FAILURE_RATE_PERIODS = 3
 """Consecutive periods above the threshold: one bad batch of executions is not an incident."""
+STALLED_AFTER = Duration.minutes(15)
+"""A step message older than this has waited a whole worker timeout: executions are stalled
+(no worker is taking messages, or every one is throttled)."""
 
 
 def baton_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
@@ -62,7 +73,7 @@ def cache_hit_rate() -> cw.MathExpression:
 
 
 class Observability(Construct):
-    """A dashboard of executions, steps, cache, queue and worker health, and three alarms."""
+    """A dashboard of executions, steps, cache, queue and worker health; alarms to a topic."""
 
     def __init__(
         self,
@@ -70,21 +81,23 @@ class Observability(Construct):
         construct_id: str,
         *,
         dashboard_name: str,
-        worker: lambda_.Function,
+        functions: Mapping[str, lambda_.Function],
+        step_queue: sqs.Queue,
         dead_letter_queue: sqs.Queue,
+        failed_invocations_queue: sqs.Queue,
+        alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        worker = functions["worker"]
+        self.topic = sns.Topic(self, "AlarmTopic", topic_name=f"{dashboard_name}-alarms",
+                               display_name="Baton alarms", enforce_ssl=True)  # fmt: skip
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         dlq_depth = dead_letter_queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         worker_errors = worker.metric_errors(period=PERIOD, statistic="Sum")
-        self.dead_letters_alarm = dlq_depth.create_alarm(
-            self,
-            "DeadLettersAlarm",
-            alarm_description="Step messages reached the dead-letter queue: a worker failed on them repeatedly",
-            threshold=0,
-            evaluation_periods=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
+        self.dead_letters_alarm = self._any(
+            "DeadLettersAlarm", dlq_depth,
+            "Step messages reached the dead-letter queue: a worker failed on them repeatedly")  # fmt: skip
         self.failure_rate_alarm = failure_rate().create_alarm(
             self,
             "FailureRateAlarm",
@@ -94,17 +107,50 @@ class Observability(Construct):
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
-        self.worker_errors_alarm = worker_errors.create_alarm(
+        self.worker_errors_alarm = self._any(
+            "WorkerErrorsAlarm", worker_errors,
+            "The worker function returned errors (crashes or timeouts, not failed steps)")  # fmt: skip
+        self.starter_errors_alarm = self._any(
+            "StarterErrorsAlarm", functions["starter"].metric_errors(period=PERIOD, statistic="Sum"),
+            "The starter function returned errors: start requests are being retried or given up")  # fmt: skip
+        self.registrar_errors_alarm = self._any(
+            "RegistrarErrorsAlarm", functions["registrar"].metric_errors(period=PERIOD, statistic="Sum"),
+            "The registrar function returned errors: uploads are not being registered")  # fmt: skip
+        self.worker_throttles_alarm = self._any(
+            "WorkerThrottlesAlarm", worker.metric_throttles(period=PERIOD, statistic="Sum"),
+            "The worker was throttled: its reserved concurrency or the account limit is reached")  # fmt: skip
+        self.stalled_alarm = step_queue.metric_approximate_age_of_oldest_message(
+            period=PERIOD, statistic="Maximum"
+        ).create_alarm(
             self,
-            "WorkerErrorsAlarm",
-            alarm_description="The worker function returned errors (crashes or timeouts, not failed steps)",
+            "StalledExecutionsAlarm",
+            alarm_description=f"A step message waited over {STALLED_AFTER.to_minutes()} minutes: executions stalled",
+            threshold=STALLED_AFTER.to_seconds(),
+            evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+        self.given_up_alarm = self._any(
+            "FailedInvocationsAlarm",
+            failed_invocations_queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+            "A start request or an upload event was given up on after retries (in the failed-invocations queue)",
+        )
+        for alarm in self.alarms:
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
+        self._add_widgets(worker, dlq_depth, worker_errors)
+
+    def _any(self, construct_id: str, metric: cw.Metric, description: str) -> cw.Alarm:
+        """An alarm on any occurrence in one period."""
+        return metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
             threshold=0,
             evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=dashboard_name)
-        self._add_widgets(worker, dlq_depth, worker_errors)
 
     def _add_widgets(self, worker: lambda_.Function, dlq_depth: cw.IMetric, worker_errors: cw.IMetric) -> None:
         graph = cw.GraphWidget
@@ -124,11 +170,19 @@ class Observability(Construct):
             graph(title="Worker errors and throttles", left=[worker_errors,
                                                              worker.metric_throttles(period=PERIOD, statistic="Sum"),
                                                              baton_metric("WorkerErrors", label="failed messages")]),
-            cw.AlarmStatusWidget(title="Alarms", alarms=[self.dead_letters_alarm, self.failure_rate_alarm,
-                                                         self.worker_errors_alarm]),
+            cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms),
         )  # fmt: skip
 
     @property
     def alarms(self) -> list[cw.Alarm]:
         """Every alarm of the deployment."""
-        return [self.dead_letters_alarm, self.failure_rate_alarm, self.worker_errors_alarm]
+        return [
+            self.dead_letters_alarm,
+            self.failure_rate_alarm,
+            self.worker_errors_alarm,
+            self.starter_errors_alarm,
+            self.registrar_errors_alarm,
+            self.worker_throttles_alarm,
+            self.stalled_alarm,
+            self.given_up_alarm,
+        ]

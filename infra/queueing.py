@@ -1,4 +1,5 @@
-"""The SQS step queue that carries steps between worker invocations, and its DLQ."""
+"""The SQS step queue that carries steps between worker invocations, its DLQ, and the queue
+of start and registration invocations that failed for good."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ class Queueing(Construct):
         self.dead_letter_queue = sqs.Queue(
             self,
             "StepDeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=_DEAD_LETTER_RETENTION,
+        )
+        # Start requests and upload events the starter or registrar failed on after
+        # EventBridge's and Lambda's retries: kept for an operator instead of lost.
+        self.failed_invocations_queue = sqs.Queue(
+            self,
+            "FailedInvocationsQueue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=_DEAD_LETTER_RETENTION,

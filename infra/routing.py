@@ -17,6 +17,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from baton import resource_names as names
@@ -62,8 +63,10 @@ class Routing(Construct):
         bus: events.IEventBus,
         registrar: lambda_.IFunction,
         starter: lambda_.IFunction,
+        failed_invocations_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._failures = failed_invocations_queue
         self.definition_changed = events.Rule(
             self,
             "DefinitionChanged",
@@ -80,6 +83,7 @@ class Routing(Construct):
             targets=[self._target(starter)],
         )
 
-    @staticmethod
-    def _target(function: lambda_.IFunction) -> targets.LambdaFunction:
-        return targets.LambdaFunction(function, max_event_age=_MAX_EVENT_AGE, retry_attempts=_RETRY_ATTEMPTS)
+    def _target(self, function: lambda_.IFunction) -> targets.LambdaFunction:
+        # An event EventBridge cannot deliver within its retries goes to the failures queue.
+        return targets.LambdaFunction(function, max_event_age=_MAX_EVENT_AGE, retry_attempts=_RETRY_ATTEMPTS,
+                                      dead_letter_queue=self._failures)  # fmt: skip

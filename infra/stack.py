@@ -16,6 +16,7 @@ from infra.queueing import Queueing
 from infra.routing import Routing
 from infra.scheduling import Scheduling
 from infra.state import State
+from infra.step_role import StepRole, guarded_arns
 from infra.storage import Storage
 
 
@@ -42,6 +43,7 @@ class BatonStack(Stack):
             log_retention_days=props.log_retention_days,
             noncurrent_version_expiry_days=props.noncurrent_version_expiry_days,
             cache_expiry_days=props.cache_expiry_days,
+            execution_retention_days=props.execution_retention_days,
         )
         self.state = State(self, "State", removal_policy=props.removal_policy)
         self.queueing = Queueing(self, "Queueing", visibility_timeout_seconds=props.step_visibility_timeout_seconds)
@@ -59,13 +61,18 @@ class BatonStack(Stack):
             bus=self.events.bus,
             registrar=self.functions.registrar,
             starter=self.functions.starter,
+            failed_invocations_queue=self.queueing.failed_invocations_queue,
         )
+        self.functions.send_failures_to(self.queueing.failed_invocations_queue)
         self.observability = Observability(
             self,
             "Observability",
             dashboard_name=props.resource_prefix,
-            worker=self.functions.worker,
+            functions=self.functions.all,
+            step_queue=self.queueing.step_queue,
             dead_letter_queue=self.queueing.dead_letter_queue,
+            failed_invocations_queue=self.queueing.failed_invocations_queue,
+            alarm_email=props.alarm_email,
         )
         self._add_outputs()
         acknowledge_findings(self)
@@ -117,6 +124,18 @@ class BatonStack(Stack):
         access.grant_starter(functions.role_of(functions.starter), resources)
         access.grant_worker(functions.role_of(functions.worker), resources)
         access.grant_approver(functions.role_of(functions.approver), resources)
+        self.step_role = StepRole(
+            self,
+            "Steps",
+            worker_role=functions.role_of(functions.worker),
+            guarded=guarded_arns(self, resources, resource_prefix=self.props.resource_prefix,
+                                 dead_letter_queue_arns=[self.queueing.dead_letter_queue.queue_arn,
+                                    self.queueing.failed_invocations_queue.queue_arn]),
+            managed_policy_arns=self.props.step_policy_arns,
+        ).role  # fmt: skip
+        functions.worker.add_environment(names.ENV_STEP_ROLE_ARN, self.step_role.role_arn)
+        if self.props.step_events:
+            functions.worker.add_environment(names.ENV_STEP_EVENTS, "true")
 
     def _add_outputs(self) -> None:
         # `baton ... --stack NAME` and operators find every resource through these outputs.
@@ -137,6 +156,8 @@ class BatonStack(Stack):
             "IdempotencyTableName": self.state.idempotency_table.table_name,
             "StepQueueUrl": self.queueing.step_queue.queue_url,
             "StepDeadLetterQueueUrl": self.queueing.dead_letter_queue.queue_url,
+            "FailedInvocationsQueueUrl": self.queueing.failed_invocations_queue.queue_url,
+            "AlarmTopicArn": self.observability.topic.topic_arn,
             "EventBusName": self.events.bus.event_bus_name,
             "ResourcePrefix": self.props.resource_prefix,
             "RegistrarFunctionName": functions.registrar.function_name,
@@ -144,6 +165,7 @@ class BatonStack(Stack):
             "WorkerFunctionName": functions.worker.function_name,
             "ApproverFunctionName": functions.approver.function_name,
             "WorkerRoleArn": functions.role_of(functions.worker).role_arn,
+            "StepRoleArn": self.step_role.role_arn,
             "ScheduleGroupName": names.schedule_group_name(self.props.resource_prefix),
             "SchedulerRoleArn": self.scheduling.role.role_arn,
             # The name, not a Ref: LocalStack answers Ref of a dashboard with "unknown".

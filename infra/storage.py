@@ -10,6 +10,11 @@ from constructs import Construct
 
 # Parts of multipart uploads that never completed are billed until deleted.
 _ABORT_INCOMPLETE_UPLOADS = Duration.days(1)
+EXECUTION_OBJECTS_PREFIX = "executions/"
+"""Step logs and records spilled from DynamoDB, written with the record they belong to."""
+# A spilled record is rewritten with each change of its item, whose TTL counts from that
+# change: a day more than the table's retention outlives the item and its TTL sweep.
+_AFTER_RETENTION = 1
 
 
 class Storage(Construct):
@@ -28,6 +33,7 @@ class Storage(Construct):
         log_retention_days: int,
         noncurrent_version_expiry_days: int,
         cache_expiry_days: int,
+        execution_retention_days: int = 90,
     ) -> None:
         super().__init__(scope, construct_id)
         self._removal_policy = removal_policy
@@ -43,6 +49,7 @@ class Storage(Construct):
             logs_prefix="artifacts/",
             versioned=True,
             noncurrent_version_expiration=Duration.days(noncurrent_version_expiry_days),
+            execution_objects_expiration=Duration.days(execution_retention_days + _AFTER_RETENTION),
         )
         self.cache_bucket = self._bucket(
             "CacheBucket", logs_prefix="cache/", expiration=Duration.days(cache_expiry_days)
@@ -56,12 +63,17 @@ class Storage(Construct):
         versioned: bool = False,
         expiration: Duration | None = None,
         noncurrent_version_expiration: Duration | None = None,
+        execution_objects_expiration: Duration | None = None,
     ) -> s3.Bucket:
-        lifecycle = s3.LifecycleRule(
+        lifecycle = [s3.LifecycleRule(
             abort_incomplete_multipart_upload_after=_ABORT_INCOMPLETE_UPLOADS,
             expiration=expiration,
             noncurrent_version_expiration=noncurrent_version_expiration,
-        )
+        )]  # fmt: skip
+        if execution_objects_expiration is not None:
+            # Blobs (``blobs/``) are written once and shared by executions and cache
+            # entries, so only the per-execution objects follow the table's retention.
+            lifecycle.append(s3.LifecycleRule(prefix=EXECUTION_OBJECTS_PREFIX, expiration=execution_objects_expiration))
         return s3.Bucket(
             self,
             construct_id,
@@ -70,7 +82,7 @@ class Storage(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=versioned,
-            lifecycle_rules=[lifecycle],
+            lifecycle_rules=lifecycle,
             server_access_logs_bucket=None if logs_prefix is None else self.access_logs_bucket,
             server_access_logs_prefix=logs_prefix,
             removal_policy=self._removal_policy,

@@ -293,6 +293,22 @@ class NullSupervisor:
         """Nothing to stop."""
 
 
+class StepIdentity(Protocol):
+    """The cloud identity a workflow's steps act as (never the engine's own)."""
+
+    def environment(self, workflow: str) -> Mapping[str, str]:
+        """Variables that give a step of ``workflow`` its credentials (may be empty)."""
+        ...
+
+
+class NoStepIdentity:
+    """Steps get no credentials from the engine (the embedded backend: the user's own credentials apply)."""
+
+    def environment(self, workflow: str) -> Mapping[str, str]:
+        """Nothing."""
+        return {}
+
+
 @dataclass(frozen=True)
 class Ports:
     """One set of adapters, as ``bootstrap`` wires them."""
@@ -304,3 +320,5 @@ class Ports:
     supervisor: ProcessSupervisor
     new_dispatcher: Callable[[], Dispatcher]
     """A fresh dispatcher per drive (a thread pool locally)."""
+    step_identity: StepIdentity = field(default_factory=NoStepIdentity)
+    """Credentials handed to each step of a workflow (none by default)."""

@@ -154,6 +154,19 @@ and the worker, which create and delete every schedule in it. IAM grants schedul
 group only: one created without a group (in ``default``) would be refused."""
 
 
+ENV_STEP_ROLE_ARN: Final = "BATON_STEP_ROLE_ARN"
+"""Role the worker assumes for each workflow's steps (set on the worker). Without it a step
+gets no AWS credentials at all: the worker's own never reach a step."""
+ENV_SECRETS_PREFIX: Final = "BATON_SECRETS_PREFIX"
+"""Name prefix of the parameters and secrets the worker may read (the resource prefix if
+unset); the registrar holds each workflow to ``<prefix>/<workflow>/`` and ``<prefix>/shared/``."""
+ENV_WORKER_TIMEOUT: Final = "BATON_WORKER_TIMEOUT_SECONDS"
+"""The worker function's timeout: the registrar refuses a step that could never fit in it."""
+ENV_STEP_EVENTS: Final = "BATON_STEP_EVENTS"
+"""``true``: publish a ``Baton Step Status Change`` event per step; otherwise only execution
+events (each event is a billed EventBridge call)."""
+
+
 def schedule_group_name(resource_prefix: str) -> str:
     """Return the name of the stack's EventBridge Scheduler schedule group."""
     return resource_prefix
@@ -196,5 +209,15 @@ FUNCTION_ENVIRONMENT_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = MappingPr
 without them. The registrar creates trigger rules and schedules (targeting the starter); the
 worker creates one-shot wake-up schedules (targeting the step queue)."""
 
-STACK_SETTING_VARIABLES: Final = (ENV_RETENTION_DAYS, ENV_POWERTOOLS_SERVICE_NAME, ENV_POWERTOOLS_METRICS_NAMESPACE)
+STACK_SETTING_VARIABLES: Final = (
+    ENV_SECRETS_PREFIX,
+    ENV_WORKER_TIMEOUT,
+    ENV_RETENTION_DAYS,
+    ENV_POWERTOOLS_SERVICE_NAME,
+    ENV_POWERTOOLS_METRICS_NAMESPACE,
+)
 """Read with a default; the stack sets them on every function so that its settings apply."""
+
+OPTIONAL_WORKER_VARIABLES: Final = (ENV_STEP_ROLE_ARN, ENV_STEP_EVENTS)
+"""Set on the worker by the stack (the step role always, step events when switched on); the
+worker runs without them: steps get no credentials, and no per-step events are published."""

@@ -15,14 +15,19 @@ import os
 import random
 import threading
 import time
+import urllib.parse
+import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 from tests.aws.moto_stack import ACCOUNT, REGION, MotoServer
 
 from baton.adapters.aws.bootstrap import AwsBackend, aws_backend
+from baton.adapters.aws.caller_proof import presign
 from baton.adapters.aws.metering import Usage
 from baton.adapters.aws.runtime import step_environment
 from baton.adapters.aws.settings import AwsSettings
@@ -31,6 +36,24 @@ from baton.handlers import approver, registrar, starter, worker
 from baton.resource_names import START_EXECUTION_DETAIL_TYPE
 
 EVENTS = Path(__file__).parent / "events"
+CALLER_ARN = f"arn:aws:sts::{ACCOUNT}:user/moto"
+"""Who moto's STS says the harness's (fake) credentials are."""
+
+
+def moto_sts(endpoint: str) -> Callable[[str], str]:
+    """Fetch a presigned official-STS URL from moto instead. moto's server picks a backend
+    from the credential scope of an ``Authorization`` header, not from a presigned query, so
+    the query's own scope is repeated there (moto does not check signatures here)."""
+
+    def get(url: str) -> str:
+        query = urllib.parse.urlsplit(url).query
+        scope = urllib.parse.parse_qs(query)["X-Amz-Credential"][0]
+        authorization = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=presigned"
+        request = urllib.request.Request(f"{endpoint}/?{query}", headers={"Authorization": authorization})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(response.read().decode())
+
+    return get
 
 
 def aws_event(name: str) -> dict[str, Any]:
@@ -98,7 +121,9 @@ class AwsHarness:
         self.registrar = registrar.make_handler(backend)
         self.starter = starter.make_handler(backend)
         self.worker = worker.make_handler(backend)
-        self.approver = approver.make_handler(backend)
+        self.approver = approver.make_handler(backend, get=moto_sts(server.endpoint_url))
+        self.sts = boto3.client("sts", region_name=REGION, endpoint_url=f"https://sts.{REGION}.amazonaws.com")
+        """Signs caller tokens for the official STS endpoint (``moto_sts`` routes them to moto)."""
         self.invocations: list[Invocation] = []
         self._sequencer = time.time_ns()
 
@@ -146,8 +171,12 @@ class AwsHarness:
 
     def approve(self, execution_id: str, step: str, *, approve: bool = True, comment: str = "") -> dict[str, Any]:
         """Answer an approval through the approver."""
-        payload = {"execution_id": execution_id, "step": step, "approve": approve, "comment": comment, "by": "tester"}
-        return self.approver(payload, FakeLambdaContext("baton-approver"))
+        return self.operate({"execution_id": execution_id, "step": step, "approve": approve, "comment": comment})
+
+    def operate(self, payload: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
+        """Invoke the approver as ``baton ... --stack`` does: with a freshly signed caller token."""
+        request = {**payload, "caller_token": token or presign(self.sts)}
+        return self.approver(request, FakeLambdaContext("baton-approver"))
 
     def execution(self, execution_id: str) -> ExecutionRecord:
         """The stored execution."""

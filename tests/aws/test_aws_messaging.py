@@ -125,7 +125,7 @@ def test_lifecycle_events_reach_the_bus_ten_to_a_request(stack: Stack) -> None:
     bus = stack.settings.event_bus
     stack.clients("events").put_rule(Name="listen", EventBusName=bus, EventPattern='{"source": ["baton"]}')
     stack.clients("events").put_targets(Rule="listen", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
-    publisher = EventBridgePublisher(lambda: events, bus=bus)
+    publisher = EventBridgePublisher(lambda: events, bus=bus, step_events=True)
     execution = ExecutionRecord("e1", "wf", "d", status="succeeded", started_at=NOW)
 
     for index in range(11):
@@ -141,6 +141,19 @@ def test_lifecycle_events_reach_the_bus_ten_to_a_request(stack: Stack) -> None:
     kinds = sorted(body["detail-type"] for body in bodies)
     assert kinds == ["Baton Execution Succeeded"] + ["Baton Step Succeeded"] * 11
     assert {body["detail"]["execution_id"] for body in bodies} == {"e1"}
+
+
+def test_step_events_are_published_only_when_switched_on(stack: Stack) -> None:
+    events = Recorder(stack.clients("events"))
+    publisher = EventBridgePublisher(lambda: events, bus=stack.settings.event_bus)
+    execution = ExecutionRecord("e1", "wf", "d", status="succeeded", started_at=NOW)
+
+    publisher.step_ended(execution, StepRecord("e1", "s", "s", status="succeeded"))
+    publisher.execution_ended(execution)
+    publisher.flush()
+
+    (call,) = events.calls
+    assert [entry["DetailType"] for entry in call[1]["Entries"]] == ["Baton Execution Succeeded"]
 
 
 def test_secrets_come_from_secrets_manager_too_and_are_cached(stack: Stack) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.aws.harness import AwsHarness
+from tests.aws.harness import CALLER_ARN, AwsHarness
 from tests.aws.processes import doomed_worker, wait_for
 
 FLAKY = """
@@ -112,7 +112,7 @@ def test_an_approval_waits_without_compute_until_answered(harness: AwsHarness) -
     assert answered["accepted"] is True
     assert final.status == "succeeded"
     steps = harness.document(execution_id)["steps"]
-    assert steps["gate"]["outputs"] == {"decision": "approved", "comment": "go", "by": "tester"}
+    assert steps["gate"]["outputs"] == {"decision": "approved", "comment": "go", "by": CALLER_ARN}
     assert steps["ship"]["outputs"]["stdout"] == "shipped after approved"
 
 
@@ -125,7 +125,7 @@ def test_a_rejected_approval_fails_the_execution(harness: AwsHarness) -> None:
     final = harness.drain(execution_id)
 
     assert final.status == "failed"
-    assert "rejected by tester: not today" in (final.error or "")
+    assert f"rejected by {CALLER_ARN}: not today" in (final.error or "")
     assert harness.document(execution_id)["steps"]["ship"]["status"] == "skipped"
 
 

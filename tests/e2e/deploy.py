@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -20,8 +21,11 @@ STACK_NAME = "BatonE2E"
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
-# Buckets and tables go with the stack; nothing outlives a LocalStack run anyway.
-CONTEXT = {"baton:stack-name": STACK_NAME, "baton:removal-policy": "destroy"}
+# Buckets and tables go with the stack; nothing outlives a LocalStack run anyway. LocalStack
+# runs the functions on this machine's Python, so the bundle is built for this machine's
+# architecture (AWS gets arm64 by default).
+CONTEXT = {"baton:stack-name": STACK_NAME, "baton:removal-policy": "destroy",
+           "baton:architecture": "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"}  # fmt: skip
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:

@@ -72,6 +72,13 @@ def test_help_shows_the_options_of_both_sides() -> None:
         assert option in result.output
 
 
+def test_resume_has_a_stack_side() -> None:
+    result = CliRunner().invoke(_app(), ["resume", "--help"])
+    assert result.exit_code == 0
+    for option in ("--from", "--input", "--state-dir", "--stack", "--wait", "--timeout"):
+        assert option in result.output
+
+
 def test_either_routes_on_the_stack_option() -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
 

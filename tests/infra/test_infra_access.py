@@ -65,15 +65,15 @@ def test_only_x_ray_gets_the_star_resource(policy_statements: dict[str, list[dic
 
 def test_lambda_roles_carry_no_managed_policies(resources: dict[str, Any]) -> None:
     roles = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
-    assert len(roles) == 5
-    assert [role.get("ManagedPolicyArns") for role in roles] == [None] * 5
+    assert len(roles) == 6  # four functions, the scheduler, the steps
+    assert [role.get("ManagedPolicyArns") for role in roles] == [None] * 6
 
 
 @pytest.mark.parametrize(
     ("role", "granted", "denied"),
     [
         ("registrar", {"events:PutRule", "scheduler:CreateSchedule", "s3:PutObjectTagging"},
-         {"sqs:SendMessage", "ssm:GetParameter", "dynamodb:Scan"}),
+         {"ssm:GetParameter", "dynamodb:Scan"}),
         ("starter", {"sqs:SendMessage", "dynamodb:PutItem"},
          {"events:PutRule", "scheduler:CreateSchedule", "iam:PassRole", "secretsmanager:GetSecretValue"}),
         ("worker", {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage", "scheduler:CreateSchedule",
@@ -111,6 +111,14 @@ def _joined(value: Any) -> str:
     """An ``Fn::Join`` ARN as text, pseudo parameters as ``<Name>``."""
     parts = value["Fn::Join"][1]
     return "".join(part if isinstance(part, str) else f"<{part.get('Ref')}>" for part in parts)
+
+
+def test_the_registrar_sends_only_its_failed_invocations(
+    policy_statements: dict[str, list[dict[str, Any]]], logical_ids: dict[str, str]
+) -> None:
+    statements = _statements(policy_statements, logical_ids["registrar_role"])
+    failures = {"Fn::GetAtt": [logical_ids["failed_invocations_queue"], "Arn"]}
+    assert _resources_of(statements, "sqs:SendMessage") == [failures]
 
 
 def test_trigger_rules_and_schedules_are_scoped_to_the_name_prefix_and_group(

@@ -89,4 +89,4 @@ def test_bundle_holds_the_package_and_linux_wheels_but_no_cdk(tmp_path: Path) ->
     for module in ("aws_cdk", "constructs", "cdk_nag", "jsii"):
         assert not (output / module).exists(), module
     (extension,) = (output / "pydantic_core").glob("_pydantic_core.*.so")
-    assert extension.name == "_pydantic_core.cpython-312-x86_64-linux-gnu.so"
+    assert extension.name == "_pydantic_core.cpython-312-aarch64-linux-gnu.so"  # the functions are arm64

@@ -61,6 +61,36 @@ def test_worker_and_runtime_settings_are_parsed() -> None:
     assert props.effective_secrets_prefix == "team/baton"
 
 
+def test_the_worker_has_a_reserved_concurrency_unless_switched_off() -> None:
+    assert _props({}).worker_reserved_concurrency == 50
+    assert _props({"baton:worker-reserved-concurrency": "200"}).worker_reserved_concurrency == 200
+
+
+def test_operations_settings_are_parsed() -> None:
+    props = _props({"baton:alarm-email": "ops@example.com", "baton:step-events": "true",
+                    "baton:worker-memory-mb": "2048", "baton:architecture": "x86_64",
+                    "baton:step-policy-arns": "arn:aws:iam::aws:policy/ReadOnlyAccess"})  # fmt: skip
+    assert (props.alarm_email, props.step_events, props.worker_memory_mb) == ("ops@example.com", True, 2048)
+    assert props.architecture == "x86_64"
+    assert props.step_policy_arns == ("arn:aws:iam::aws:policy/ReadOnlyAccess",)
+    defaults = _props({})
+    assert (defaults.alarm_email, defaults.step_events, defaults.architecture) == (None, False, "arm64")
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"baton:architecture": "sparc"}, "must be one of"),
+        ({"baton:worker-memory-mb": "64"}, "between 128 and 10240"),
+        ({"baton:step-policy-arns": "ReadOnlyAccess"}, "expected IAM managed policy ARNs"),
+    ],
+    ids=["architecture", "memory", "policy-arn"],
+)
+def test_bad_operations_settings_are_refused(context: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _props(context)
+
+
 def test_an_empty_optional_setting_means_unset() -> None:
     props = _props({"baton:worker-reserved-concurrency": "", "baton:powertools-layer-version": ""})
     assert props.worker_reserved_concurrency is None

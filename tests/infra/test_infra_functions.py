@@ -63,7 +63,8 @@ def test_function_runs_its_handler_on_python_312_with_active_tracing(
     assert props["Handler"] == f"baton.handlers.{role}.handler"
     assert (LAMBDAS / "baton" / "handlers" / f"{role}.py").is_file(), "the handler module must exist"
     assert props["Runtime"] == "python3.12"
-    assert props["Architectures"] == ["x86_64"]
+    assert props["Architectures"] == ["arm64"]  # Graviton: 20% less per GB-second
+    assert props["MemorySize"] == (1024 if role == "worker" else 256)
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["FunctionName"] == f"baton-{role}"
     assert props["Role"] == {"Fn::GetAtt": [logical_ids[f"{role}_role"], "Arn"]}
@@ -113,7 +114,7 @@ def test_trigger_settings_point_at_the_starter_queue_and_scheduler_role(
     assert registrar[names.ENV_SCHEDULE_GROUP] == worker[names.ENV_SCHEDULE_GROUP] == "baton"
 
 
-LEFT_AT_DEFAULT = {WORKSPACE_ROOT_ENV, LEASE_SECONDS_ENV}
+LEFT_AT_DEFAULT = {WORKSPACE_ROOT_ENV, LEASE_SECONDS_ENV, names.ENV_STEP_EVENTS}
 """Tunables the runtime reads with a default that the stack does not change."""
 
 
@@ -141,7 +142,8 @@ def runtime_variables() -> set[str]:
 def test_every_variable_the_runtime_reads_is_one_a_function_gets_or_a_tunable() -> None:
     read = runtime_variables()
     assert {names.ENV_EVENT_BUS, names.ENV_SCHEDULE_GROUP, names.ENV_POWERTOOLS_SERVICE_NAME} <= read, read
-    declared = {*_variables(names.FUNCTION_ENVIRONMENT_VARIABLES), *names.STACK_SETTING_VARIABLES}
+    declared = {*_variables(names.FUNCTION_ENVIRONMENT_VARIABLES), *names.STACK_SETTING_VARIABLES,
+                *names.OPTIONAL_WORKER_VARIABLES}  # fmt: skip
     assert read - declared - LEFT_AT_DEFAULT == set(), "declare it in baton.resource_names and set it in infra/"
 
 
@@ -190,12 +192,12 @@ def test_worker_reads_the_step_queue_reporting_partial_batch_failures(
     ]
 
 
-def test_defaults_leave_concurrency_unbounded_and_bundle_powertools(
+def test_defaults_reserve_worker_concurrency_only_and_bundle_powertools(
     resources: dict[str, Any], logical_ids: dict[str, str]
 ) -> None:
     for role in ROLES:
         props = _props(resources, logical_ids[role])
-        assert "ReservedConcurrentExecutions" not in props
+        assert props.get("ReservedConcurrentExecutions") == (50 if role == "worker" else None)
         assert "Layers" not in props
 
 
@@ -229,7 +231,7 @@ def test_powertools_layer_version_adds_the_managed_layer(tuned: dict[str, Any], 
         "Fn::Join": [
             "",
             ["arn:", {"Ref": "AWS::Partition"}, ":lambda:", {"Ref": "AWS::Region"},
-             ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:7"],
+             ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:7"],
         ]
     }  # fmt: skip
 

@@ -54,6 +54,7 @@ def test_acknowledgements_are_the_expected_ones_each_with_a_reason(
     artifacts = _objects(logical_ids["artifacts_bucket"])
     expected = {
         "Baton/Storage/AccessLogsBucket": ["Annotation::AwsSolutions-S1"],
+        "Baton/Queueing/FailedInvocationsQueue": ["Annotation::AwsSolutions-SQS3"],
         **{f"Baton/Functions/{name}": ["Annotation::AwsSolutions-L1"] for name in FUNCTIONS},
         "Baton/Functions/RegistrarRole/DefaultPolicy": sorted(
             [xray, artifacts, _objects(logical_ids["definitions_bucket"]), ARN.format("events", "rule/baton-rule-*"),

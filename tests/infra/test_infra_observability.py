@@ -92,3 +92,49 @@ def test_failure_rate_alarm_divides_failed_executions_by_finished_ones(
         assert metric in published_metrics(), f"the runtime no longer publishes {metric}"
     assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (10, 3)
     assert alarm["TreatMissingData"] == "notBreaching"
+
+
+ALARMS = ("DeadLettersAlarm", "FailureRateAlarm", "WorkerErrorsAlarm", "StarterErrorsAlarm", "RegistrarErrorsAlarm",
+          "WorkerThrottlesAlarm", "StalledExecutionsAlarm", "FailedInvocationsAlarm")  # fmt: skip
+
+
+@pytest.mark.parametrize("alarm", ALARMS)
+def test_every_alarm_notifies_the_alarm_topic(
+    resources: dict[str, Any], logical_ids: dict[str, str], alarm: str
+) -> None:
+    assert _props(resources, logical_ids[alarm])["AlarmActions"] == [{"Ref": logical_ids["alarm_topic"]}]
+
+
+@pytest.mark.parametrize(
+    ("alarm", "watches"),
+    [
+        ("StarterErrorsAlarm", ("AWS/Lambda", "Errors", "starter")),
+        ("RegistrarErrorsAlarm", ("AWS/Lambda", "Errors", "registrar")),
+        ("WorkerThrottlesAlarm", ("AWS/Lambda", "Throttles", "worker")),
+        ("StalledExecutionsAlarm", ("AWS/SQS", "ApproximateAgeOfOldestMessage", "step_queue")),
+        ("FailedInvocationsAlarm", ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "failed_invocations_queue")),
+    ],
+    ids=["starter-errors", "registrar-errors", "worker-throttles", "stalled", "given-up"],
+)
+def test_operations_alarms_watch_what_they_say(
+    resources: dict[str, Any], logical_ids: dict[str, str], alarm: str, watches: tuple[str, str, str]
+) -> None:
+    namespace, metric, watched = watches
+    props = _props(resources, logical_ids[alarm])
+    assert (props["Namespace"], props["MetricName"]) == (namespace, metric)
+    (dimension,) = props["Dimensions"]
+    assert logical_ids[watched] in json.dumps(dimension["Value"])
+
+
+def test_the_alarm_topic_is_named_and_tls_only(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
+    assert _props(resources, logical_ids["alarm_topic"])["TopicName"] == "baton-alarms"
+    policies = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    assert any(
+        '"aws:SecureTransport": "false"' in json.dumps(p) or "SecureTransport" in json.dumps(p) for p in policies
+    )
+
+
+def test_the_worker_has_a_reserved_concurrency_by_default(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    assert _props(resources, logical_ids["worker"])["ReservedConcurrentExecutions"] == 50

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-QUEUES = ("step_queue", "dead_letter_queue")
+QUEUES = ("step_queue", "dead_letter_queue", "failed_invocations_queue")
 
 
 def _props(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def _props(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
     return props
 
 
-def test_the_stack_has_exactly_the_two_queues(template: Template) -> None:
+def test_the_stack_has_exactly_its_queues(template: Template) -> None:
     template.resource_count_is("AWS::SQS::Queue", len(QUEUES))
 
 
@@ -75,3 +75,21 @@ def test_queue_policy_denies_requests_without_tls(
 
 def test_event_bus_is_named_after_the_resource_prefix(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
     assert _props(resources, logical_ids["bus"]) == {"Name": "baton-bus"}
+
+
+def test_registrar_and_starter_failures_go_to_the_failed_invocations_queue(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    failures = {"Fn::GetAtt": [logical_ids["failed_invocations_queue"], "Arn"]}
+    configs = {
+        config["Properties"]["FunctionName"]["Ref"]: config["Properties"]
+        for config in resources.values()
+        if config["Type"] == "AWS::Lambda::EventInvokeConfig"
+    }
+    assert set(configs) == {logical_ids["registrar"], logical_ids["starter"]}
+    for config in configs.values():
+        assert config["DestinationConfig"] == {"OnFailure": {"Destination": failures}}
+        assert config["MaximumRetryAttempts"] == 2
+    for rule in ("definition_changed_rule", "start_execution_rule"):
+        (target,) = _props(resources, logical_ids[rule])["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": failures}

@@ -128,7 +128,16 @@ def test_stack_has_no_custom_resources(resources: dict[str, Any]) -> None:
 
 def test_artifacts_bucket_expires_noncurrent_versions(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
     rules = _props(resources, logical_ids["artifacts_bucket"])["LifecycleConfiguration"]["Rules"]
-    assert [rule.get("NoncurrentVersionExpiration") for rule in rules] == [{"NoncurrentDays": 30}]
+    assert [rule.get("NoncurrentVersionExpiration") for rule in rules] == [{"NoncurrentDays": 30}, None]
+
+
+def test_execution_objects_expire_a_day_after_the_tables_retention(
+    resources: dict[str, Any], logical_ids: dict[str, str]
+) -> None:
+    # Logs and spilled records of an execution go with its items (TTL 90 days); shared blobs stay.
+    rules = _props(resources, logical_ids["artifacts_bucket"])["LifecycleConfiguration"]["Rules"]
+    expiring = [(rule.get("Prefix"), rule["ExpirationInDays"]) for rule in rules if "ExpirationInDays" in rule]
+    assert expiring == [("executions/", 91)]
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,9 @@ from typing import Any
 
 from baton import resource_names as names
 from baton.adapters.aws.bootstrap import AwsBackend, aws_backend
+from baton.adapters.aws.caller_proof import presign
 from baton.adapters.aws.clients import AwsClients, error_code
 from baton.adapters.aws.settings import AwsSettings
-from baton.adapters.aws.sqs_step_queue import StepMessage
 from baton.engine.records import TERMINAL_EXECUTION, WAITING, ExecutionRecord
 from baton.engine.service import Engine
 from baton.errors import BatonError
@@ -160,15 +160,21 @@ class DeployedStack:
 
     def answer(self, execution_id: str, step: str, *, approve: bool, comment: str | None) -> dict[str, Any]:
         """Answer a waiting approval through the approver function."""
-        payload = {"execution_id": execution_id, "step": step, "approve": approve, "comment": comment,
-                   "by": getpass.getuser()}  # fmt: skip
-        return self._invoke("approver", payload)
+        return self._operate({"action": "answer", "execution_id": execution_id, "step": step,
+                              "approve": approve, "comment": comment})  # fmt: skip
 
-    def cancel(self, execution_id: str) -> ExecutionRecord:
-        """Request cancellation and wake a worker to act on it now."""
-        execution = self.engine().cancel(execution_id)
-        self.backend.queue.dispatch([StepMessage(execution_id)])
-        return execution
+    def cancel(self, execution_id: str) -> dict[str, Any]:
+        """Request cancellation through the approver function (which wakes a worker)."""
+        return self._operate({"action": "cancel", "execution_id": execution_id})
+
+    def resume(self, execution_id: str, *, from_step: str | None, inputs: Mapping[str, str]) -> dict[str, Any]:
+        """Make a stopped execution run again, from ``from_step`` if given, through the approver."""
+        return self._operate({"action": "resume", "execution_id": execution_id, "from_step": from_step,
+                              "inputs": dict(inputs)})  # fmt: skip
+
+    def _operate(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Invoke the approver with a one-time token proving who asks (``caller_proof``)."""
+        return self._invoke("approver", {**payload, "caller_token": presign(self.clients("sts"))})
 
     def wait(self, execution_id: str, timeout_seconds: float) -> ExecutionRecord:
         """Poll until the execution ends or waits for an answer (or the timeout passes)."""

@@ -1,8 +1,10 @@
 """``--stack NAME``: the ``baton`` commands against a deployed stack.
 
-``push`` and ``start`` exist only for a stack. ``status``, ``list``, ``logs``, ``approve`` and
-``cancel`` are the local commands of ``baton.cli.runs`` with a working ``--stack``: given,
-the stack answers; left out, the local command runs as before. Resource names come from
+``push`` and ``start`` exist only for a stack. ``status``, ``list``, ``logs``, ``approve``,
+``cancel`` and ``resume`` are the local commands of ``baton.cli.runs`` with a working ``--stack``: given,
+the stack answers; left out, the local command runs as before. What changes an execution
+(approve, cancel, resume) goes through the stack's approver function with a one-time token
+of the caller's identity, never as a table write with the user's credentials. Resource names come from
 the stack's outputs (``DeployedStack``). Exit codes as for local runs: 0 succeeded (or
 waiting for an answer), 1 failed or cancelled, 2 bad usage, a rejected definition or request.
 """
@@ -219,13 +221,43 @@ def approve(
 def cancel(execution_id: ExecutionId, stack: StackName, wait: Wait = False, timeout: Timeout = 60.0) -> None:
     """Cancel an execution on the stack: its running steps stop, its finally steps still run."""
     target = _stack(stack)
-    _guarded(lambda: target.cancel(execution_id))
+    answer = _guarded(lambda: target.cancel(execution_id))
+    if not answer.get("accepted"):
+        _fail(f"cancel refused: {answer.get('error')}")
     if not wait:
         typer.echo(f"cancellation of {execution_id} requested")
         return
     execution = _guarded(lambda: target.wait(execution_id, timeout))
     typer.echo(f"{execution.workflow} {execution.status}  (execution {execution_id})")
     raise typer.Exit(EXIT_OK if execution.status == "cancelled" else EXIT_FAILED)
+
+
+def resume(
+    execution_id: ExecutionId,
+    stack: StackName,
+    *,
+    from_step: Annotated[
+        str | None, typer.Option("--from", help="Re-run this step and everything after it.", show_default=False)
+    ] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="Change an input: NAME=VALUE.", show_default=False)
+    ] = None,
+    as_json: Json = False,
+    wait: Wait = False,
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+) -> None:
+    """Run a stopped execution on the stack again, reusing the outputs of steps that succeeded."""
+    from baton.engine.inputs import parse_pairs
+
+    target = _stack(stack)
+    pairs = _guarded(lambda: parse_pairs(inputs or []))
+    answer = _guarded(lambda: target.resume(execution_id, from_step=from_step, inputs=pairs))
+    if not answer.get("accepted"):
+        _fail(f"resume refused: {answer.get('error')}")
+    if not wait:
+        typer.echo(f"resumed {execution_id}" + (f" from {from_step}" if from_step else ""))
+        return
+    _finish(target, _guarded(lambda: target.wait(execution_id, timeout)), as_json)
 
 
 # -- registration --------------------------------------------------------------------------
@@ -237,6 +269,7 @@ WITH_LOCAL: dict[str, Callable[..., Any]] = {
     "logs": logs,
     "approve": approve,
     "cancel": cancel,
+    "resume": resume,
 }
 
 

@@ -208,6 +208,7 @@ class UnitContext:
         output_path = self.scratch / f"{record.key}.{record.attempt}.out"
         env = {
             **self.base_env,
+            **self.ports.step_identity.environment(self.definition.name),
             **prepared.env,
             "BATON_OUTPUT": str(output_path),
             "BATON_EXECUTION_ID": execution_id,

@@ -1,58 +1,87 @@
-"""Approver λ: an answer to a waiting approval step (``baton approve --stack``) -> recorded,
-and the execution handed back to the workers."""
+"""Approver λ: what a user asks of a running execution through the stack - answer an
+approval (``baton approve --stack``), cancel it (``baton cancel --stack``) or resume it
+(``baton resume --stack [--from STEP]``) - each recorded with the caller's verified identity
+and handed back to the workers. Users need ``lambda:InvokeFunction`` on this function, not
+write access to the tables."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel
 
 from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
+from baton.adapters.aws.caller_proof import Caller, ProofChecker, fetch
 from baton.adapters.aws.sqs_step_queue import StepMessage
+from baton.engine.records import ExecutionRecord
 from baton.errors import BatonError
 from baton.handlers.observability import LambdaHandler, lambda_entry_point, logger, metrics
 
 
-class Answer(BaseModel):
+class Request(BaseModel):
     """The invocation's payload."""
 
+    action: Literal["answer", "cancel", "resume"] = "answer"
     execution_id: str
-    step: str
+    caller_token: str | None = None
+    """A presigned ``sts:GetCallerIdentity`` URL (``baton.adapters.aws.caller_proof``)."""
+    step: str | None = None
     approve: bool = True
     comment: str | None = None
-    by: str = "unknown"
+    from_step: str | None = None
+    inputs: dict[str, str] = {}
 
 
 class ApproverApp:
-    """Answers approvals on one backend."""
+    """Acts on executions for verified callers, on one backend."""
 
-    def __init__(self, backend: AwsBackend) -> None:
+    def __init__(self, backend: AwsBackend, *, get: Callable[[str], str] = fetch) -> None:
         self.backend = backend
+        trusted = [backend.clients.endpoint_url or "", os.environ.get("AWS_ENDPOINT_URL_STS", ""),
+                   os.environ.get("AWS_ENDPOINT_URL", "")]  # fmt: skip
+        self.proofs = ProofChecker(lambda: backend.clients("dynamodb"), backend.settings.executions_table,
+                                   now=backend.clock.now, trusted_endpoints=trusted, get=get)  # fmt: skip
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        """Record the answer; the execution continues in a worker."""
-        answer = parse(event=event, model=Answer)
-        logger.append_keys(execution_id=answer.execution_id, step_id=answer.step)
-        engine = self.backend.engine(context.aws_request_id)
+        """Verify the caller, act, and wake a worker to carry on."""
+        request = parse(event=event, model=Request)
+        logger.append_keys(execution_id=request.execution_id, step_id=request.step, action=request.action)
+        outcome: dict[str, Any] = {"execution_id": request.execution_id, "step": request.step}
         try:
-            execution = engine.answer(answer.execution_id, answer.step, approve=answer.approve,
-                                      comment=answer.comment, by=answer.by)  # fmt: skip
-        except BatonError as exc:  # not waiting, unknown step: tell the caller
-            metrics.add_metric(name="ApprovalRefused", unit=MetricUnit.Count, value=1)
-            logger.warning("answer refused", extra={"error": str(exc)})
-            return {"execution_id": answer.execution_id, "step": answer.step, "accepted": False, "error": str(exc)}
-        self.backend.queue.dispatch([StepMessage(answer.execution_id)])
-        metrics.add_metric(name="ApprovalAnswered", unit=MetricUnit.Count, value=1)
-        logger.info("approval answered", extra={"approve": answer.approve, "by": answer.by})
-        return {"execution_id": answer.execution_id, "step": answer.step, "accepted": True, "status": execution.status}
+            caller = self.proofs.verify(request.caller_token)
+            execution = self._act(request, caller, context.aws_request_id)
+        except BatonError as exc:  # not waiting, unknown step, bad token: tell the caller
+            metrics.add_metric(name="OperationRefused", unit=MetricUnit.Count, value=1)
+            logger.warning(f"{request.action} refused", extra={"error": str(exc)})
+            return {**outcome, "accepted": False, "error": str(exc)}
+        self.backend.queue.dispatch([StepMessage(request.execution_id)])
+        metric = (
+            "ApprovalAnswered" if request.action == "answer" else f"Execution{request.action.capitalize()}Requested"
+        )
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        logger.info(f"{request.action} accepted", extra={"by": caller.arn, "approve": request.approve})
+        return {**outcome, "accepted": True, "status": execution.status, "by": caller.arn}
+
+    def _act(self, request: Request, caller: Caller, request_id: str) -> ExecutionRecord:
+        engine = self.backend.engine(request_id)
+        if request.action == "cancel":
+            return engine.cancel(request.execution_id)
+        if request.action == "resume":
+            return engine.resume(request.execution_id, from_step=request.from_step, inputs=request.inputs,
+                                 text_inputs=frozenset(request.inputs))  # fmt: skip
+        if request.step is None:
+            raise BatonError("an answer names the approval step")
+        return engine.answer(request.execution_id, request.step, approve=request.approve,
+                             comment=request.comment, by=caller.arn)  # fmt: skip
 
 
-def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
+def make_handler(build: Callable[[], AwsBackend], *, get: Callable[[str], str] = fetch) -> LambdaHandler:
     """The Lambda entry point over the backend ``build`` makes (on first use)."""
-    return lambda_entry_point(lambda: ApproverApp(build()))
+    return lambda_entry_point(lambda: ApproverApp(build(), get=get))
 
 
 handler = make_handler(lambda: backend_from_environ(role="approver"))

@@ -34,7 +34,9 @@ class RegistrarApp:
             schedule_group=settings.schedule_group,
         )
         self.registrar = Registrar(lambda: backend.clients("s3"), backend.store, backend.registry,
-                                   triggers, backend.publisher)  # fmt: skip
+                                   triggers, backend.publisher,
+                                   secrets_prefix=settings.effective_secrets_prefix,
+                                   worker_timeout_seconds=settings.worker_timeout_seconds)  # fmt: skip
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Handle one S3 event."""

@@ -47,6 +47,7 @@ class Worker:
             hooks=self.hooks,
             steps=self.hooks,
             recheck_seconds=backend.recheck_seconds,
+            most_seconds=float(backend.settings.worker_timeout_seconds),
         )
         metrics.add_metric(name="StepMessages", unit=MetricUnit.Count, value=len(event.get("Records", [])))
         processor = BatchProcessor(event_type=EventType.SQS)

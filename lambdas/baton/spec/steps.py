@@ -99,6 +99,9 @@ class StepCommon(BodyCommon):
     """With ``for_each``: at most this many items run at once."""
     compensate: CompensationBody | None = None
     """Step body run, in reverse completion order, when the execution fails after this step succeeded."""
+    runner: Literal["worker", "long"] = "worker"
+    """Where the step runs on AWS: ``worker`` (inline in the worker function, so its timeout
+    must fit in one invocation) or ``long`` (the long-step runner). Local runs ignore it."""
 
     @field_validator("needs", mode="before")
     @classmethod

@@ -1,8 +1,10 @@
 """``aws``: one AWS API call through boto3 (``service``, ``action`` as boto3 names them).
 
 boto3 is imported when the first ``aws`` step runs, so the core and the steps that do not
-call AWS never load it. Credentials and region come from the usual places (environment,
-profile, the Lambda role); ``region`` on the step wins. Throttling and server faults are
+call AWS never load it. Credentials and region come from the step's environment (on AWS the
+step role's credentials, never the worker's), then a profile and the shared files; the
+environment of the process running the step is not consulted for keys. ``region`` on the
+step wins. Throttling and server faults are
 retryable; a bad parameter, an unknown action or an access denial is not.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +42,6 @@ def prepare(fields: dict[str, Any], context: dict[str, Any], expressions: Expres
 
 def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     """Make the call; the output ``response`` is its JSON-safe result."""
-    import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
@@ -50,7 +52,9 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     timeout = invocation.timeout_seconds or 60
     config = Config(connect_timeout=min(timeout, 10), read_timeout=timeout, retries={"mode": "standard"})
     try:
-        client = boto3.session.Session().client(service, region_name=prepared["region"], config=config)
+        session = step_session(invocation.env)
+        region = prepared["region"] or invocation.env.get("AWS_REGION") or invocation.env.get("AWS_DEFAULT_REGION")
+        client = session.client(service, region_name=region, config=config, endpoint_url=_endpoint(invocation.env))
     except BotoCoreError as exc:
         raise StepFailedError(f"aws: cannot make a {service!r} client: {exc}", retryable=False) from exc
     call = getattr(client, action, None) if not action.startswith("_") else None
@@ -68,6 +72,29 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     except BotoCoreError as exc:
         return StepResult.failure(f"aws {service}.{action}: {exc}")
     return StepResult({"response": json_safe(response)})
+
+
+def step_session(env: Mapping[str, str]) -> Any:
+    """A boto3 session whose credentials come from ``env`` rather than ``os.environ``.
+
+    The worker process holds the function's own keys in its environment; botocore's
+    environment provider is swapped for one that reads the step's, so a step without
+    keys of its own finds none instead of the worker's.
+    """
+    import boto3
+    import botocore.session
+    from botocore.credentials import EnvProvider
+
+    core = botocore.session.Session(profile=env.get("AWS_PROFILE") or None)
+    resolver = core.get_component("credential_provider")
+    step_env = EnvProvider(environ=dict(env))
+    resolver.providers = [step_env if provider.METHOD == EnvProvider.METHOD else provider
+                          for provider in resolver.providers]  # fmt: skip
+    return boto3.session.Session(botocore_session=core)
+
+
+def _endpoint(env: Mapping[str, str]) -> str | None:
+    return env.get("AWS_ENDPOINT_URL") or None
 
 
 def json_safe(value: Any) -> Any:

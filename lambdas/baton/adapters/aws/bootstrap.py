@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton import resource_names as names
@@ -22,9 +22,10 @@ from baton.adapters.aws.s3_artifacts import S3ArtifactStore
 from baton.adapters.aws.secrets import AwsSecretResolver
 from baton.adapters.aws.settings import AwsSettings
 from baton.adapters.aws.sqs_step_queue import SqsStepQueue
+from baton.adapters.aws.step_identity import AssumedStepRole
 from baton.adapters.local.runtime import SystemClock, ThreadPoolDispatcher
 from baton.engine.service import Engine
-from baton.ports import Ports
+from baton.ports import NoStepIdentity, Ports, StepIdentity
 
 # Tunables the stack leaves at their defaults (tests set them).
 WORKSPACE_ROOT_ENV = "BATON_WORKSPACE_ROOT"
@@ -51,6 +52,8 @@ class AwsBackend:
     lease_seconds: float
     recheck_seconds: int = 30
     """How long an execution queued behind its concurrency key waits between looks."""
+    step_identity: StepIdentity = field(default_factory=NoStepIdentity)
+    """The credentials steps get: the step role's, per workflow (never the function's)."""
 
     def ports(self, request_id: str) -> Ports:
         """Ports for one invocation: its own lease owner, a small pool for step processes."""
@@ -61,6 +64,7 @@ class AwsBackend:
             secrets=self.secrets,
             supervisor=LambdaSupervisor(request_id),
             new_dispatcher=lambda: ThreadPoolDispatcher(max_workers=2),
+            step_identity=self.step_identity,
         )
 
     def engine(self, request_id: str) -> Engine:
@@ -96,7 +100,9 @@ def aws_backend(
         store=store,
         artifacts=artifacts,
         queue=queue,
-        publisher=EventBridgePublisher(lambda: clients("events"), bus=settings.event_bus),
+        publisher=EventBridgePublisher(
+            lambda: clients("events"), bus=settings.event_bus, step_events=settings.step_events
+        ),
         secrets=AwsSecretResolver(lambda: clients("ssm"), lambda: clients("secretsmanager"), monotonic=clock.monotonic),
         registry=DefinitionRegistry(lambda: clients("dynamodb"), settings.definitions_table),
         clock=clock,
@@ -104,7 +110,15 @@ def aws_backend(
         base_env=dict(base_env) if base_env is not None else step_environment(os.environ, workspace_root),
         lease_seconds=lease_seconds,
         recheck_seconds=recheck_seconds,
+        step_identity=step_identity(settings, clients, clock),
     )
+
+
+def step_identity(settings: AwsSettings, clients: AwsClients, clock: SystemClock) -> StepIdentity:
+    """The step role, assumed per workflow, when the stack names one; else no credentials."""
+    if settings.step_role_arn is None:
+        return NoStepIdentity()
+    return AssumedStepRole(lambda: clients("sts"), settings.step_role_arn, now=clock.now, region=clients.region)
 
 
 def backend_from_environ(

@@ -121,7 +121,9 @@ class DefinitionRegistry:
         item = self._dynamodb().get_item(TableName=self.table, Key=item_key, ConsistentRead=True).get("Item")
         return None if item is None else str(item["name"]["S"])
 
-    def retire(self, name: str, *, bucket: str, key: str, sequencer: str) -> WorkflowVersion | None:
+    def retire(
+        self, name: str, *, bucket: str, key: str, sequencer: str, forget_source: bool = True
+    ) -> WorkflowVersion | None:
         """Forget the current version of ``name`` if that file defined it and the deletion
         is newer than its upload; return what was removed (None for a stale event)."""
         client = self._dynamodb()
@@ -141,7 +143,8 @@ class DefinitionRegistry:
             if is_conflict(exc):
                 return None
             raise
-        client.delete_item(TableName=self.table, Key={PK: {"S": _source_pk(bucket, key)}, SK: {"S": CURRENT}})
+        if forget_source:  # kept when the same file now defines another workflow
+            client.delete_item(TableName=self.table, Key={PK: {"S": _source_pk(bucket, key)}, SK: {"S": CURRENT}})
         old = response.get("Attributes")
         return None if not old else WorkflowVersion.from_item(old)
 

@@ -4,6 +4,8 @@ Events are buffered and sent ten to a ``PutEvents`` request when the worker flus
 end of each unit's work and of each invocation), so a chain of steps run inline costs a
 tenth of a request per event. They are notifications, delivered at most once: an entry the
 bus refuses twice is dropped and counted, never allowed to fail a step that succeeded.
+Per-step events are opt-in (``step_events``, the stack's ``baton:step-events``): each is a
+billed event, and a 50-step chain would publish 50 of them for 2 about the execution.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ _STEP_ENDED = {"succeeded": STEP_SUCCEEDED, "cached": STEP_SUCCEEDED, "failed": 
 class EventBridgePublisher:
     """Buffers events for one bus and sends them in batches."""
 
-    def __init__(self, events: Callable[[], Any], *, bus: str, source: str = names.EVENT_SOURCE) -> None:
+    def __init__(
+        self, events: Callable[[], Any], *, bus: str, source: str = names.EVENT_SOURCE, step_events: bool = False
+    ) -> None:
         self._events = events
+        self.step_events = step_events
         self.bus = bus
         self.source = source
         self._pending: list[dict[str, Any]] = []
@@ -88,7 +93,10 @@ class EventBridgePublisher:
             self.publish(detail_type, execution_detail(execution))
 
     def step_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
-        """``Baton Step Succeeded|Failed`` for a step, item or compensation that ended."""
+        """``Baton Step Succeeded|Failed`` for a step, item or compensation that ended (when
+        step events are on)."""
+        if not self.step_events:
+            return
         detail_type = _STEP_ENDED.get(record.status)
         if detail_type is not None:
             self.publish(detail_type, step_detail(execution, record))

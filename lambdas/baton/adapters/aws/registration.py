@@ -1,7 +1,9 @@
 """``Registrar``: a definition uploaded to (or deleted from) the definitions bucket.
 
-An upload is validated; a valid one is compiled, stored by digest, made the workflow's
-current version and given its triggers; an invalid one is rejected with every
+An upload is validated (including what AWS would refuse: schedule expressions, secrets
+outside the workflow's names); a valid one is compiled, stored by digest, given its
+triggers and only then made the workflow's current version; an invalid one, or one whose
+triggers AWS refuses, is rejected with every
 ``FILE:LINE:COL`` problem (returned, published as ``Baton Definition Rejected`` and tagged
 on the object version) and never replaces the last good version.
 """
@@ -14,9 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from baton import __version__
-from baton.adapters.aws.definitions import DefinitionRegistry, WorkflowVersion
+from baton.adapters.aws.definitions import SEQUENCER_WIDTH, DefinitionRegistry, WorkflowVersion
 from baton.adapters.aws.events import DEFINITION_REGISTERED, DEFINITION_REJECTED, EventBridgePublisher
+from baton.adapters.aws.long_steps import StepNeed, registration_problems
+from baton.adapters.aws.schedule_check import schedule_problem
+from baton.adapters.aws.secret_scope import out_of_scope
 from baton.adapters.aws.triggers import TriggerManager, TriggerSpec, s3_pattern
 from baton.engine.definition import DEFINITION_FORMAT
 from baton.errors import BatonError, DefinitionError
@@ -67,29 +74,44 @@ class Registrar:
         registry: DefinitionRegistry,
         triggers: TriggerManager,
         publisher: EventBridgePublisher,
+        *,
+        secrets_prefix: str = "baton",
+        worker_timeout_seconds: float = 900,
     ) -> None:
         self._s3 = s3
+        self.worker_timeout_seconds = worker_timeout_seconds
+        self.secrets_prefix = secrets_prefix
         self.store = store
         self.registry = registry
         self.triggers = triggers
         self.publisher = publisher
 
     def object_created(self, obj: S3Object) -> Registration:
-        """Validate and register an uploaded definition."""
+        """Validate an uploaded definition, give it its triggers, then make it current.
+
+        All or nothing: a definition whose triggers AWS refuses is rejected and the last
+        good version stays current with its triggers as they were.
+        """
         request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
         if obj.version_id:
             request["VersionId"] = obj.version_id
         raw = self._s3().get_object(**request)["Body"].read()
+        where = f"s3://{obj.bucket}/{obj.key}"
         try:
-            workflow, compiled = _compile(raw, f"s3://{obj.bucket}/{obj.key}")
+            workflow, compiled = _compile(raw, where)
         except DefinitionError as exc:
             return self._reject(obj, [str(d) for d in exc.diagnostics])
         except BatonError as exc:
-            return self._reject(obj, [f"s3://{obj.bucket}/{obj.key}:1:1: {exc}"])
-        digest = definition_digest(raw)
-        self.store.put_definition(digest, compiled)
-        previous = self.registry.current(workflow.name)
+            return self._reject(obj, [f"{where}:1:1: {exc}"])
         specs = self.trigger_specs(workflow)
+        problems = self._aws_problems(workflow, specs) + self._fit_problems(workflow, compiled)
+        if problems:
+            return self._reject(obj, [f"{where}:1:1: {problem}" for problem in problems])
+        digest = definition_digest(raw)
+        previous = self.registry.current(workflow.name)
+        if previous is not None and _is_newer(previous, obj):
+            return Registration("stale", workflow.name, digest=digest)
+        self.store.put_definition(digest, compiled)
         version = WorkflowVersion(
             name=workflow.name, digest=digest, content_sha256=hashlib.sha256(raw).hexdigest(),
             bucket=obj.bucket, key=obj.key, version_id=obj.version_id, sequencer=obj.sequencer,
@@ -97,14 +119,67 @@ class Registrar:
             triggers=[spec.name for spec in specs], trigger_inputs=[t.inputs for t in workflow.triggers],
             concurrency=workflow.concurrency.model_dump(mode="json") if workflow.concurrency else None,
         )  # fmt: skip
-        if not self.registry.register(version):
+        renamed_from = self.registry.name_of(obj.bucket, obj.key)
+        try:
+            self.triggers.put(workflow.name, specs)
+        except (ClientError, ValueError) as exc:
+            self._restore(workflow.name, previous, specs)
+            return self._reject(obj, [f"{where}:1:1: triggers refused: {exc}"])
+        if not self.registry.register(version):  # a newer upload won the race meanwhile
+            self._restore(workflow.name, self.registry.current(workflow.name), specs)
             return Registration("stale", workflow.name, digest=digest)
-        self.triggers.apply(workflow.name, specs, previous.triggers if previous else [])
+        self.triggers.remove([name for name in (previous.triggers if previous else []) if name not in version.triggers])
+        if renamed_from is not None and renamed_from != workflow.name:
+            self._retire_renamed(renamed_from, obj)
         self._tag(obj, {"baton-status": "registered", "baton-workflow": workflow.name})
         detail = {"workflow": workflow.name, "version": workflow.version, "digest": digest,
                   "bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id}  # fmt: skip
         self.publisher.publish(DEFINITION_REGISTERED, detail)
         return Registration("registered", workflow.name, digest=digest)
+
+    def _aws_problems(self, workflow: Workflow, specs: list[TriggerSpec]) -> list[str]:
+        """What AWS or this deployment would refuse: schedules, secrets out of scope."""
+        problems = [
+            f"trigger {spec.index}: {problem}"
+            for spec in specs
+            if spec.is_schedule and (problem := schedule_problem(spec.expression or "", spec.timezone))
+        ]
+        secrets = {name: ref.model_dump(mode="json", exclude_none=True) for name, ref in workflow.secrets.items()}
+        return problems + out_of_scope(workflow.name, secrets, self.secrets_prefix)
+
+    def _fit_problems(self, workflow: Workflow, compiled: dict[str, Any]) -> list[str]:
+        """Steps too long for a worker that name no other runner (``long_steps``)."""
+        from baton.engine.definition import Definition
+
+        runners = {step.id: step.runner for steps in workflow.step_lists().values() for step in steps}
+        needs = []
+        for step in Definition.from_data(compiled).steps:
+            runner = runners.get(step.id, "worker")
+            needs.append(StepNeed(step.id, step.type, step.body.timeout_seconds, runner))
+            if step.compensate is not None:
+                needs.append(StepNeed(f"{step.id} (compensate)", step.compensate.type,
+                                      step.compensate.timeout_seconds))  # fmt: skip
+        return registration_problems(needs, self.worker_timeout_seconds, long_runner_available=False)
+
+    def _restore(self, name: str, current: WorkflowVersion | None, attempted: list[TriggerSpec]) -> None:
+        """Put the triggers of ``current`` back after a failed or lost registration."""
+        kept = set(current.triggers) if current else set()
+        self.triggers.remove([spec.name for spec in attempted if spec.name not in kept])
+        if current is None or not current.triggers:
+            return
+        source: dict[str, Any] = {"Bucket": current.bucket, "Key": current.key}
+        if current.version_id:
+            source["VersionId"] = current.version_id
+        raw = self._s3().get_object(**source)["Body"].read()
+        workflow, _ = _compile(raw, f"s3://{current.bucket}/{current.key}")
+        self.triggers.put(name, self.trigger_specs(workflow))
+
+    def _retire_renamed(self, old_name: str, obj: S3Object) -> None:
+        """The file now defines another workflow: the old name and its triggers go."""
+        retired = self.registry.retire(old_name, bucket=obj.bucket, key=obj.key, sequencer=obj.sequencer,
+                                       forget_source=False)  # fmt: skip
+        if retired is not None:
+            self.triggers.remove(retired.triggers)
 
     def object_deleted(self, obj: S3Object) -> Registration:
         """Remove the workflow a deleted definition registered, and its triggers."""
@@ -148,6 +223,12 @@ class Registrar:
         if obj.version_id:
             request["VersionId"] = obj.version_id
         self._s3().put_object_tagging(**request)
+
+
+def _is_newer(current: WorkflowVersion, obj: S3Object) -> bool:
+    """True when ``current`` came from a later upload of the same object (a stale event)."""
+    same_source = (current.bucket, current.key) == (obj.bucket, obj.key)
+    return same_source and current.sequencer.zfill(SEQUENCER_WIDTH) > obj.sequencer.zfill(SEQUENCER_WIDTH)
 
 
 def tag_value(text: str) -> str:

@@ -9,13 +9,11 @@ from pathlib import Path
 
 from baton.adapters.local.runtime import LocalProcessSupervisor
 
-STEP_ENVIRONMENT = (
-    "PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH",
-    "AWS_REGION", "AWS_DEFAULT_REGION",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-)  # fmt: skip
-"""What a step inherits from the function's environment: a shell and the function's role
-(so ``aws ...`` in a step acts as the worker), not the stack's table and queue names."""
+STEP_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "AWS_REGION", "AWS_DEFAULT_REGION")
+"""What a step inherits from the function's environment: a shell and the region. Never the
+function's credentials (``AWS_ACCESS_KEY_ID``... act as the worker, which can rewrite any
+execution) nor the stack's table and queue names: a step's credentials are the step role's,
+from ``AssumedStepRole``."""
 
 
 class LambdaSupervisor(LocalProcessSupervisor):

@@ -35,6 +35,14 @@ class AwsSettings:
     """EventBridge Scheduler group of Baton's schedules (``GroupName`` of every schedule call;
     the account's ``default`` group if None, which the stack's IAM policies do not allow)."""
     retention_days: int = DEFAULT_RETENTION_DAYS
+    step_role_arn: str | None = None
+    """Role a workflow's steps act as; None: steps get no AWS credentials."""
+    secrets_prefix: str | None = None
+    """Name prefix of the deployment's secrets; None: the resource prefix."""
+    worker_timeout_seconds: int = 900
+    """The worker function's timeout (what a step run inline must fit in)."""
+    step_events: bool = False
+    """Publish one event per step status change (opt-in: each is a billed call)."""
 
     @classmethod
     def from_environ(
@@ -65,12 +73,28 @@ class AwsSettings:
             scheduler_role_arn=environ.get(names.ENV_SCHEDULER_ROLE_ARN) or None,
             schedule_group=environ.get(names.ENV_SCHEDULE_GROUP) or None,
             retention_days=int(retention),
+            step_role_arn=environ.get(names.ENV_STEP_ROLE_ARN) or None,
+            secrets_prefix=environ.get(names.ENV_SECRETS_PREFIX) or None,
+            worker_timeout_seconds=_whole(environ, names.ENV_WORKER_TIMEOUT, 900),
+            step_events=environ.get(names.ENV_STEP_EVENTS, "").strip().lower() in ("1", "true", "yes"),
         )
+
+    @property
+    def effective_secrets_prefix(self) -> str:
+        """The name prefix workflows' secrets must live under."""
+        return self.secrets_prefix or self.resource_prefix
 
     @property
     def retention_seconds(self) -> int:
         """How long an execution's records live after their last change."""
         return self.retention_days * 86_400
+
+
+def _whole(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name) or str(default)
+    if not value.isdigit():
+        raise SettingsError(f"{name}={value!r}: expected a whole number of seconds")
+    return int(value)
 
 
 def queue_arn_from_url(url: str) -> str | None:

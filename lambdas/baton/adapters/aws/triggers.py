@@ -100,6 +100,11 @@ class TriggerManager:
 
     def apply(self, workflow: str, specs: Sequence[TriggerSpec], previous: Sequence[str]) -> None:
         """Create or update every trigger, then remove the ones a new version dropped."""
+        self.put(workflow, specs)
+        self.remove([name for name in previous if name not in {spec.name for spec in specs}])
+
+    def put(self, workflow: str, specs: Sequence[TriggerSpec]) -> None:
+        """Create or update every trigger (a refusal raises ``ClientError``)."""
         if specs and not self.starter_arn:
             raise ValueError(f"{workflow} has triggers but {names.ENV_STARTER_FUNCTION_ARN} is not set")
         for spec in specs:
@@ -107,7 +112,6 @@ class TriggerManager:
                 self._put_schedule(workflow, spec)
             else:
                 self._put_rule(workflow, spec)
-        self.remove([name for name in previous if name not in {spec.name for spec in specs}])
 
     def remove(self, resource_names: Sequence[str]) -> None:
         """Delete rules and schedules by name (already gone is fine)."""

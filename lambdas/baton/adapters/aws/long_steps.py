@@ -1,0 +1,79 @@
+"""Steps that do not fit in a worker: refused at registration, capped when passed on.
+
+A worker runs a step inline only if the step's timeout, plus the relay's margin, fits in
+what is left of its invocation; otherwise the step is passed on to the next invocation.
+A step whose timeout exceeds what any invocation can give would be passed on forever, so
+the registrar refuses it unless it names another runner (``runner: long``), and the relay
+asks :func:`pass_on_refusal` before passing a step on (see docs/adr/0006-long-steps.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+RELAY_MARGIN_SECONDS = 15.0
+"""What the relay keeps back from an invocation for the writes after a step."""
+DEFAULT_STEP_SECONDS = 60.0
+"""The relay's budget for a step without ``timeout``."""
+SUSPENDING_TYPES = frozenset({"wait", "approval"})
+"""Step types that hold no compute while they wait."""
+MAX_PASSES = 3
+"""Hand-offs of one unit to a fresh invocation before it fails: a fresh invocation has its
+whole timeout, so a unit that fits runs at the first; more means it cannot."""
+LONG_RUNNER = "long"
+
+
+@dataclass(frozen=True, slots=True)
+class StepNeed:
+    """What one step (or compensation body) asks of a worker."""
+
+    key: str
+    step_type: str
+    timeout_seconds: float | None
+    runner: str = "worker"
+
+
+def worker_limit_seconds(worker_timeout_seconds: float) -> float:
+    """The longest step timeout a worker can run inline."""
+    return worker_timeout_seconds - RELAY_MARGIN_SECONDS
+
+
+def needed_seconds(step_type: str, timeout_seconds: float | None) -> float:
+    """Seconds a unit may hold a worker (none for a wait or an approval)."""
+    if step_type in SUSPENDING_TYPES:
+        return 0.0
+    return timeout_seconds or DEFAULT_STEP_SECONDS
+
+
+def registration_problems(
+    needs: Iterable[StepNeed], worker_timeout_seconds: float, *, long_runner_available: bool
+) -> list[str]:
+    """One message per step that cannot run where it says it runs."""
+    limit = worker_limit_seconds(worker_timeout_seconds)
+    problems = []
+    for need in needs:
+        seconds = needed_seconds(need.step_type, need.timeout_seconds)
+        if need.runner == LONG_RUNNER and not long_runner_available:
+            problems.append(f"step {need.key}: runner: long, but this deployment has no long-step runner")
+        elif need.runner != LONG_RUNNER and seconds > limit:
+            problems.append(
+                f"step {need.key}: timeout {seconds:g}s exceeds the {limit:g}s a worker can give "
+                f"(worker timeout {worker_timeout_seconds:g}s less {RELAY_MARGIN_SECONDS:g}s); "
+                "shorten it or add 'runner: long'"
+            )
+    return problems
+
+
+def pass_on_refusal(key: str, needed: float, worker_timeout_seconds: float, passes: int) -> str | None:
+    """Why the unit ``key`` must fail instead of being passed on once more, or None.
+
+    ``passes`` counts the hand-offs so far (the relay carries it in the step message).
+    """
+    limit = worker_limit_seconds(worker_timeout_seconds)
+    if needed > limit:
+        return (f"step {key} needs {needed:g}s but a worker gives at most {limit:g}s: it can never run "
+                "here; give it a shorter timeout or 'runner: long'")  # fmt: skip
+    if passes >= MAX_PASSES:
+        return f"step {key} was passed on {passes} times without finding {needed:g}s in a worker invocation"
+    return None
