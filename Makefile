@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install demo test lint format schema docs bench clean e2e
+.PHONY: install demo test lint format schema docs bench clean e2e browser screenshots
 
 install: $(STAMP)
 
@@ -19,8 +19,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
+
+# The web view tests drive Debian's chromium with Playwright (never `playwright install`):
+# installed here when missing and running as root, else those tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing and this is not root: the browser tests will be skipped"; fi; \
+	fi
+
+# Re-take the screenshots of the web view and report committed under docs/images/.
+screenshots: $(STAMP) browser
+	BATON_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:xdist tests/functional/test_ui_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -165,7 +165,9 @@ def check_cache_hint(hint: dict[str, Any], document: dict[str, Any], rows: dict[
     assert "cache_key" not in spec and "cache" not in spec
     figures = workflow_of(document, hint["workflow"])
     assert step in [s["step_id"] for s in figures["critical_path"]["steps"]]
-    ran = [took(r) for r in executed(records_of(rows, hint["workflow"], step))]
+    records = executed(records_of(rows, hint["workflow"], step))
+    assert all(r["status"] == "succeeded" and r["tries"] == 1 for r in records)
+    ran = [took(r) for r in records]
     assert hint["evidence"]["p50_seconds"] == pytest.approx(quantile(ran, 50), abs=1e-3)
     assert hint["evidence"]["p50_seconds"] >= 0.2 * figures["p50_seconds"]
     groups: dict[str, set[str]] = defaultdict(set)
@@ -215,6 +217,7 @@ CHECKS = {"cache": check_cache_hint, "parallel": check_parallel_hint, "flaky": c
 def test_every_hint_is_borne_out_by_the_history(document: dict[str, Any], rows: dict[str, Any]) -> None:
     kinds = Counter(hint["kind"] for hint in document["hints"])
     assert {"cache", "parallel", "flaky"} <= set(kinds)
+    assert [h["steps"] for h in document["hints"] if h["kind"] == "cache"] == [["prepare"]]
     for hint in document["hints"]:
         CHECKS[hint["kind"]](hint, document, rows)
     pairs = [tuple(h["steps"]) for h in document["hints"] if h["kind"] == "parallel"]

@@ -1,8 +1,8 @@
 """Optimization hints derived from recorded runs; each carries the numbers it rests on.
 
 - ``cache``: a slow step on the latest run's critical path with no cache, of a type whose
-  result depends only on what it is given (shell, agent), that gave identical outputs every
-  time the execution's inputs were the same.
+  result depends only on what it is given (shell, agent), that never failed or retried and
+  gave identical outputs every time the execution's inputs were the same.
 - ``parallel``: a step that follows the previous one only because of its place in the list
   (no ``needs``) and whose definition reads nothing of it.
 - ``flaky``: a step that passed only after retries, with the time the retries cost.
@@ -62,6 +62,8 @@ def cache_hints(
         step, row = _step(definition, entry["step_id"]), rows.get(entry["step_id"])
         if step is None or row is None or step.cache_enabled or step.type not in CACHEABLE_TYPES:
             continue
+        if row["failed"] or row["retried"]:
+            continue  # a step that fails for the same inputs is not a pure function of them
         median = row["p50_seconds"] or 0.0
         if median <= 0 or median < SLOW_SHARE * workflow_p50:
             continue
