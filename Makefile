@@ -60,6 +60,7 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_aws.py
+	$(BIN)/python scripts/bench_stats.py
 
 clean:
 	rm -rf $(VENV) .baton cdk.out .pytest_cache .mypy_cache .ruff_cache

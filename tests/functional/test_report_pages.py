@@ -48,7 +48,7 @@ def test_a_running_execution_page_refreshes_and_a_finished_one_does_not(workspac
     assert '<meta http-equiv="refresh" content="2">' in body
     assert "still running" in body
     _, _, finished = pages.run(done)
-    assert "http-equiv=\"refresh\"" not in finished
+    assert 'http-equiv="refresh"' not in finished
 
 
 def test_what_a_step_printed_is_escaped(workspace: Path) -> None:

@@ -6,6 +6,7 @@ and every hint the command prints is checked against those rows.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import statistics
@@ -16,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from baton_cli import BATON
 from history_runs import FANOUT_RUNS, HERE, PIPELINE_RUNS, History
-
-import yaml
 
 
 def stats(history: History, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,7 +48,9 @@ def rows(history: History) -> dict[str, Any]:
 
 
 def took(record: dict[str, Any]) -> float:
-    return (datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(record["started_at"])).total_seconds()
+    return (
+        datetime.fromisoformat(record["finished_at"]) - datetime.fromisoformat(record["started_at"])
+    ).total_seconds()
 
 
 def quantile(values: list[float], q: int) -> float:
@@ -153,7 +155,7 @@ def test_the_critical_path_follows_the_latest_run(document: dict[str, Any], rows
     last = max((r for r in records.values() if r["finished_at"]), key=lambda r: r["finished_at"])
     assert ids[-1] == last["step_id"]
     needs = {"lint": ["prepare"], "flaky": ["prepare"], "build": ["lint", "flaky"], "check": ["build"]}
-    for before, after in zip(ids, ids[1:], strict=False):
+    for before, after in itertools.pairwise(ids):
         assert before in needs[after]
         siblings = [records[n]["finished_at"] for n in needs[after]]
         assert records[before]["finished_at"] == max(siblings)
@@ -162,7 +164,8 @@ def test_the_critical_path_follows_the_latest_run(document: dict[str, Any], rows
 def check_cache_hint(hint: dict[str, Any], document: dict[str, Any], rows: dict[str, Any]) -> None:
     (step,) = hint["steps"]
     spec = {s["id"]: s for s in yaml.safe_load((HERE / f"{hint['workflow']}.yaml").read_text())["steps"]}[step]
-    assert "cache_key" not in spec and "cache" not in spec
+    assert "cache_key" not in spec
+    assert "cache" not in spec
     figures = workflow_of(document, hint["workflow"])
     assert step in [s["step_id"] for s in figures["critical_path"]["steps"]]
     records = executed(records_of(rows, hint["workflow"], step))
@@ -191,7 +194,8 @@ def check_parallel_hint(hint: dict[str, Any], document: dict[str, Any], rows: di
     listed = yaml.safe_load((HERE / f"{hint['workflow']}.yaml").read_text())["steps"]
     ids = [s["id"] for s in listed]
     spec = listed[ids.index(second)]
-    assert ids.index(second) == ids.index(first) + 1 and "needs" not in spec
+    assert ids.index(second) == ids.index(first) + 1
+    assert "needs" not in spec
     assert first not in json.dumps(spec)
     for name, key in ((first, "first_p50_seconds"), (second, "second_p50_seconds")):
         ran = [took(r) for r in executed(records_of(rows, hint["workflow"], name))]

@@ -30,7 +30,9 @@ CHROMIUM_ARGS = [
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing (make test installs Debian's chromium when run as root)", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} is missing (make test installs Debian's chromium when run as root)", allow_module_level=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +92,12 @@ def test_the_runs_list_shows_failed_and_succeeded_runs_and_filters(ui: str, page
     page.click("button[type=submit]")
     page.wait_for_url("**status=failed**")
     filtered = page.locator("#runs tbody tr").evaluate_all("rows => rows.map(r => r.dataset.status)")
-    assert filtered and set(filtered) == {"failed"}
+    assert filtered
+    assert set(filtered) == {"failed"}
     assert len(filtered) < len(statuses)
 
 
-def test_the_run_page_shows_every_step_item_and_the_timeline(
-    ui: str, page: Any, history: History, shots: Path
-) -> None:
+def test_the_run_page_shows_every_step_item_and_the_timeline(ui: str, page: Any, history: History, shots: Path) -> None:
     execution_id = failed_fanout(history)
     page.goto(f"{ui}/")
     page.click(f"a[href='/runs/{execution_id}']")

@@ -40,7 +40,10 @@ def _workflow_lines(figures: dict[str, Any]) -> list[str]:
     ]
     if usage["tokens"] or usage["cost_usd"]:
         lines.append(f"  agents: {usage['tokens']} tokens, ${usage['cost_usd']:.4f}")
-    header = f"  {'step':<24} {'type':<8} {'runs':>5} {'p50':>10} {'p95':>10} {'failed':>6} {'retry':>7} {'flaky':>7} {'cache':>7}"
+    header = (
+        f"  {'step':<24} {'type':<8} {'runs':>5} {'p50':>10} {'p95':>10} {'failed':>6} "
+        f"{'retry':>7} {'flaky':>7} {'cache':>7}"
+    )
     lines.append(header)
     for row in figures["steps"]:
         lines.append(

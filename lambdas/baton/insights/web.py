@@ -74,8 +74,10 @@ class Pages:
         document = stats_document(load_runs(self.ports.store, since, workflow), since.isoformat(), workflow)
         if as_json:
             return HTTPStatus.OK, "application/json", json.dumps(document, indent=2)
-        body = templates().get_template("stats.html").render(
-            doc=document, query={"since": since_text, "workflow": workflow or ""}, standalone=False
+        body = (
+            templates()
+            .get_template("stats.html")
+            .render(doc=document, query={"since": since_text, "workflow": workflow or ""}, standalone=False)
         )
         return HTTPStatus.OK, "text/html", body
 
@@ -125,7 +127,7 @@ def make_server(ports: Ports, port: int = 0) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(encoded)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the terminal shows only the address."""
 
     server = ThreadingHTTPServer((HOST, port), Handler)
