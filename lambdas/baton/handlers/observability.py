@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from baton import resource_names as names
 from baton.adapters.aws.relay_support import Hooks
 from baton.engine.records import CACHED, FAILED, SUCCEEDED, ExecutionRecord, StepRecord
+from baton.insights.history import usage_of
 
 
 def powertools_names(environ: Mapping[str, str]) -> tuple[str, str]:
@@ -87,7 +88,8 @@ class PowertoolsHooks(Hooks):
                     logger.append_keys(step_id=outer)
 
     def unit_ended(self, execution: ExecutionRecord, record: StepRecord) -> None:
-        """StepDuration, StepFailed, CacheHit and CacheMiss."""
+        """StepDuration, StepFailed, CacheHit and CacheMiss; AgentTokens and AgentCostUsd for
+        a step that reported usage (the figures ``baton stats`` shows)."""
         if record.started_at is not None and record.finished_at is not None and not record.cache_hit:
             milliseconds = (record.finished_at - record.started_at).total_seconds() * 1000
             metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds, value=milliseconds)
@@ -97,11 +99,22 @@ class PowertoolsHooks(Hooks):
             metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
         elif record.cache_key is not None and record.status == SUCCEEDED:
             metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
+        usage = usage_of(record) if not record.cache_hit else None
+        if usage is not None and usage.tokens:
+            metrics.add_metric(name="AgentTokens", unit=MetricUnit.Count, value=usage.tokens)
+        if usage is not None and usage.cost_usd:
+            metrics.add_metric(name="AgentCostUsd", unit=MetricUnit.NoUnit, value=usage.cost_usd)
         logger.info("step ended", extra={"step_id": record.key, "status": record.status, "error": record.error})
 
     def execution_ended(self, execution: ExecutionRecord) -> None:
-        """ExecutionFinished, ExecutionFailed if it failed (and the end, in the log)."""
+        """ExecutionFinished, ExecutionSucceeded or ExecutionFailed, ExecutionDuration (and
+        the end, in the log)."""
         metrics.add_metric(name="ExecutionFinished", unit=MetricUnit.Count, value=1)
+        if execution.status == SUCCEEDED:
+            metrics.add_metric(name="ExecutionSucceeded", unit=MetricUnit.Count, value=1)
+        if execution.started_at is not None and execution.finished_at is not None:
+            milliseconds = (execution.finished_at - execution.started_at).total_seconds() * 1000
+            metrics.add_metric(name="ExecutionDuration", unit=MetricUnit.Milliseconds, value=milliseconds)
         if execution.status == FAILED:
             metrics.add_metric(name="ExecutionFailed", unit=MetricUnit.Count, value=1)
         logger.info("execution ended", extra={"status": execution.status, "error": execution.error})
