@@ -49,6 +49,7 @@ schema: $(STAMP)
 	$(BIN)/baton schema > workflows/schema.json
 docs: $(STAMP) schema
 	$(BIN)/python -m baton.spec.reference > docs/yaml-reference.md
+	$(BIN)/python -m baton.handlers.api > docs/api/openapi.json
 
 # Deploy the real stack to LocalStack on this host (no Docker) and run workflows through it.
 # scripts/e2e/setup.sh installs LocalStack, a Python 3.12 Lambda runtime and cdklocal once
