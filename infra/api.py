@@ -22,7 +22,7 @@ from baton import resource_names as names
 from infra.access import Resources, grant_approver, grant_starter
 from infra.bundling import lambda_code
 from infra.config import BatonStackProps
-from infra.functions import ARCHITECTURE, RUNTIME, powertools_environment
+from infra.functions import ARCHITECTURE, RUNTIME, depend_on_policy_only, powertools_environment
 from infra.nag import OBJECTS_REASON, XRAY_REASON
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ class Api(Construct):
                 names.ENV_RETENTION_DAYS: str(props.execution_retention_days),
             },
         )
+        depend_on_policy_only(self.function, self.role)
         self.access_logs = logs.LogGroup(self, "AccessLogs", removal_policy=props.removal_policy)
         cast(logs.CfnLogGroup, self.access_logs.node.default_child).retention_in_days = props.log_retention_days
         self.rest_api = apigw.RestApi(

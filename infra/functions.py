@@ -147,7 +147,7 @@ class Functions(Construct):
             reserved_concurrent_executions=reserved_concurrency,
             environment={**self._environment, names.ENV_RETENTION_DAYS: str(self._props.execution_retention_days)},
         )
-        _depend_on_policy_only(function, role)
+        depend_on_policy_only(function, role)
         return function
 
     def _log_group(self, spec: FunctionSpec, name: str) -> logs.LogGroup:
@@ -172,7 +172,7 @@ class Functions(Construct):
         return [lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)]
 
 
-def _depend_on_policy_only(function: lambda_.Function, role: iam.Role) -> None:
+def depend_on_policy_only(function: lambda_.Function, role: iam.Role) -> None:
     """Keep ``DependsOn`` to the role's policy, drop the one to the role itself.
 
     CDK makes a function depend on its role and everything under it, so the policy exists
