@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install demo test lint format schema docs bench clean e2e claude-code
+.PHONY: install demo test lint format schema docs bench clean e2e claude-code browser screenshots
 
 install: $(STAMP)
 
@@ -26,8 +26,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@bash scripts/demo.sh
 
-test: $(STAMP) claude-code
+test: $(STAMP) claude-code browser
 	$(BIN)/python -m pytest -n 2 -q
+
+# The web view tests drive Debian's chromium with Playwright (never `playwright install`):
+# installed here when missing and running as root, else those tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing and this is not root: the browser tests will be skipped"; fi; \
+	fi
+
+# Re-take the screenshots of the web view and report committed under docs/images/.
+screenshots: $(STAMP) browser
+	BATON_UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q -p no:xdist tests/functional/test_ui_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -44,6 +57,7 @@ schema: $(STAMP)
 	$(BIN)/baton schema > workflows/schema.json
 docs: $(STAMP) schema
 	$(BIN)/python -m baton.spec.reference > docs/yaml-reference.md
+	$(BIN)/python -m baton.handlers.api > docs/api/openapi.json
 
 # Deploy the real stack to LocalStack on this host (no Docker) and run workflows through it.
 # scripts/e2e/setup.sh installs LocalStack, a Python 3.12 Lambda runtime and cdklocal once
@@ -56,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_aws.py
 	$(BIN)/python scripts/bench_agent.py
+	$(BIN)/python scripts/bench_stats.py
 
 clean:
 	rm -rf $(VENV) .baton cdk.out .pytest_cache .mypy_cache .ruff_cache

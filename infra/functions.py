@@ -166,7 +166,7 @@ class Functions(Construct):
                 names.ENV_WORKER_TIMEOUT: str(self._props.worker_timeout_seconds),
             },
         )
-        _depend_on_policy_only(function, role)
+        depend_on_policy_only(function, role)
         return function
 
     def _log_group(self, spec: FunctionSpec, name: str) -> logs.LogGroup:
@@ -192,7 +192,7 @@ class Functions(Construct):
         return [lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)]
 
 
-def _depend_on_policy_only(function: lambda_.Function, role: iam.Role) -> None:
+def depend_on_policy_only(function: lambda_.Function, role: iam.Role) -> None:
     """Keep ``DependsOn`` to the role's policy, drop the one to the role itself.
 
     CDK makes a function depend on its role and everything under it, so the policy exists

@@ -72,6 +72,16 @@ def cache_hit_rate() -> cw.MathExpression:
     )
 
 
+def success_rate() -> cw.MathExpression:
+    """Per cent of the executions finished that succeeded, as ``baton stats`` counts it."""
+    return cw.MathExpression(
+        expression="IF(finished > 0, 100 * succeeded / finished, 0)",
+        using_metrics={"succeeded": baton_metric("ExecutionSucceeded"), "finished": baton_metric("ExecutionFinished")},
+        label="Execution success rate (%)",
+        period=PERIOD,
+    )
+
+
 class Observability(Construct):
     """A dashboard of executions, steps, cache, queue and worker health; alarms to a topic."""
 
@@ -171,6 +181,23 @@ class Observability(Construct):
                                                              worker.metric_throttles(period=PERIOD, statistic="Sum"),
                                                              baton_metric("WorkerErrors", label="failed messages")]),
             cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms),
+        )  # fmt: skip
+        self._add_stats_widgets()
+
+    def _add_stats_widgets(self) -> None:
+        """The figures of ``baton stats``: success rate, p50/p95, cache hit rate, agent usage."""
+        graph = cw.GraphWidget
+        self.dashboard.add_widgets(
+            graph(title="Success rate (%)", left=[success_rate()], left_y_axis=cw.YAxisProps(min=0, max=100)),
+            graph(title="Execution and step duration p50/p95 (ms)",
+                  left=[baton_metric("ExecutionDuration", "p50", "execution p50"),
+                        baton_metric("ExecutionDuration", "p95", "execution p95")],
+                  right=[baton_metric("StepDuration", "p95", "step p95")]),
+            graph(title="Cache hits and misses", left=[baton_metric("CacheHit", label="hits"),
+                                                       baton_metric("CacheMiss", label="misses")],
+                  right=[cache_hit_rate()]),
+            graph(title="Agent tokens and cost (USD)", left=[baton_metric("AgentTokens", label="tokens")],
+                  right=[baton_metric("AgentCostUsd", label="cost (USD)")]),
         )  # fmt: skip
 
     @property

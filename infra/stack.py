@@ -7,6 +7,7 @@ from constructs import Construct
 
 from baton import resource_names as names
 from infra import access
+from infra.api import Api, stack_resources
 from infra.config import BatonStackProps
 from infra.events import Events
 from infra.functions import Functions
@@ -74,6 +75,7 @@ class BatonStack(Stack):
             failed_invocations_queue=self.queueing.failed_invocations_queue,
             alarm_email=props.alarm_email,
         )
+        self.api = Api(self, "Api", props=props, environment=self.function_environment, resources=stack_resources(self))
         self._add_outputs()
         acknowledge_findings(self)
 

@@ -100,6 +100,18 @@ class StateStore(Protocol):
         stored execution."""
         ...
 
+    # -- operating views: history reads (stats, report, ui) ---------------------------------
+
+    def list_history(
+        self, since: datetime | None = None, workflow: str | None = None
+    ) -> list[tuple[ExecutionRecord, list[StepRecord]]]:
+        """Executions started at or after ``since`` (all when None), of one workflow or of
+        every one, each with all its step records, newest first, in as few reads as the
+        backend allows (``baton stats`` reads thousands at once)."""
+        ...
+
+    # -- end of operating views -------------------------------------------------------------
+
     def renew_lease(self, step: StepRecord, expires_at: datetime) -> bool:
         """Extend the lease of a running step its holder still owns at this version.
 

@@ -90,7 +90,7 @@ def test_an_execution_that_succeeds_is_finished_but_not_failed(harness: AwsHarne
     recorded = dict(metrics.metric_set)
     metrics.clear_metrics()
     assert harness.execution(execution_id).status == "succeeded"
-    assert "ExecutionFinished" in recorded
+    assert {"ExecutionFinished", "ExecutionSucceeded", "ExecutionDuration"} <= set(recorded)
     assert "ExecutionFailed" not in recorded
 
 
@@ -164,3 +164,34 @@ def test_importing_the_worker_handler_loads_no_sdk_until_it_is_invoked() -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("outputs", "cache_hit", "expected"),
+    [
+        ({"text": "ok", "usage": {"input_tokens": 1200, "output_tokens": 300}, "cost_usd": 0.0125}, False,
+         {"AgentTokens": [1500.0], "AgentCostUsd": [0.0125], "AgentInputTokens": [1200.0],
+          "AgentOutputTokens": [300.0], "AgentCostUSD": [0.0125]}),
+        ({"text": "ok", "usage": {"input_tokens": 1200, "output_tokens": 300}, "cost_usd": 0.0125}, True,
+         {"AgentSavedInputTokens": [1200.0], "AgentSavedOutputTokens": [300.0], "AgentSavedCostUSD": [0.0125]}),
+        ({"exit_code": 0, "stdout": "", "stderr": ""}, False, {}),
+    ],
+    ids=["agent-step", "restored-from-cache", "shell-step"],
+)  # fmt: skip
+def test_agent_usage_becomes_token_and_cost_metrics(
+    outputs: dict[str, Any], cache_hit: bool, expected: dict[str, list[float]]
+) -> None:
+    from datetime import UTC, datetime
+
+    from baton.engine.records import ExecutionRecord, StepRecord
+
+    moment = datetime(2026, 12, 2, tzinfo=UTC)
+    execution = ExecutionRecord("e1", "wf", "d" * 64, started_at=moment)
+    status = "cached" if cache_hit else "succeeded"
+    record = StepRecord("e1", "ask", "ask", status=status, outputs=outputs, cache_hit=cache_hit,
+                        started_at=moment, finished_at=moment)  # fmt: skip
+    metrics.clear_metrics()
+    PowertoolsHooks(FakeProvider()).step_ended(execution, record)
+    recorded = {name: entry["Value"] for name, entry in metrics.metric_set.items() if name.startswith("Agent")}
+    metrics.clear_metrics()
+    assert recorded == expected

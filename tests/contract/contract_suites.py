@@ -151,6 +151,22 @@ class StateStoreContract:
             store.create_execution(an_execution(f"e{index}", T0 + timedelta(minutes=index)), [])
         assert [e.execution_id for e in store.list_executions(limit=3)] == ["e3", "e2", "e1"]
 
+    def test_history_lists_executions_since_a_time_with_their_steps(self, store: StateStore) -> None:
+        for index in range(5):
+            execution = an_execution(f"e{index}", T0 + timedelta(minutes=index))
+            if index % 2:
+                execution = execution.evolve(workflow="other")
+            store.create_execution(execution, steps_of(f"e{index}", "a", f"b[{index}]"))
+        store.commit([store.get_steps("e3")["a"].evolve(status="succeeded", attempt=2)])
+        history = store.list_history(since=T0 + timedelta(minutes=1))
+        assert [e.execution_id for e, _ in history] == ["e4", "e3", "e2", "e1"]
+        steps = {e.execution_id: {r.key: r for r in records} for e, records in history}
+        assert sorted(steps["e3"]) == ["a", "b[3]"]
+        assert (steps["e3"]["a"].status, steps["e3"]["a"].attempt) == ("succeeded", 2)
+        assert [e.execution_id for e, _ in store.list_history(workflow="other")] == ["e3", "e1"]
+        assert [e.execution_id for e, _ in store.list_history(T0 + timedelta(minutes=2), "wf")] == ["e4", "e2"]
+        assert store.list_history(since=T0 + timedelta(hours=1)) == []
+
     def test_definitions_are_stored_once_by_digest(self, store: StateStore) -> None:
         store.put_definition("abc", {"name": "one"})
         store.put_definition("abc", {"name": "two"})

@@ -220,7 +220,9 @@ def test_worker_settings_from_context_reach_the_function_and_its_event_source(tu
 def test_log_settings_from_context_reach_functions_and_groups(tuned: dict[str, Any]) -> None:
     assert _function(tuned, "starter")["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
     groups = [r["Properties"] for r in tuned["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
-    assert sorted(group["LogGroupName"] for group in groups) == sorted(f"/aws/lambda/batontuned-{r}" for r in ROLES)
+    named = sorted(group["LogGroupName"] for group in groups if "LogGroupName" in group)
+    assert named == sorted(f"/aws/lambda/batontuned-{r}" for r in (*ROLES, "api"))
+    assert len(groups) == len(named) + 1  # the API's access logs
     assert {group["RetentionInDays"] for group in groups} == {90}
 
 

@@ -13,6 +13,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 from tests.infra.conftest import NO_BUNDLING
 
+from infra.api import PUSH_LOGS_POLICY
 from infra.application import BatonApp, build_app
 
 
@@ -62,6 +63,10 @@ def test_acknowledgements_are_the_expected_ones_each_with_a_reason(
         ),
         "Baton/Functions/StarterRole/DefaultPolicy": sorted([xray, artifacts]),
         "Baton/Functions/ApproverRole/DefaultPolicy": sorted([xray, artifacts]),
+        "Baton/Api/Function": ["Annotation::AwsSolutions-L1"],
+        "Baton/Api/FunctionRole/DefaultPolicy": sorted([xray, artifacts]),
+        "Baton/Api/RestApi": sorted(f"Annotation::AwsSolutions-{rule}" for rule in ("APIG2", "APIG3", "COG4")),
+        "Baton/Api/RestApi/CloudWatchRole": [f"Annotation::AwsSolutions-IAM4[Policy::{PUSH_LOGS_POLICY}]"],
         "Baton/Functions/WorkerRole/DefaultPolicy": sorted(
             [xray, artifacts, _objects(logical_ids["cache_bucket"]), *SCHEDULES,
              ARN.format("ssm", "parameter/baton/*"), ARN.format("secretsmanager", "secret:baton/*")]

@@ -37,7 +37,8 @@ def test_dashboard_is_named_after_the_prefix(resources: dict[str, Any], logical_
 @pytest.mark.parametrize(
     "metric",
     ["ExecutionStarted", "ExecutionFinished", "ExecutionFailed", "StepDuration", "StepFailed", "CacheHit",
-     "CacheMiss", "WorkerErrors", "DefinitionRejected"],
+     "CacheMiss", "WorkerErrors", "DefinitionRejected", "ExecutionSucceeded", "ExecutionDuration", "AgentTokens",
+     "AgentCostUsd"],
 )  # fmt: skip
 def test_dashboard_shows_each_baton_metric_the_runtime_publishes(
     resources: dict[str, Any], logical_ids: dict[str, str], metric: str
@@ -58,6 +59,15 @@ def test_dashboard_shows_step_duration_percentiles_dlq_depth_and_worker_health(
     for metric in ("Errors", "Throttles"):
         assert f'"AWS/Lambda","{metric}","FunctionName","<{{"Ref": "{logical_ids["worker"]}"}}>"' in body
     assert "100 * hits / (hits + misses)" in body
+
+
+def test_dashboard_shows_the_figures_of_baton_stats(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:
+    body = _dashboard_body(resources, logical_ids["dashboard"])
+    assert "100 * succeeded / finished" in body
+    assert '"Baton","ExecutionDuration","service","baton",{"label":"execution p95","stat":"p95"}' in body
+    assert '"Baton","StepDuration","service","baton",{"label":"step p95","stat":"p95"' in body
+    for title in ("Success rate (%)", "Agent tokens and cost (USD)", "Cache hits and misses"):
+        assert f'"title":"{title}"' in body
 
 
 def test_dead_letter_alarm_fires_on_one_message(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:

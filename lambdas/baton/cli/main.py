@@ -123,6 +123,7 @@ def _load_or_exit(file: Path):  # type: ignore[no-untyped-def]
 importlib.import_module("baton.cli.runs").register(app)
 # After runs: the inspect commands it added gain their --stack form here.
 importlib.import_module("baton.cli.stack_commands").register(app)
+importlib.import_module("baton.cli.insights").register(app)
 
 
 def main() -> None:

@@ -76,6 +76,8 @@ class StepDef:
     outputs: dict[str, str] = field(default_factory=dict)
     compensate: BodyDef | None = None
     templated: bool = False
+    needs_by_position: bool = False
+    """True when ``needs`` is the previous step in the list because the step declares none."""
 
     @property
     def type(self) -> str:
@@ -255,6 +257,7 @@ def _compile_step(workflow: Workflow, step: AnyStep, list_name: str, needs: list
         cache_ttl_seconds=step.cache.ttl if step.cache else None,
         outputs=dict(step.outputs),
         compensate=compensate,
+        needs_by_position=step.needs is None and bool(needs),
     )
     templated = has_template([body.fields, body.env, compiled.outputs, cache_key, workflow.env])
     return replace(compiled, templated=templated)

@@ -49,11 +49,16 @@ class ApproverApp:
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Verify the caller, act, and wake a worker to carry on."""
         request = parse(event=event, model=Request)
+        return self.act(request, None, context.aws_request_id)
+
+    def act(self, request: Request, caller: Caller | None, request_id: str) -> dict[str, Any]:
+        """Act for ``caller`` (verified by whoever passes it: the REST API's IAM authorizer)
+        or, when None, for the caller the request's token proves."""
         logger.append_keys(execution_id=request.execution_id, step_id=request.step, action=request.action)
         outcome: dict[str, Any] = {"execution_id": request.execution_id, "step": request.step}
         try:
-            caller = self.proofs.verify(request.caller_token)
-            execution = self._act(request, caller, context.aws_request_id)
+            caller = caller or self.proofs.verify(request.caller_token)
+            execution = self._act(request, caller, request_id)
         except BatonError as exc:  # not waiting, unknown step, bad token: tell the caller
             metrics.add_metric(name="OperationRefused", unit=MetricUnit.Count, value=1)
             logger.warning(f"{request.action} refused", extra={"error": str(exc)})

@@ -81,6 +81,16 @@ class MemoryStateStore:
         ordered = sorted(self.executions.values(), key=lambda e: (e.started_at or EPOCH, e.execution_id), reverse=True)
         return ordered[:limit]
 
+    def list_history(
+        self, since: datetime | None = None, workflow: str | None = None
+    ) -> list[tuple[ExecutionRecord, list[StepRecord]]]:
+        chosen = [
+            e for e in self.list_executions(len(self.executions))
+            if (since is None or (e.started_at is not None and e.started_at >= since))
+            and (workflow is None or e.workflow == workflow)
+        ]  # fmt: skip
+        return [(e, list(self.get_steps(e.execution_id).values())) for e in chosen]
+
     def get_steps(self, execution_id: str) -> dict[str, StepRecord]:
         return {key: record for (eid, key), record in self.steps.items() if eid == execution_id}
 

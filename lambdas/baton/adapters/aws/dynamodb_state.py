@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,8 @@ SLOT_PREFIX = "SLOT#"
 SLOT_SORT_KEY = "SLOT"
 _ROOM_FOR_HOLDER = "attribute_not_exists(#holders) OR size(#holders) < :limit OR contains(#holders, :id)"
 _EXPECT_VERSION = {"ConditionExpression": "#version = :expected", "ExpressionAttributeNames": {"#version": VERSION}}
+_HISTORY_READERS = 8
+"""Executions whose records are read at once when listing history (each one query)."""
 _EXPECT_ABSENT = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": PK}}
 
 
@@ -139,6 +142,37 @@ class DynamoDBStateStore:
             Limit=limit,
         )
         return [ExecutionRecord.from_data(self.codec.data(item)) for item in response.get("Items", [])]
+
+    def list_history(
+        self, since: datetime | None = None, workflow: str | None = None
+    ) -> list[tuple[ExecutionRecord, list[StepRecord]]]:
+        """Executions started since ``since`` with their steps.
+
+        The execution ids come from the sparse workflow index (a query for one workflow, a
+        filtered scan of the index otherwise); each execution's records are then one query,
+        run a few at a time.
+        """
+        request: dict[str, Any] = {"TableName": self.executions_table, "IndexName": names.WORKFLOW_INDEX_NAME}
+        conditions, values, attribute_names = [], {}, {}
+        if workflow is not None:
+            conditions.append("#workflow = :workflow")
+            values[":workflow"] = {"S": workflow}
+            attribute_names["#workflow"] = names.WORKFLOW_INDEX_PARTITION_KEY
+        if since is not None:
+            conditions.append("#started >= :since")
+            values[":since"] = {"S": since.isoformat()}
+            attribute_names["#started"] = names.WORKFLOW_INDEX_SORT_KEY
+        if values:
+            request.update(ExpressionAttributeNames=attribute_names, ExpressionAttributeValues=values)
+        operation = "query" if workflow is not None else "scan"
+        if conditions:
+            request["KeyConditionExpression" if workflow is not None else "FilterExpression"] = " AND ".join(conditions)
+        ids = [item[PK]["S"].removeprefix(EXECUTION_PREFIX) for item in self._pages(operation, **request)]
+        with ThreadPoolExecutor(max_workers=_HISTORY_READERS) as pool:
+            loaded = list(pool.map(self.load, ids))
+        history = [(execution, list(records.values())) for execution, records in loaded]
+        history.sort(key=lambda entry: (_started(entry[0]), entry[0].execution_id), reverse=True)
+        return history
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -283,6 +317,10 @@ class DynamoDBStateStore:
         paginator = self._dynamodb().get_paginator(operation)
         for page in paginator.paginate(**request):
             yield from page.get("Items", [])
+
+
+def _started(execution: ExecutionRecord) -> str:
+    return execution.started_at.isoformat() if execution.started_at else ""
 
 
 def _text(item: Mapping[str, Any], name: str) -> str:

@@ -147,6 +147,30 @@ class SqliteStateStore:
             ).fetchall()
         return [ExecutionRecord.from_data(json.loads(row[0])) for row in rows]
 
+    def list_history(
+        self, since: datetime | None = None, workflow: str | None = None
+    ) -> list[tuple[ExecutionRecord, list[StepRecord]]]:
+        """Executions started since ``since`` with their steps: two indexed reads in total."""
+        bound = _iso(since) or ""
+        with self._lock:
+            executions = self._db.execute(
+                "SELECT id, data FROM executions WHERE started_at >= ? ORDER BY started_at DESC, id DESC", (bound,)
+            ).fetchall()
+            rows = self._db.execute(
+                "SELECT s.execution_id, s.data FROM steps s JOIN executions e ON e.id = s.execution_id"
+                " WHERE e.started_at >= ?",
+                (bound,),
+            ).fetchall()
+        steps: dict[str, list[StepRecord]] = {}
+        for execution_id, data in rows:
+            steps.setdefault(execution_id, []).append(StepRecord.from_data(json.loads(data)))
+        history = []
+        for execution_id, data in executions:
+            record = ExecutionRecord.from_data(json.loads(data))
+            if workflow is None or record.workflow == workflow:
+                history.append((record, steps.get(execution_id, [])))
+        return history
+
     # -- steps ----------------------------------------------------------------------------
 
     def get_steps(self, execution_id: str) -> dict[str, StepRecord]:

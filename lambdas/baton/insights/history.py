@@ -1,0 +1,173 @@
+"""Recorded runs as the operating views read them: an execution, its records, its definition.
+
+Everything here reads the ``StateStore`` port only (``list_history``), so ``baton stats``,
+the HTML report and ``baton ui`` show the same figures for the laptop and for a stack.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from baton.engine.definition import Definition
+from baton.engine.records import CACHED, FAILED, KIND_ITEM, KIND_STEP, SKIPPED, ExecutionRecord, StepRecord
+from baton.errors import BatonError
+from baton.ports import StateStore
+
+RAN = frozenset({"succeeded", FAILED, "cancelled"})
+"""Statuses of a unit whose body ran (not restored from the cache, not skipped)."""
+_SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class HistoryError(BatonError):
+    """A history query that cannot be answered (a bad ``--since``)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded execution with its records and (when still stored) its definition."""
+
+    execution: ExecutionRecord
+    records: dict[str, StepRecord]
+    definition: Definition | None
+
+    @property
+    def workflow(self) -> str:
+        """The workflow's name."""
+        return self.execution.workflow
+
+    def steps(self) -> list[StepRecord]:
+        """The records of whole steps (not items, not compensations)."""
+        return [record for record in self.records.values() if record.kind == KIND_STEP]
+
+    def units(self) -> list[StepRecord]:
+        """The records that ran a body once per attempt: plain steps and ``for_each`` items."""
+        return [
+            record
+            for record in self.records.values()
+            if record.kind == KIND_ITEM or (record.kind == KIND_STEP and record.item_count is None)
+        ]
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``7d``, ``12h``, ``30m``, ``90s`` or ``2w`` before ``now``, or an ISO-8601 time."""
+    match = _SINCE.match(text)
+    if match:
+        return now - timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise HistoryError(f"--since {text!r}: expected a duration like 7d, 12h, 30m or an ISO-8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
+
+
+def load_runs(store: StateStore, since: datetime | None = None, workflow: str | None = None) -> list[Run]:
+    """Every execution started since ``since`` (of ``workflow``), newest first."""
+    with paused_garbage_collection():
+        history = store.list_history(since, workflow)
+    definitions: dict[str, Definition | None] = {}
+    runs = []
+    for execution, records in history:
+        digest = execution.definition_digest
+        if digest not in definitions:
+            definitions[digest] = _definition(store, digest)
+        runs.append(Run(execution, {record.key: record for record in records}, definitions[digest]))
+    return runs
+
+
+@contextmanager
+def paused_garbage_collection() -> Iterator[None]:
+    """No cyclic collection while tens of thousands of records are built: every one of them
+    survives, so the collector's passes would only cost time (a fifth of the read)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _definition(store: StateStore, digest: str) -> Definition | None:
+    data = store.get_definition(digest)
+    if data is None:
+        return None
+    try:
+        return Definition.from_data(data)
+    except (ValueError, KeyError, TypeError):
+        return None  # compiled by another format: figures from the records alone
+
+
+def seconds(record: StepRecord | ExecutionRecord) -> float | None:
+    """How long a record ran, start to end (retries and their delays included)."""
+    if record.started_at is None or record.finished_at is None:
+        return None
+    return max(0.0, (record.finished_at - record.started_at).total_seconds())
+
+
+def ran(record: StepRecord) -> bool:
+    """True when the unit's body ran (it was not cached or skipped)."""
+    return record.status in RAN and not record.cache_hit
+
+
+def restored(record: StepRecord) -> bool:
+    """True for a unit restored from the cache."""
+    return record.status == CACHED or record.cache_hit
+
+
+def skipped(record: StepRecord) -> bool:
+    """True for a unit that never ran."""
+    return record.status == SKIPPED
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """The ``fraction`` quantile with linear interpolation between closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens and dollars an agent step reported (zero for other steps)."""
+
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.tokens + other.tokens, self.cost_usd + other.cost_usd)
+
+
+def usage_of(record: StepRecord) -> Usage:
+    """The ``usage`` tokens and ``cost_usd`` in a record's outputs, when it has them."""
+    outputs = record.outputs
+    if not isinstance(outputs, Mapping):
+        return Usage()
+    tokens = 0
+    usage = outputs.get("usage")
+    if isinstance(usage, Mapping):
+        tokens = sum(int(v) for k, v in usage.items() if str(k).endswith("tokens") and _is_number(v))
+    cost = outputs.get("cost_usd", outputs.get("total_cost_usd"))
+    return Usage(tokens, float(cost) if _is_number(cost) else 0.0)
+
+
+def total_usage(records: Iterable[StepRecord]) -> Usage:
+    """The summed usage of ``records``."""
+    total = Usage()
+    for record in records:
+        total += usage_of(record)
+    return total
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
