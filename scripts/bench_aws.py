@@ -42,7 +42,7 @@ PRICES = {
     "dynamodb_read_unit": 0.125 / 1e6,
     "sqs_request": 0.40 / 1e6,
     "lambda_request": 0.20 / 1e6,
-    "lambda_gb_second": 0.0000166667,
+    "lambda_gb_second": 0.0000133334,  # arm64 (Graviton), the stack's default architecture
     "s3_put": 0.005 / 1e3,
     "s3_get": 0.0004 / 1e3,
     "eventbridge_event": 1.00 / 1e6,
