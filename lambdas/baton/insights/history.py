@@ -148,11 +148,15 @@ class Usage:
         return Usage(self.tokens + other.tokens, self.cost_usd + other.cost_usd)
 
 
+NO_USAGE = Usage()
+_USAGE_KEYS = frozenset({"usage", "cost_usd", "total_cost_usd"})
+
+
 def usage_of(record: StepRecord) -> Usage:
     """The ``usage`` tokens and ``cost_usd`` in a record's outputs, when it has them."""
     outputs = record.outputs
-    if not isinstance(outputs, Mapping):
-        return Usage()
+    if not isinstance(outputs, Mapping) or not _USAGE_KEYS.intersection(outputs):
+        return NO_USAGE
     tokens = 0
     usage = outputs.get("usage")
     if isinstance(usage, Mapping):
@@ -163,9 +167,11 @@ def usage_of(record: StepRecord) -> Usage:
 
 def total_usage(records: Iterable[StepRecord]) -> Usage:
     """The summed usage of ``records``."""
-    total = Usage()
+    total = NO_USAGE
     for record in records:
-        total += usage_of(record)
+        usage = usage_of(record)
+        if usage is not NO_USAGE:
+            total += usage
     return total
 
 
