@@ -155,3 +155,15 @@ def grant_approver(role: iam.IRole, resources: Resources) -> None:
     grants.definitions()
     grants.artifacts()
     grants.queue_and_bus()
+
+
+def grant_sweeper(role: iam.IRole, resources: Resources) -> None:
+    """Read running executions (the by-workflow index and each execution's records) and send
+    a message to the stalled ones; it writes no record."""
+    grants = Grants(role, resources)
+    table = resources.executions_table
+    grants.allow(TABLE_READ, [table.table_arn])
+    grants.allow(INDEX_READ, [f"{table.table_arn}/index/{names.WORKFLOW_INDEX_NAME}"])
+    grants.definitions()
+    grants.bucket(resources.artifacts_bucket, OBJECT_READ)
+    grants.allow(QUEUE_SEND, [resources.step_queue.queue_arn])

@@ -22,7 +22,7 @@ from baton import resource_names as names
 from infra.access import Resources, grant_approver, grant_starter
 from infra.bundling import lambda_code
 from infra.config import BatonStackProps
-from infra.functions import ARCHITECTURE, RUNTIME, depend_on_policy_only, powertools_environment
+from infra.functions import ARCHITECTURES, RUNTIME, depend_on_policy_only, powertools_environment
 from infra.nag import OBJECTS_REASON, XRAY_REASON
 
 if TYPE_CHECKING:
@@ -95,9 +95,9 @@ class Api(Construct):
             function_name=name,
             description="Baton: the REST API (start, list, show, logs, approve, cancel)",
             runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            architecture=ARCHITECTURES[props.architecture],
             handler="baton.handlers.api.handler",
-            code=lambda_code(with_aws_extra=props.powertools_layer_version is None),
+            code=lambda_code(with_aws_extra=props.powertools_layer_version is None, architecture=props.architecture),
             role=self.role,
             timeout=Duration.seconds(29),  # API Gateway's own integration limit
             memory_size=512,

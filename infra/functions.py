@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from aws_cdk import CfnElement, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -63,6 +65,10 @@ class FunctionSpec:
 REGISTRAR = FunctionSpec("registrar", "Validates and registers uploaded workflow definitions", 60, 256)
 STARTER = FunctionSpec("starter", "Starts workflow executions, once per request", 60, 256)
 APPROVER = FunctionSpec("approver", "Records answers to approval steps", 30, 256)
+SWEEPER = FunctionSpec("sweeper", "Restarts executions that nothing moves", 120, 256)
+SWEEP_EVERY = Duration.minutes(5)
+"""How often the sweeper looks; a stalled execution also waits out the sweeper's quiet
+period (two minutes) first."""
 
 
 def worker_spec(timeout_seconds: int, memory_mb: int = 1024) -> FunctionSpec:
@@ -103,6 +109,14 @@ class Functions(Construct):
         self.registrar = self._function(REGISTRAR)
         self.starter = self._function(STARTER)
         self.approver = self._function(APPROVER)
+        self.sweeper = self._function(SWEEPER)
+        events.Rule(
+            self,
+            "SweepSchedule",
+            description="Baton: look for stalled executions",
+            schedule=events.Schedule.rate(SWEEP_EVERY),
+            targets=[targets.LambdaFunction(self.sweeper, retry_attempts=0)],
+        )
         self.worker = self._function(
             worker_spec(props.worker_timeout_seconds, props.worker_memory_mb),
             reserved_concurrency=props.worker_reserved_concurrency,
@@ -125,7 +139,8 @@ class Functions(Construct):
     @property
     def all(self) -> dict[str, lambda_.Function]:
         """Every function, keyed by role."""
-        return {"registrar": self.registrar, "starter": self.starter, "worker": self.worker, "approver": self.approver}
+        return {"registrar": self.registrar, "starter": self.starter, "worker": self.worker,
+                "approver": self.approver, "sweeper": self.sweeper}  # fmt: skip
 
     def role_of(self, function: lambda_.Function) -> iam.Role:
         """The function's own execution role."""

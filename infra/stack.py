@@ -126,6 +126,7 @@ class BatonStack(Stack):
         access.grant_starter(functions.role_of(functions.starter), resources)
         access.grant_worker(functions.role_of(functions.worker), resources)
         access.grant_approver(functions.role_of(functions.approver), resources)
+        access.grant_sweeper(functions.role_of(functions.sweeper), resources)
         self.step_role = StepRole(
             self,
             "Steps",

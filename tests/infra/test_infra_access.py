@@ -69,9 +69,9 @@ def test_lambda_roles_carry_no_managed_policies(resources: dict[str, Any]) -> No
     # The function roles, the scheduler's and the steps'; API Gateway's account-wide logging
     # role is the one that carries (its documented) managed policy.
     lambda_roles = [role for role in roles if "apigateway" not in json.dumps(role["AssumeRolePolicyDocument"])]
-    assert len(lambda_roles) == 7  # five functions, the scheduler, the steps
-    assert [role.get("ManagedPolicyArns") for role in lambda_roles] == [None] * 7
-    assert len(roles) == 8
+    assert len(lambda_roles) == 8  # six functions, the scheduler, the steps
+    assert [role.get("ManagedPolicyArns") for role in lambda_roles] == [None] * 8
+    assert len(roles) == 9
 
 
 @pytest.mark.parametrize(

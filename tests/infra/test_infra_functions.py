@@ -16,7 +16,7 @@ from baton import resource_names as names
 from baton.adapters.aws.bootstrap import LEASE_SECONDS_ENV, WORKSPACE_ROOT_ENV
 from infra.application import BatonApp, build_app
 
-ROLES = ("registrar", "starter", "worker", "approver")
+ROLES = ("registrar", "starter", "worker", "approver", "sweeper")
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 
@@ -90,8 +90,9 @@ def test_function_gets_the_stack_names_and_powertools_settings(
         ("worker", {names.ENV_STEP_QUEUE_ARN, names.ENV_SCHEDULER_ROLE_ARN, names.ENV_SCHEDULE_GROUP}),
         ("starter", set()),
         ("approver", set()),
+        ("sweeper", set()),
     ],
-    ids=list(ROLES),
+    ids=["registrar", "worker", "starter", "approver", "sweeper"],
 )
 def test_only_the_functions_that_create_schedules_get_their_settings(
     resources: dict[str, Any], logical_ids: dict[str, str], role: str, extra: set[str]

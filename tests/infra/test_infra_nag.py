@@ -63,6 +63,7 @@ def test_acknowledgements_are_the_expected_ones_each_with_a_reason(
         ),
         "Baton/Functions/StarterRole/DefaultPolicy": sorted([xray, artifacts]),
         "Baton/Functions/ApproverRole/DefaultPolicy": sorted([xray, artifacts]),
+        "Baton/Functions/SweeperRole/DefaultPolicy": sorted([xray, artifacts]),
         "Baton/Api/Function": ["Annotation::AwsSolutions-L1"],
         "Baton/Api/FunctionRole/DefaultPolicy": sorted([xray, artifacts]),
         "Baton/Api/RestApi": sorted(f"Annotation::AwsSolutions-{rule}" for rule in ("APIG2", "APIG3", "COG4")),
@@ -77,7 +78,7 @@ def test_acknowledgements_are_the_expected_ones_each_with_a_reason(
     assert all(len(reason) >= 40 for reason in reasons), reasons
 
 
-FUNCTIONS = ("Registrar", "Starter", "Worker", "Approver")
+FUNCTIONS = ("Registrar", "Starter", "Worker", "Approver", "Sweeper")
 
 
 def test_a_finding_fails_synthesis(tmp_path: Path) -> None:

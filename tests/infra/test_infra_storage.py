@@ -114,7 +114,7 @@ def test_definitions_bucket_sends_events_to_eventbridge_without_a_custom_resourc
     assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
     # event_bridge_enabled=True would have added a notifications handler function.
     functions = {r["Properties"].get("Handler") for r in resources.values() if r["Type"] == "AWS::Lambda::Function"}
-    roles = ("registrar", "starter", "worker", "approver", "api")
+    roles = ("registrar", "starter", "worker", "approver", "sweeper", "api")
     assert functions == {f"baton.handlers.{role}.handler" for role in roles}
 
 
