@@ -31,3 +31,16 @@ def test_a_50_step_chain_costs_at_most_3_dynamodb_writes_per_step_and_1_sqs_send
     assert len(harness.invocations) == 1, "a linear chain should continue inline in one invocation"
     steps = harness.document(execution_id)["steps"]
     assert all(steps[f"s{i}"]["status"] == "succeeded" for i in range(STEPS))
+
+
+def test_a_50_step_chain_stores_no_log_and_publishes_no_step_event(harness: AwsHarness) -> None:
+    harness.upload("chain.yaml", chain(STEPS))
+    before = harness.meter.snapshot()
+
+    execution_id = harness.start("chain")
+    harness.drain(execution_id)
+
+    usage = harness.meter.snapshot().minus(before)
+    assert usage.calls[("s3", "PutObject")] == 0, "short logs live in the step records"
+    assert usage.events <= 2, "only the execution's start and end are published (step events are opt-in)"
+    assert usage.write_units <= 4.2 * STEPS, usage.by_operation()
