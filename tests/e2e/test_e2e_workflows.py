@@ -47,6 +47,16 @@ steps:
     needs: [explode]
     command: echo unreachable
 """
+FANS_OUT = """
+name: {name}
+steps:
+  - id: each
+    for_each: "range(6) | list"
+    command: echo "square=$(( BATON_ITEM_INDEX * BATON_ITEM_INDEX ))" >> "$BATON_OUTPUT"
+  - id: join
+    needs: [each]
+    command: echo "{{{{ steps.each.outputs | map(attribute='square') | join(',') }}}}"
+"""
 INVALID = """
 name: {name}
 steps:
@@ -140,3 +150,18 @@ def test_an_invalid_upload_is_rejected_with_its_position_and_never_registered(
     answer = stack.start(workflow_name, {})
     assert answer["status"] == "rejected"
     assert "no workflow named" in answer["error"]
+
+
+def test_a_fan_out_runs_its_items_on_the_workers_and_joins_once(
+    client: Callable[[str], Any], stack: DeployedStack, workflow_name: str
+) -> None:
+    assert upload(client, stack, f"{workflow_name}.yaml", FANS_OUT.format(name=workflow_name)).status == "registered"
+
+    start_by_event(client, stack, workflow_name, {})
+    execution = execution_of(stack, workflow_name)
+
+    assert execution.status == "succeeded", execution.error
+    steps = stack.engine().document(execution.execution_id)["steps"]
+    assert [item["status"] for item in steps["each"]["items"]] == ["succeeded"] * 6
+    assert steps["join"]["outputs"]["stdout"] == "0,1,4,9,16,25"
+    assert steps["join"]["attempts"] == 1
