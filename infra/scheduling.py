@@ -40,12 +40,19 @@ class Scheduling(Construct):
             ),
         )
 
-    def allow_targets(self, *, starter: lambda_.IFunction, step_queue: sqs.IQueue) -> None:
-        """Let schedules invoke the starter and send wake-ups to the step queue, and only that."""
+    def allow_targets(
+        self, *, starter: lambda_.IFunction, step_queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
+    ) -> None:
+        """Let schedules invoke the starter, send wake-ups to the step queue and firings they
+        could not deliver to the dead-letter queue, and only that."""
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[starter.function_arn])
         )
-        self.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[step_queue.queue_arn]))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[step_queue.queue_arn, dead_letter_queue.queue_arn]
+            )
+        )
 
     def allow_rules_to_start(self, starter: lambda_.Function) -> None:
         """Let the registrar's trigger rules invoke the starter without a permission per rule."""

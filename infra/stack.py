@@ -97,13 +97,18 @@ class BatonStack(Stack):
     def _wire_triggers(self) -> None:
         """The registrar creates rules and schedules that start workflows; the worker, wake-ups."""
         functions, scheduling = self.functions, self.scheduling
-        scheduling.allow_targets(starter=functions.starter, step_queue=self.queueing.step_queue)
+        scheduling.allow_targets(starter=functions.starter, step_queue=self.queueing.step_queue,
+                                 dead_letter_queue=self.queueing.failed_invocations_queue)  # fmt: skip
         scheduling.allow_rules_to_start(functions.starter)
         shared = {
             names.ENV_SCHEDULER_ROLE_ARN: scheduling.role.role_arn,
             names.ENV_SCHEDULE_GROUP: names.schedule_group_name(self.props.resource_prefix),
         }
-        for key, value in {**shared, names.ENV_STARTER_FUNCTION_ARN: functions.starter.function_arn}.items():
+        registrar_only = {
+            names.ENV_STARTER_FUNCTION_ARN: functions.starter.function_arn,
+            names.ENV_FAILED_INVOCATIONS_QUEUE_ARN: self.queueing.failed_invocations_queue.queue_arn,
+        }
+        for key, value in {**shared, **registrar_only}.items():
             functions.registrar.add_environment(key, value)
         for key, value in {**shared, names.ENV_STEP_QUEUE_ARN: self.queueing.step_queue.queue_arn}.items():
             functions.worker.add_environment(key, value)

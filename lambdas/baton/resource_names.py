@@ -218,6 +218,10 @@ STACK_SETTING_VARIABLES: Final = (
 )
 """Read with a default; the stack sets them on every function so that its settings apply."""
 
-OPTIONAL_WORKER_VARIABLES: Final = (ENV_STEP_ROLE_ARN, ENV_STEP_EVENTS)
-"""Set on the worker by the stack (the step role always, step events when switched on); the
-worker runs without them: steps get no credentials, and no per-step events are published."""
+ENV_FAILED_INVOCATIONS_QUEUE_ARN: Final = "BATON_FAILED_INVOCATIONS_QUEUE_ARN"
+"""Queue of start requests given up on: the dead-letter queue of the registrar's schedules."""
+
+OPTIONAL_FUNCTION_VARIABLES: Final = (ENV_STEP_ROLE_ARN, ENV_STEP_EVENTS, ENV_FAILED_INVOCATIONS_QUEUE_ARN)
+"""Set by the stack where they apply (the worker's step role always, step events when
+switched on; the registrar's failure queue); the functions run without them: steps get no
+credentials, no per-step events are published, schedules keep no dead letters."""

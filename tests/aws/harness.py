@@ -18,7 +18,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,16 +40,16 @@ CALLER_ARN = f"arn:aws:sts::{ACCOUNT}:user/moto"
 """Who moto's STS says the harness's (fake) credentials are."""
 
 
-def moto_sts(endpoint: str) -> Callable[[str], str]:
+def moto_sts(endpoint: str) -> Callable[[str, Mapping[str, str]], str]:
     """Fetch a presigned official-STS URL from moto instead. moto's server picks a backend
     from the credential scope of an ``Authorization`` header, not from a presigned query, so
     the query's own scope is repeated there (moto does not check signatures here)."""
 
-    def get(url: str) -> str:
+    def get(url: str, headers: Mapping[str, str]) -> str:
         query = urllib.parse.urlsplit(url).query
         scope = urllib.parse.parse_qs(query)["X-Amz-Credential"][0]
         authorization = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=presigned"
-        request = urllib.request.Request(f"{endpoint}/?{query}", headers={"Authorization": authorization})
+        request = urllib.request.Request(f"{endpoint}/?{query}", headers={**headers, "Authorization": authorization})
         with urllib.request.urlopen(request, timeout=10) as response:
             return str(response.read().decode())
 

@@ -40,6 +40,11 @@ def test_a_caller_token_is_accepted_once(harness: AwsHarness) -> None:
     assert harness.drain(execution_id).status == "succeeded"
 
 
+def test_tokens_signed_in_the_same_second_are_distinct(harness: AwsHarness) -> None:
+    first, second = presign(harness.sts), presign(harness.sts)
+    assert first.split("#")[0] != second.split("#")[0]
+
+
 @pytest.mark.parametrize(
     ("token", "error"),
     [
@@ -47,8 +52,12 @@ def test_a_caller_token_is_accepted_once(harness: AwsHarness) -> None:
         ("https://attacker.example/?Action=GetCallerIdentity&X-Amz-Signature=x", "not an STS endpoint"),
         ("https://sts.amazonaws.com/?Action=ListUsers&X-Amz-Signature=x", "not a signed GetCallerIdentity"),
         ("https://sts.amazonaws.com/?Action=GetCallerIdentity", "not a signed GetCallerIdentity"),
+        (
+            "https://sts.amazonaws.com/?Action=GetCallerIdentity&X-Amz-SignedHeaders=host&X-Amz-Signature=x#n",
+            "nonce is missing or not signed",
+        ),
     ],
-    ids=["missing", "other-host", "other-action", "unsigned"],
+    ids=["missing", "other-host", "other-action", "unsigned", "unsigned-nonce"],
 )
 def test_a_request_without_a_valid_token_changes_nothing(harness: AwsHarness, token: str | None, error: str) -> None:
     execution_id = waiting_release(harness)

@@ -13,6 +13,7 @@ from tests.aws.harness import AwsHarness
 from baton.adapters.aws.triggers import TriggerManager
 from baton.handlers.observability import lambda_entry_point
 from baton.handlers.registrar import RegistrarApp
+from baton.spec.loader import load_workflow_text
 
 NIGHTLY = """
 name: nightly
@@ -185,3 +186,25 @@ def test_a_step_longer_than_a_worker_can_give_is_refused(
     else:
         assert result["status"] == "rejected"
         assert error in result["errors"][0]
+
+
+def test_a_schedule_keeps_the_firings_it_cannot_deliver(harness: AwsHarness) -> None:
+    settings = harness.settings
+    dead_letters = f"arn:aws:sqs:us-east-1:123456789012:{settings.resource_prefix}-failed"
+    triggers = TriggerManager(
+        lambda: harness.plumbing("events"),
+        lambda: harness.plumbing("scheduler"),
+        resource_prefix=settings.resource_prefix,
+        starter_arn=settings.starter_function_arn,
+        scheduler_role_arn=settings.scheduler_role_arn,
+        schedule_group=settings.schedule_group,
+        dead_letter_arn=dead_letters,
+    )
+    app = RegistrarApp(harness.backend)
+    (spec,) = app.registrar.trigger_specs(load_workflow_text(NIGHTLY, "nightly.yaml"))
+
+    triggers.put("nightly", [spec])
+
+    target = harness.plumbing("scheduler").get_schedule(Name=spec.name, GroupName=settings.schedule_group)["Target"]
+    assert target["DeadLetterConfig"] == {"Arn": dead_letters}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 8

@@ -154,6 +154,7 @@ def deployment(enforcing_moto: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     (tmp_path / "probe.py").write_text(PROBE)
     env = {"TEST_DIR": str(tmp_path), "PYTHON": sys.executable, "AWS_ENDPOINT_URL": enforcing_moto,
+           "AWS_DEFAULT_REGION": REGION,
            "EXECUTIONS_TABLE": settings.executions_table}  # fmt: skip
     harness = AwsHarness(server, dataclasses.replace(settings, step_role_arn=role_arn), tmp_path, env=env)  # type: ignore[arg-type]
     return SimpleNamespace(harness=harness, worker=worker_identity, role_arn=role_arn, settings=settings)
@@ -178,7 +179,9 @@ def test_a_step_sees_no_engine_credentials_and_cannot_write_the_executions_table
     assert shell["write"] == "403 AccessDenied"
     # The aws step runs inside the worker process, next to the worker's keys: still denied.
     assert final.status == "failed"
-    assert "AccessDenied" in (steps["api"].get("error") or ""), steps["api"]
+    api_error = steps["api"].get("error") or ""
+    assert "AccessDenied" in api_error, steps["api"]
+    assert f"assumed-role/{deployment.settings.resource_prefix}-steps/baton-probe" in api_error
     forged = harness.backend.clients("dynamodb").get_item(
         TableName=deployment.settings.executions_table, Key={"pk": {"S": "EXEC#forged"}, "sk": {"S": "EXEC"}}
     )

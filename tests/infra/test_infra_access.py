@@ -176,8 +176,9 @@ def test_scheduler_role_is_for_this_account_and_only_starts_or_wakes(
     statements = _statements(policy_statements, logical_ids["scheduler_role"])
     assert sorted((s["Action"], str(s["Resource"])) for s in statements) == [
         ("lambda:InvokeFunction", str({"Fn::GetAtt": [logical_ids["starter"], "Arn"]})),
-        ("sqs:SendMessage", str({"Fn::GetAtt": [logical_ids["step_queue"], "Arn"]})),
-    ]
+        ("sqs:SendMessage", str([{"Fn::GetAtt": [logical_ids[queue], "Arn"]}
+                                 for queue in ("failed_invocations_queue", "step_queue")])),
+    ]  # fmt: skip
 
 
 def test_trigger_rules_may_invoke_the_starter(resources: dict[str, Any], logical_ids: dict[str, str]) -> None:

@@ -144,7 +144,7 @@ def test_every_variable_the_runtime_reads_is_one_a_function_gets_or_a_tunable() 
     read = runtime_variables()
     assert {names.ENV_EVENT_BUS, names.ENV_SCHEDULE_GROUP, names.ENV_POWERTOOLS_SERVICE_NAME} <= read, read
     declared = {*_variables(names.FUNCTION_ENVIRONMENT_VARIABLES), *names.STACK_SETTING_VARIABLES,
-                *names.OPTIONAL_WORKER_VARIABLES}  # fmt: skip
+                *names.OPTIONAL_FUNCTION_VARIABLES}  # fmt: skip
     assert read - declared - LEFT_AT_DEFAULT == set(), "declare it in baton.resource_names and set it in infra/"
 
 

@@ -7,7 +7,7 @@ write access to the tables."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -39,7 +39,7 @@ class Request(BaseModel):
 class ApproverApp:
     """Acts on executions for verified callers, on one backend."""
 
-    def __init__(self, backend: AwsBackend, *, get: Callable[[str], str] = fetch) -> None:
+    def __init__(self, backend: AwsBackend, *, get: Callable[[str, Mapping[str, str]], str] = fetch) -> None:
         self.backend = backend
         trusted = [backend.clients.endpoint_url or "", os.environ.get("AWS_ENDPOINT_URL_STS", ""),
                    os.environ.get("AWS_ENDPOINT_URL", "")]  # fmt: skip
@@ -84,7 +84,9 @@ class ApproverApp:
                              comment=request.comment, by=caller.arn)  # fmt: skip
 
 
-def make_handler(build: Callable[[], AwsBackend], *, get: Callable[[str], str] = fetch) -> LambdaHandler:
+def make_handler(
+    build: Callable[[], AwsBackend], *, get: Callable[[str, Mapping[str, str]], str] = fetch
+) -> LambdaHandler:
     """The Lambda entry point over the backend ``build`` makes (on first use)."""
     return lambda_entry_point(lambda: ApproverApp(build(), get=get))
 

@@ -32,6 +32,7 @@ class RegistrarApp:
             starter_arn=settings.starter_function_arn,
             scheduler_role_arn=settings.scheduler_role_arn,
             schedule_group=settings.schedule_group,
+            dead_letter_arn=settings.failed_invocations_queue_arn,
         )
         self.registrar = Registrar(lambda: backend.clients("s3"), backend.store, backend.registry,
                                    triggers, backend.publisher,

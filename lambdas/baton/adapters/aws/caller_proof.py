@@ -5,14 +5,17 @@ sends a ``GetCallerIdentity`` URL signed with the caller's own credentials (the 
 of IAM-authenticated Kubernetes and Vault logins); the approver calls it, and STS answers
 with the caller's ARN. The URL proves the identity, cannot be forged without the caller's
 keys, and is accepted once: its signature is recorded (conditionally, with a TTL) before
-the action is taken, so a replayed token is refused.
+the action is taken, so a replayed token is refused. A random nonce travels in a signed
+header (the URL's fragment carries it to the function), so two tokens signed in the same
+second still differ.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +27,7 @@ from baton import resource_names as names
 from baton.adapters.aws.clients import is_conflict
 from baton.errors import BatonError
 
+NONCE_HEADER = "x-baton-nonce"
 TOKEN_SECONDS = 300
 """How long a token may be presented after it was signed."""
 _OFFICIAL_HOST = re.compile(r"sts(-fips)?(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?")
@@ -45,13 +49,26 @@ class Caller:
 
 
 def presign(sts: Any, expires_seconds: int = TOKEN_SECONDS) -> str:
-    """A ``GetCallerIdentity`` URL signed with ``sts``'s credentials (the caller side)."""
-    return str(sts.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=expires_seconds))
+    """A ``GetCallerIdentity`` URL signed with ``sts``'s credentials, with its nonce as the
+    fragment (the caller side)."""
+    nonce = secrets.token_hex(16)
+
+    def add_nonce(request: Any, **_: Any) -> None:
+        request.headers[NONCE_HEADER] = nonce
+
+    event = "before-sign.sts.GetCallerIdentity"
+    sts.meta.events.register_first(event, add_nonce)
+    try:
+        url = sts.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=expires_seconds)
+    finally:
+        sts.meta.events.unregister(event, add_nonce)
+    return f"{url}#{nonce}"
 
 
-def fetch(url: str) -> str:
+def fetch(url: str, headers: Mapping[str, str]) -> str:
     """GET ``url`` (STS answers in XML); the default transport of :class:`ProofChecker`."""
-    with urllib.request.urlopen(url, timeout=10) as response:
+    request = urllib.request.Request(url, headers=dict(headers))
+    with urllib.request.urlopen(request, timeout=10) as response:
         return str(response.read().decode("utf-8", errors="replace"))
 
 
@@ -66,7 +83,7 @@ class ProofChecker:
         *,
         now: Callable[[], datetime],
         trusted_endpoints: Iterable[str] = (),
-        get: Callable[[str], str] = fetch,
+        get: Callable[[str, Mapping[str, str]], str] = fetch,
     ) -> None:
         self._dynamodb = dynamodb
         self.table = table
@@ -89,8 +106,10 @@ class ProofChecker:
             raise CallerProofError(f"caller token: {parts.netloc!r} is not an STS endpoint")
         if query.get("Action") != ["GetCallerIdentity"] or "X-Amz-Signature" not in query:
             raise CallerProofError("caller token: not a signed GetCallerIdentity request")
+        if not parts.fragment or NONCE_HEADER not in query.get("X-Amz-SignedHeaders", [""])[0].split(";"):
+            raise CallerProofError("caller token: its nonce is missing or not signed")
         try:
-            answer = self._get(token)
+            answer = self._get(parts._replace(fragment="").geturl(), {NONCE_HEADER: parts.fragment})
         except OSError as exc:
             raise CallerProofError(f"caller token refused by STS: {exc}") from exc
         found = _ARN.search(answer)

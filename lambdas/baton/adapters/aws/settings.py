@@ -39,6 +39,8 @@ class AwsSettings:
     """Role a workflow's steps act as; None: steps get no AWS credentials."""
     secrets_prefix: str | None = None
     """Name prefix of the deployment's secrets; None: the resource prefix."""
+    failed_invocations_queue_arn: str | None = None
+    """Dead-letter queue of trigger schedules (start requests Scheduler could not deliver)."""
     worker_timeout_seconds: int = 900
     """The worker function's timeout (what a step run inline must fit in)."""
     step_events: bool = False
@@ -75,6 +77,7 @@ class AwsSettings:
             retention_days=int(retention),
             step_role_arn=environ.get(names.ENV_STEP_ROLE_ARN) or None,
             secrets_prefix=environ.get(names.ENV_SECRETS_PREFIX) or None,
+            failed_invocations_queue_arn=environ.get(names.ENV_FAILED_INVOCATIONS_QUEUE_ARN) or None,
             worker_timeout_seconds=_whole(environ, names.ENV_WORKER_TIMEOUT, 900),
             step_events=environ.get(names.ENV_STEP_EVENTS, "").strip().lower() in ("1", "true", "yes"),
         )

@@ -82,8 +82,10 @@ class TriggerManager:
         starter_arn: str | None,
         scheduler_role_arn: str | None,
         schedule_group: str | None = None,
+        dead_letter_arn: str | None = None,
     ) -> None:
         self._events = events
+        self.dead_letter_arn = dead_letter_arn
         self._scheduler = scheduler
         self.resource_prefix = resource_prefix
         self.starter_arn = starter_arn
@@ -146,6 +148,13 @@ class TriggerManager:
                       "InputTransformer": {"InputPathsMap": {}, "InputTemplate": template}}],
         )  # fmt: skip
 
+    def _dead_letters(self) -> dict[str, Any]:
+        """A firing Scheduler cannot deliver after its retries is kept, not dropped."""
+        if not self.dead_letter_arn:
+            return {}
+        return {"DeadLetterConfig": {"Arn": self.dead_letter_arn},
+                "RetryPolicy": {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 8}}  # fmt: skip
+
     def _put_schedule(self, workflow: str, spec: TriggerSpec) -> None:
         payload = {
             TRIGGER_KEY: self._envelope(workflow, spec),
@@ -159,7 +168,12 @@ class TriggerManager:
             "ScheduleExpressionTimezone": spec.timezone or "UTC",
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "State": "ENABLED",
-            "Target": {"Arn": self.starter_arn, "RoleArn": self.scheduler_role_arn or "", "Input": json.dumps(payload)},
+            "Target": {
+                "Arn": self.starter_arn,
+                "RoleArn": self.scheduler_role_arn or "",
+                "Input": json.dumps(payload),
+                **self._dead_letters(),
+            },
         }
         try:
             self._scheduler().create_schedule(**request)
