@@ -37,8 +37,11 @@ In ``$(( ))``, ``(( ))``, ``$[ ]``, array subscripts, ``${x:offset:length}``, op
 ``[[ a -eq b ]]`` and ``let``, bash evaluates a variable's *value* as an arithmetic
 expression, and ``a[$(cmd)]`` there runs ``cmd``. A value in those positions must therefore
 match ``-?[0-9]+``; anything else is refused when the command is rendered. For the same
-reason templates may not name variables for ``declare``, ``read``, ``printf -v``, ``unset``
-or ``test -v``, nor be arguments of ``eval`` and ``trap`` (see :mod:`baton.expr.shell_commands`).
+reason templates may not name variables for ``declare``, ``read``, ``printf -v``, ``wait -p``,
+``unset`` or ``test -v``, nor be arguments of ``eval``, ``trap``, ``alias``, ``mapfile -C`` or
+``bash -c``, nor values of ``PS4`` and other prompt variables; a value assigned to a variable
+declared ``-i`` must be an integer; the key of an associative array declared at the top of the
+script is a plain string (see :mod:`baton.expr.shell_commands`).
 What the script itself later does with ``$BATON_T_0`` (``eval``, ``ssh host "$v"``,
 ``bash -c``) is the script author's responsibility, as with any environment variable.
 
