@@ -51,7 +51,8 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     timeout = invocation.timeout_seconds or 60
     config = Config(connect_timeout=min(timeout, 10), read_timeout=timeout, retries={"mode": "standard"})
     try:
-        client = boto3.session.Session().client(service, region_name=prepared["region"] or default_region(), config=config)
+        region = prepared["region"] or default_region()
+        client = boto3.session.Session().client(service, region_name=region, config=config)
     except BotoCoreError as exc:
         raise StepFailedError(f"aws: cannot make a {service!r} client: {exc}", retryable=False) from exc
     call = getattr(client, action, None) if not action.startswith("_") else None
