@@ -145,7 +145,12 @@ def shell_references(command: str) -> list[Reference]:
     """The references of every template in a command (``ExpressionEngine.references`` cannot
     read a whole command, whose ``${#x}`` Jinja would take for a comment)."""
     engine = _default_engine()
-    found = [ref for slot in scan_command(command).slots for ref in engine.references(slot.source, bare=False)]
+    found: list[Reference] = []
+    for slot in scan_command(command).slots:
+        try:
+            found += engine.references(slot.source, bare=False)
+        except ExpressionError:
+            continue  # a template that does not parse is reported on its own; check the others
     return list(dict.fromkeys(found))
 
 
