@@ -105,9 +105,11 @@ class LiveProgress:
 
 def status_text(document: Mapping[str, Any]) -> str:
     """``baton status`` without ``--json``."""
+    took = _took(document)
     lines = [
         f"execution {document['execution_id']}  workflow {document['workflow']}  status {document['status']}",
-        f"started {document['started_at']}  finished {document['finished_at'] or '-'}",
+        f"started {document['started_at']}  finished {document['finished_at'] or '-'}"
+        + (f"  took {took}" if took else ""),
     ]
     if document["error"]:
         lines.append(f"error: {document['error']}")
@@ -115,14 +117,26 @@ def status_text(document: Mapping[str, Any]) -> str:
         cache = " (cache hit)" if step["cache_hit"] else ""
         error = f"  {step['error'].splitlines()[0][:120]}" if step["error"] else ""
         symbol = SYMBOLS.get(step["status"], "?")
-        lines.append(f"  {symbol} {step_id:<28} {step['status']:<11} attempts {step['attempts']}{cache}{error}")
+        took = _took(step)
+        lines.append(
+            f"  {symbol} {step_id:<28} {step['status']:<11} attempts {step['attempts']} {took:>8}{cache}{error}"
+        )
         for index, item in enumerate(step["items"] or []):
             item_error = f"  {item['error'].splitlines()[0][:100]}" if item["error"] else ""
-            lines.append(f"      [{index}] {item['status']:<11} attempts {item['attempts']}{item_error}")
+            attempts = f"attempts {item['attempts']} {_took(item):>8}"
+            lines.append(f"      [{index}] {item['status']:<11} {attempts}{item_error}")
     if document["outputs"]:
         lines.append("outputs:")
         lines += [f"  {name}: {value}" for name, value in document["outputs"].items()]
     return "\n".join(lines)
+
+
+def _took(view: Mapping[str, Any]) -> str:
+    """How long a finished execution, step or item took ("" when it has not run or ended)."""
+    started, finished = view.get("started_at"), view.get("finished_at")
+    if not started or not finished:
+        return ""
+    return _seconds(datetime.fromisoformat(started), datetime.fromisoformat(finished))
 
 
 def list_text(executions: list[ExecutionRecord]) -> str:

@@ -42,12 +42,59 @@ Stack = Annotated[
 ]
 
 
-def _engine(state_dir: Path | None, stack: str | None = None) -> Engine:
+def _engine(state_dir: Path | None, stack: str | None = None, *, read_only: bool = False) -> Engine:
+    """The local engine; ``read_only`` commands never create a state dir that is not there."""
     if stack is not None:
         _fail(f"--stack {stack}: the AWS backend is not part of this build yet; drop --stack to use the local state")
     from baton.bootstrap import local_engine, state_dir_from
 
-    return local_engine(state_dir_from(state_dir))
+    directory = state_dir_from(state_dir)
+    if read_only and not directory.exists():
+        raise _NoState(directory)
+    return local_engine(directory)
+
+
+class _NoState(Exception):
+    """A read-only command found no state dir: nothing has run here."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(f"no state in {directory} (run a workflow here first, or pass --state-dir)")
+
+
+def _execution_id(engine: Engine, given: str) -> str:
+    """``given`` as a full execution id: ``latest``, a full id, or a unique prefix or suffix."""
+    from baton.errors import ExecutionNotFoundError
+
+    if given == "latest":
+        newest = engine.list_executions(1)
+        if not newest:
+            _fail("no executions yet, so no 'latest'")
+        return newest[0].execution_id
+    try:
+        return engine.ports.store.get_execution(given).execution_id
+    except ExecutionNotFoundError:
+        pass
+    matches = [
+        e.execution_id
+        for e in engine.list_executions(_ID_SEARCH_LIMIT)
+        if e.execution_id.startswith(given) or e.execution_id.endswith(given)
+    ]
+    if len(matches) > 1:
+        _fail(f"execution id {given!r} is ambiguous: {', '.join(matches[:5])}")
+    return matches[0] if matches else given  # an unknown id: the command reports it
+
+
+_ID_SEARCH_LIMIT = 10_000
+
+
+def _existing(state_dir: Path | None, stack: str | None, given: str) -> tuple[Engine, str]:
+    """The engine over an existing state dir, and ``given`` resolved to a full execution id."""
+    try:
+        engine = _engine(state_dir, stack, read_only=True)
+    except _NoState as exc:
+        _fail(f"no execution {given!r}: {exc}")
+        raise  # pragma: no cover - _fail exits
+    return engine, _execution_id(engine, given)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -165,7 +212,7 @@ def resume(
     """Continue a failed or stopped execution, reusing the outputs of steps that succeeded."""
     from baton.engine.inputs import parse_pairs
 
-    engine = _engine(state_dir, stack)
+    engine, execution_id = _existing(state_dir, stack, execution_id)
 
     def restart() -> ExecutionRecord:
         pairs = parse_pairs(inputs or [])
@@ -181,8 +228,8 @@ def status(
     state_dir: StateDir = None,
     stack: Stack = None,
 ) -> None:
-    """Show an execution and its steps."""
-    engine = _engine(state_dir, stack)
+    """Show an execution and its steps (EXEC_ID may be a unique prefix or suffix, or latest)."""
+    engine, execution_id = _existing(state_dir, stack, execution_id)
     document = _guarded(lambda: engine.document(execution_id))
     if as_json:
         typer.echo(json.dumps(document, indent=2))
@@ -199,7 +246,11 @@ def list_executions(
     stack: Stack = None,
 ) -> None:
     """List recent executions, newest first."""
-    engine = _engine(state_dir, stack)
+    try:
+        engine = _engine(state_dir, stack, read_only=True)
+    except _NoState:
+        typer.echo("[]" if as_json else "no executions yet")
+        return
     executions = engine.list_executions(limit)
     if as_json:
         from baton.engine.views import iso
@@ -226,9 +277,12 @@ def logs(
     state_dir: StateDir = None,
     stack: Stack = None,
 ) -> None:
-    """Print the stdout and stderr each step attempt left."""
-    engine = _engine(state_dir, stack)
-    entries = _guarded(lambda: engine.logs(execution_id, step))
+    """Print the stdout and stderr each step attempt left, in the order the steps ran."""
+    engine, execution_id = _existing(state_dir, stack, execution_id)
+    document = _guarded(lambda: engine.document(execution_id))
+    if step is not None and step not in document["steps"]:
+        _fail(f"execution {execution_id} has no step {step!r} (steps: {', '.join(document['steps'])})")
+    entries = in_run_order(_guarded(lambda: engine.logs(execution_id, step)), document)
     if not entries:
         typer.echo("no logs" + (f" for step {step}" if step else ""), err=True)
         return
@@ -237,6 +291,22 @@ def logs(
             continue
         typer.echo(f"==> {entry.step_key} (attempt {entry.attempt}) {entry.stream} <==")
         typer.echo(entry.text, nl=not entry.text.endswith("\n"))
+
+
+def in_run_order(entries: list[Any], document: dict[str, Any]) -> list[Any]:
+    """Log entries ordered as the units ran (by start time), then attempt, stdout first."""
+    started: dict[str, str] = {}
+    for step_id, step in document["steps"].items():
+        started[step_id] = step["started_at"] or "~"  # '~' sorts after any ISO time
+        for index, item in enumerate(step["items"] or []):
+            started[f"{step_id}[{index}]"] = item.get("started_at") or started[step_id]
+
+    def key(entry: Any) -> tuple[str, int, int, str]:
+        base = entry.step_key.split("[", 1)[0]
+        when = started.get(entry.step_key) or started.get(base, "~")
+        return (when, entry.attempt, 0 if entry.stream == "stdout" else 1, entry.step_key)
+
+    return sorted(entries, key=key)
 
 
 def approve(
@@ -256,7 +326,7 @@ def approve(
     """Answer an approval step, then carry the execution on from there."""
     import getpass
 
-    engine = _engine(state_dir, stack)
+    engine, execution_id = _existing(state_dir, stack, execution_id)
     _guarded(lambda: engine.answer(execution_id, step, approve=not reject, comment=comment, by=getpass.getuser()))
     _drive(engine, execution_id, as_json)
 
@@ -267,7 +337,7 @@ def cancel(
     stack: Stack = None,
 ) -> None:
     """Cancel an execution: running steps are stopped, its finally steps still run."""
-    engine = _engine(state_dir, stack)
+    engine, execution_id = _existing(state_dir, stack, execution_id)
     _guarded(lambda: engine.cancel(execution_id))
     observer, display = _observer(False)
     with display:
