@@ -1,4 +1,4 @@
-"""Views of the records: the execution record of WORKFLOW-SPEC section 4 and the expression
+"""Views of the records: the execution record and the expression
 context steps are rendered against. Both show a step the same way."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def execution_document(
     records: Mapping[str, StepRecord],
     resolve: Resolver,
 ) -> dict[str, Any]:
-    """The execution record of WORKFLOW-SPEC section 4 (``baton run --json``)."""
+    """The execution record (as `baton run --json` prints it) (``baton run --json``)."""
     return {
         "execution_id": execution.execution_id,
         "workflow": execution.workflow,
