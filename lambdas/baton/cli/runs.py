@@ -47,11 +47,16 @@ def _engine(state_dir: Path | None, stack: str | None = None, *, read_only: bool
     if stack is not None:
         _fail(f"--stack {stack}: the AWS backend is not part of this build yet; drop --stack to use the local state")
     from baton.bootstrap import local_engine, state_dir_from
+    from baton.errors import BatonError
 
     directory = state_dir_from(state_dir)
     if read_only and not directory.exists():
         raise _NoState(directory)
-    return local_engine(directory)
+    try:
+        return local_engine(directory)
+    except BatonError as exc:  # a damaged or empty state file
+        _fail(str(exc))
+        raise  # pragma: no cover - _fail exits
 
 
 class _NoState(Exception):
@@ -94,7 +99,7 @@ def _existing(state_dir: Path | None, stack: str | None, given: str) -> tuple[En
     except _NoState as exc:
         _fail(f"no execution {given!r}: {exc}")
         raise  # pragma: no cover - _fail exits
-    return engine, _execution_id(engine, given)
+    return engine, _guarded(lambda: _execution_id(engine, given))
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -129,10 +134,15 @@ def _observer(as_json: bool) -> tuple[Observer | None, AbstractContextManager[An
 
 def _drive(engine: Engine, execution_id: str, as_json: bool) -> None:
     """Run an execution to its end (or to an approval), show it, and exit with its code."""
+    from baton.errors import StateStoreError
+
     observer, display = _observer(as_json)
     try:
         with display:
             execution = engine.drive(execution_id, observer)
+    except StateStoreError as exc:
+        _fail(f"{exc} (execution {execution_id})")
+        raise  # pragma: no cover - _fail exits
     except KeyboardInterrupt:
         typer.echo(f"\ninterrupted; continue with: baton resume {execution_id}", err=True)
         raise typer.Exit(130) from None
@@ -251,7 +261,7 @@ def list_executions(
     except _NoState:
         typer.echo("[]" if as_json else "no executions yet")
         return
-    executions = engine.list_executions(limit)
+    executions = _guarded(lambda: engine.list_executions(limit))
     if as_json:
         from baton.engine.views import iso
 
