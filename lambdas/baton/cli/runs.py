@@ -92,6 +92,28 @@ def _execution_id(engine: Engine, given: str) -> str:
 _ID_SEARCH_LIMIT = 10_000
 
 
+def _missing_secrets(engine: Engine, execution_id: str) -> str | None:
+    """Why the execution's secrets cannot be resolved in this shell, or None when they can."""
+    from baton.errors import SecretError
+
+    definition = _guarded(lambda: engine.definition_of(engine.ports.store.get_execution(execution_id)))
+    try:
+        engine.resolve_secrets(definition)
+    except SecretError as exc:
+        return str(exc)
+    return None
+
+
+def _carry_on(engine: Engine, execution_id: str, as_json: bool, done: str) -> None:
+    """Drive the execution on after an answer or a cancel, if this shell has its secrets."""
+    missing = _missing_secrets(engine, execution_id)
+    if missing is not None:
+        # The answer is recorded; only running the next steps needs the secrets.
+        typer.echo(f"{done}; the next steps need the secrets ({missing}); continue with: baton resume {execution_id}")
+        raise typer.Exit(EXIT_OK)
+    _drive(engine, execution_id, as_json)
+
+
 def _existing(state_dir: Path | None, stack: str | None, given: str) -> tuple[Engine, str]:
     """The engine over an existing state dir, and ``given`` resolved to a full execution id."""
     try:
@@ -224,6 +246,10 @@ def resume(
 
     engine, execution_id = _existing(state_dir, stack, execution_id)
 
+    missing = _missing_secrets(engine, execution_id)
+    if missing is not None:  # before anything changes: resuming would run steps without them
+        _fail(f"cannot resume {execution_id}: {missing}")
+
     def restart() -> ExecutionRecord:
         pairs = parse_pairs(inputs or [])
         return engine.resume(execution_id, from_step=from_step, inputs=pairs, text_inputs=frozenset(pairs))
@@ -338,7 +364,7 @@ def approve(
 
     engine, execution_id = _existing(state_dir, stack, execution_id)
     _guarded(lambda: engine.answer(execution_id, step, approve=not reject, comment=comment, by=getpass.getuser()))
-    _drive(engine, execution_id, as_json)
+    _carry_on(engine, execution_id, as_json, f"{'rejected' if reject else 'approved'} {step}")
 
 
 def cancel(
@@ -349,6 +375,13 @@ def cancel(
     """Cancel an execution: running steps are stopped, its finally steps still run."""
     engine, execution_id = _existing(state_dir, stack, execution_id)
     _guarded(lambda: engine.cancel(execution_id))
+    missing = _missing_secrets(engine, execution_id)
+    if missing is not None:
+        typer.echo(
+            f"cancel recorded; its finally steps need the secrets ({missing}); "
+            f"run them with: baton resume {execution_id}"
+        )
+        raise typer.Exit(EXIT_OK)
     observer, display = _observer(False)
     with display:
         execution = engine.drive(execution_id, observer)
