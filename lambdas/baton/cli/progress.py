@@ -103,8 +103,10 @@ class LiveProgress:
         """Nothing extra."""
 
 
-def status_text(document: Mapping[str, Any]) -> str:
-    """``baton status`` without ``--json``."""
+def status_text(document: Mapping[str, Any], expired: Mapping[str, str] | None = None) -> str:
+    """``baton status`` without ``--json``; ``expired``: waiting approvals past their deadline
+    (key -> when), shown as expired: the next ``approve`` or ``resume`` records the timeout."""
+    expired = expired or {}
     took = _took(document)
     lines = [
         f"execution {document['execution_id']}  workflow {document['workflow']}  status {document['status']}",
@@ -118,9 +120,10 @@ def status_text(document: Mapping[str, Any]) -> str:
         error = f"  {step['error'].splitlines()[0][:120]}" if step["error"] else ""
         symbol = SYMBOLS.get(step["status"], "?")
         took = _took(step)
-        lines.append(
-            f"  {symbol} {step_id:<28} {step['status']:<11} attempts {step['attempts']} {took:>8}{cache}{error}"
-        )
+        state = "expired" if step_id in expired else step["status"]
+        if step_id in expired:
+            error = f"  no answer before {expired[step_id]}; approve/resume records the timeout"
+        lines.append(f"  {symbol} {step_id:<28} {state:<11} attempts {step['attempts']} {took:>8}{cache}{error}")
         for index, item in enumerate(step["items"] or []):
             item_error = f"  {item['error'].splitlines()[0][:100]}" if item["error"] else ""
             attempts = f"attempts {item['attempts']} {_took(item):>8}"

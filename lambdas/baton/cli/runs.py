@@ -114,6 +114,19 @@ def _carry_on(engine: Engine, execution_id: str, as_json: bool, done: str) -> No
     _drive(engine, execution_id, as_json)
 
 
+def _expired_approvals(engine: Engine, execution_id: str) -> dict[str, str]:
+    """Waiting approvals past their deadline: key -> when it passed (ISO)."""
+    from baton.engine.views import iso
+
+    now = engine.ports.clock.now()
+    records = _guarded(lambda: engine.ports.store.get_steps(execution_id))
+    return {
+        key: str(iso(record.wake_at))
+        for key, record in records.items()
+        if record.status == "waiting" and record.wake_at is not None and record.wake_at <= now
+    }
+
+
 def _existing(state_dir: Path | None, stack: str | None, given: str) -> tuple[Engine, str]:
     """The engine over an existing state dir, and ``given`` resolved to a full execution id."""
     try:
@@ -272,7 +285,7 @@ def status(
     else:
         from baton.cli.progress import status_text
 
-        typer.echo(status_text(document))
+        typer.echo(status_text(document, expired=_expired_approvals(engine, execution_id)))
 
 
 def list_executions(
@@ -363,6 +376,12 @@ def approve(
     import getpass
 
     engine, execution_id = _existing(state_dir, stack, execution_id)
+    expired = _expired_approvals(engine, execution_id).get(step)
+    if expired is not None:
+        # Past its deadline the approval has timed out, answered or not: drive the execution
+        # so the timeout is recorded, and refuse the answer.
+        typer.echo(f"error: approval {step} expired at {expired}; the answer was not recorded", err=True)
+        _drive(engine, execution_id, as_json)
     _guarded(lambda: engine.answer(execution_id, step, approve=not reject, comment=comment, by=getpass.getuser()))
     _carry_on(engine, execution_id, as_json, f"{'rejected' if reject else 'approved'} {step}")
 
