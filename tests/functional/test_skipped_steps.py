@@ -49,3 +49,19 @@ def test_skipped_items_are_left_out_of_the_outputs(tmp_path: Path) -> None:
     assert record["status"] == "succeeded", record
     assert [item["status"] for item in record["steps"]["each"]["items"]] == ["succeeded", "skipped", "succeeded"]
     assert record["steps"]["after"]["outputs"]["stdout"].strip() == "values 1,3"
+
+
+def test_validate_warns_where_a_template_reads_a_step_that_may_be_skipped(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    workspace.write("w.yaml", SKIPPED_STEP)
+    workspace.write(
+        "guarded.yaml", SKIPPED_STEP.replace("  - id: after\n", "  - id: after\n    when: maybe.status != 'skipped'\n")
+    )
+
+    warned = workspace.baton("validate", "w.yaml")
+    guarded = workspace.baton("validate", "guarded.yaml")
+
+    assert warned.returncode == 0
+    assert "warning: step 'after' reads the outputs of 'maybe', which may be skipped" in warned.stderr
+    assert guarded.returncode == 0
+    assert "warning" not in guarded.stderr

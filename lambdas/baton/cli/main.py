@@ -76,6 +76,10 @@ def validate(
             count = len(exc.diagnostics)
             typer.echo(f"{path}: {count} error{'s' if count != 1 else ''}", err=True)
             continue
+        from baton.spec.warnings import skipped_output_warnings
+
+        for warning in skipped_output_warnings(workflow):
+            typer.echo(f"{path}: warning: {warning}", err=True)
         if not quiet:
             typer.echo(f"{path}: ok ({workflow.name}, {len(workflow.all_steps())} steps)")
     raise typer.Exit(EXIT_USAGE if failed else EXIT_OK)
