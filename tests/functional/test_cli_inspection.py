@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,20 @@ def test_short_help_option(workspace: Workspace, args: list[str]) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+
+
+def test_logs_follow_prints_output_while_the_step_runs(workspace: Workspace) -> None:
+    workspace.write("w.yaml", "name: w\nsteps:\n  - id: slow\n    command: echo one; sleep 2; echo two\n")
+    run = workspace.start("run", "w.yaml")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (workspace.state_dir / "state.db").exists():
+            time.sleep(0.1)
+        time.sleep(0.5)
+        follow = workspace.start("logs", "latest", "--follow")
+        out, _ = follow.communicate(timeout=30)
+    finally:
+        run.communicate(timeout=30)
+
+    assert follow.returncode == 0
+    assert out.index("one") < out.index("two"), out

@@ -323,6 +323,9 @@ def logs(
     step: Annotated[
         str | None, typer.Option("--step", help="Only this step (with its items).", show_default=False)
     ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new output until the execution stops running.")
+    ] = False,
     state_dir: StateDir = None,
     stack: Stack = None,
 ) -> None:
@@ -331,6 +334,11 @@ def logs(
     document = _guarded(lambda: engine.document(execution_id))
     if step is not None and step not in document["steps"]:
         _fail(f"execution {execution_id} has no step {step!r} (steps: {', '.join(document['steps'])})")
+    if follow:
+        from baton.cli.follow import follow_logs
+
+        follow_logs(engine, execution_id, step)
+        return
     entries = in_run_order(_guarded(lambda: engine.logs(execution_id, step)), document)
     if not entries:
         typer.echo("no logs" + (f" for step {step}" if step else ""), err=True)
