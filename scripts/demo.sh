@@ -7,8 +7,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BATON="$ROOT/.venv/bin/baton"
 PYTHON="$ROOT/.venv/bin/python"
+# The workspace is kept: the runs print paths inside it (the report), which must still exist.
 WORKSPACE="$(mktemp -d "${TMPDIR:-/tmp}/baton-demo.XXXXXX")"
-trap 'rm -rf "$WORKSPACE"' EXIT
 export BATON_STATE_DIR="$WORKSPACE/.baton"
 export PATH="$ROOT/.venv/bin:$PATH"
 cd "$WORKSPACE"
@@ -48,3 +48,5 @@ items = records[1]["steps"]["translate"]["items"]
 print(f"fan-out: {len(items)} items; outputs: {records[1]['outputs']}")
 PY
 echo "wall time: first run ${first_time}s, second run ${second_time}s"
+echo "report: $WORKSPACE/out/report.txt"
+echo "the demo's workspace and state are kept in $WORKSPACE; remove it with: rm -rf $WORKSPACE"

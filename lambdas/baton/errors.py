@@ -82,3 +82,12 @@ class ResumeError(BatonError):
 
 class UnsupportedStepTypeError(BatonError):
     """A workflow uses a step type the chosen backend cannot run (yet); nothing was run."""
+
+
+class StateStoreError(BatonError):
+    """The state store cannot be read or written (a damaged or empty file, a full disk).
+
+    The message names the file and what to do; nothing already recorded is changed.
+    """
+
+    retryable = False

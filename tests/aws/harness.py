@@ -183,7 +183,7 @@ class AwsHarness:
         return self.backend.store.get_execution(execution_id)
 
     def document(self, execution_id: str) -> dict[str, Any]:
-        """The execution record of WORKFLOW-SPEC section 4."""
+        """The execution record (as `baton run --json` prints it)."""
         return self.backend.engine("inspect").document(execution_id)
 
     # -- the event source mapping ---------------------------------------------------------

@@ -69,3 +69,12 @@ def test_the_caching_example_misses_when_its_input_file_changes(tmp_path: Path) 
     third = workspace.run_json("run", str(WORKFLOWS / "caching.yaml"))
     assert [r["steps"]["build"]["cache_hit"] for r in (first, second, third)] == [False, True, False]
     assert third["steps"]["use"]["outputs"]["stdout"] == "VERSION 2"
+
+
+def test_retries_example_is_repeatable(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+
+    runs = [workspace.run_json("run", str(WORKFLOWS / "retries-and-timeouts.yaml")) for _ in range(2)]
+
+    assert [run["steps"]["flaky"]["attempts"] for run in runs] == [3, 3]
+    assert not (tmp_path / ".scratch").exists()

@@ -24,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -76,8 +77,9 @@ def validate(
             typer.echo(f"{path}: {count} error{'s' if count != 1 else ''}", err=True)
             continue
         from baton.spec.outputs import output_warnings
+        from baton.spec.warnings import skipped_output_warnings
 
-        for warning in output_warnings(workflow):
+        for warning in [*output_warnings(workflow), *skipped_output_warnings(workflow)]:
             typer.echo(f"{path}: warning: {warning}", err=True)
         if not quiet:
             typer.echo(f"{path}: ok ({workflow.name}, {len(workflow.all_steps())} steps)")

@@ -43,12 +43,99 @@ Stack = Annotated[
 ]
 
 
-def _engine(state_dir: Path | None, stack: str | None = None) -> Engine:
+def _engine(state_dir: Path | None, stack: str | None = None, *, read_only: bool = False) -> Engine:
+    """The local engine; ``read_only`` commands never create a state dir that is not there."""
     if stack is not None:
         _fail(f"--stack {stack}: the AWS backend is not part of this build yet; drop --stack to use the local state")
     from baton.bootstrap import local_engine, state_dir_from
+    from baton.errors import BatonError
 
-    return local_engine(state_dir_from(state_dir))
+    directory = state_dir_from(state_dir)
+    if read_only and not directory.exists():
+        raise _NoState(directory)
+    try:
+        return local_engine(directory)
+    except BatonError as exc:  # a damaged or empty state file
+        _fail(str(exc))
+        raise  # pragma: no cover - _fail exits
+
+
+class _NoState(Exception):
+    """A read-only command found no state dir: nothing has run here."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(f"no state in {directory} (run a workflow here first, or pass --state-dir)")
+
+
+def _execution_id(engine: Engine, given: str) -> str:
+    """``given`` as a full execution id: ``latest``, a full id, or a unique prefix or suffix."""
+    from baton.errors import ExecutionNotFoundError
+
+    if given == "latest":
+        newest = engine.list_executions(1)
+        if not newest:
+            _fail("no executions yet, so no 'latest'")
+        return newest[0].execution_id
+    try:
+        return engine.ports.store.get_execution(given).execution_id
+    except ExecutionNotFoundError:
+        pass
+    matches = [
+        e.execution_id
+        for e in engine.list_executions(_ID_SEARCH_LIMIT)
+        if e.execution_id.startswith(given) or e.execution_id.endswith(given)
+    ]
+    if len(matches) > 1:
+        _fail(f"execution id {given!r} is ambiguous: {', '.join(matches[:5])}")
+    return matches[0] if matches else given  # an unknown id: the command reports it
+
+
+_ID_SEARCH_LIMIT = 10_000
+
+
+def _missing_secrets(engine: Engine, execution_id: str) -> str | None:
+    """Why the execution's secrets cannot be resolved in this shell, or None when they can."""
+    from baton.errors import SecretError
+
+    definition = _guarded(lambda: engine.definition_of(engine.ports.store.get_execution(execution_id)))
+    try:
+        engine.resolve_secrets(definition)
+    except SecretError as exc:
+        return str(exc)
+    return None
+
+
+def _carry_on(engine: Engine, execution_id: str, as_json: bool, done: str) -> None:
+    """Drive the execution on after an answer or a cancel, if this shell has its secrets."""
+    missing = _missing_secrets(engine, execution_id)
+    if missing is not None:
+        # The answer is recorded; only running the next steps needs the secrets.
+        typer.echo(f"{done}; the next steps need the secrets ({missing}); continue with: baton resume {execution_id}")
+        raise typer.Exit(EXIT_OK)
+    _drive(engine, execution_id, as_json)
+
+
+def _expired_approvals(engine: Engine, execution_id: str) -> dict[str, str]:
+    """Waiting approvals past their deadline: key -> when it passed (ISO)."""
+    from baton.engine.views import iso
+
+    now = engine.ports.clock.now()
+    records = _guarded(lambda: engine.ports.store.get_steps(execution_id))
+    return {
+        key: str(iso(record.wake_at))
+        for key, record in records.items()
+        if record.status == "waiting" and record.wake_at is not None and record.wake_at <= now
+    }
+
+
+def _existing(state_dir: Path | None, stack: str | None, given: str) -> tuple[Engine, str]:
+    """The engine over an existing state dir, and ``given`` resolved to a full execution id."""
+    try:
+        engine = _engine(state_dir, stack, read_only=True)
+    except _NoState as exc:
+        _fail(f"no execution {given!r}: {exc}")
+        raise  # pragma: no cover - _fail exits
+    return engine, _guarded(lambda: _execution_id(engine, given))
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -83,10 +170,15 @@ def _observer(as_json: bool) -> tuple[Observer | None, AbstractContextManager[An
 
 def _drive(engine: Engine, execution_id: str, as_json: bool) -> None:
     """Run an execution to its end (or to an approval), show it, and exit with its code."""
+    from baton.errors import StateStoreError
+
     observer, display = _observer(as_json)
     try:
         with display:
             execution = engine.drive(execution_id, observer)
+    except StateStoreError as exc:
+        _fail(f"{exc} (execution {execution_id})")
+        raise  # pragma: no cover - _fail exits
     except KeyboardInterrupt:
         typer.echo(f"\ninterrupted; continue with: baton resume {execution_id}", err=True)
         raise typer.Exit(130) from None
@@ -172,7 +264,11 @@ def resume(
     """Continue a failed or stopped execution, reusing the outputs of steps that succeeded."""
     from baton.engine.inputs import parse_pairs
 
-    engine = _engine(state_dir, stack)
+    engine, execution_id = _existing(state_dir, stack, execution_id)
+
+    missing = _missing_secrets(engine, execution_id)
+    if missing is not None:  # before anything changes: resuming would run steps without them
+        _fail(f"cannot resume {execution_id}: {missing}")
 
     def restart() -> ExecutionRecord:
         pairs = parse_pairs(inputs or [])
@@ -188,15 +284,15 @@ def status(
     state_dir: StateDir = None,
     stack: Stack = None,
 ) -> None:
-    """Show an execution and its steps."""
-    engine = _engine(state_dir, stack)
+    """Show an execution and its steps (EXEC_ID may be a unique prefix or suffix, or latest)."""
+    engine, execution_id = _existing(state_dir, stack, execution_id)
     document = _guarded(lambda: engine.document(execution_id))
     if as_json:
         typer.echo(json.dumps(document, indent=2))
     else:
         from baton.cli.progress import status_text
 
-        typer.echo(status_text(document))
+        typer.echo(status_text(document, expired=_expired_approvals(engine, execution_id)))
 
 
 def list_executions(
@@ -206,8 +302,12 @@ def list_executions(
     stack: Stack = None,
 ) -> None:
     """List recent executions, newest first."""
-    engine = _engine(state_dir, stack)
-    executions = engine.list_executions(limit)
+    try:
+        engine = _engine(state_dir, stack, read_only=True)
+    except _NoState:
+        typer.echo("[]" if as_json else "no executions yet")
+        return
+    executions = _guarded(lambda: engine.list_executions(limit))
     if as_json:
         from baton.engine.views import iso
 
@@ -230,12 +330,23 @@ def logs(
     step: Annotated[
         str | None, typer.Option("--step", help="Only this step (with its items).", show_default=False)
     ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new output until the execution stops running.")
+    ] = False,
     state_dir: StateDir = None,
     stack: Stack = None,
 ) -> None:
-    """Print the stdout and stderr each step attempt left."""
-    engine = _engine(state_dir, stack)
-    entries = _guarded(lambda: engine.logs(execution_id, step))
+    """Print the stdout and stderr each step attempt left, in the order the steps ran."""
+    engine, execution_id = _existing(state_dir, stack, execution_id)
+    document = _guarded(lambda: engine.document(execution_id))
+    if step is not None and step not in document["steps"]:
+        _fail(f"execution {execution_id} has no step {step!r} (steps: {', '.join(document['steps'])})")
+    if follow:
+        from baton.cli.follow import follow_logs
+
+        follow_logs(engine, execution_id, step)
+        return
+    entries = in_run_order(_guarded(lambda: engine.logs(execution_id, step)), document)
     if not entries:
         typer.echo("no logs" + (f" for step {step}" if step else ""), err=True)
         return
@@ -244,6 +355,22 @@ def logs(
             continue
         typer.echo(f"==> {entry.step_key} (attempt {entry.attempt}) {entry.stream} <==")
         typer.echo(entry.text, nl=not entry.text.endswith("\n"))
+
+
+def in_run_order(entries: list[Any], document: dict[str, Any]) -> list[Any]:
+    """Log entries ordered as the units ran (by start time), then attempt, stdout first."""
+    started: dict[str, str] = {}
+    for step_id, step in document["steps"].items():
+        started[step_id] = step["started_at"] or "~"  # '~' sorts after any ISO time
+        for index, item in enumerate(step["items"] or []):
+            started[f"{step_id}[{index}]"] = item.get("started_at") or started[step_id]
+
+    def key(entry: Any) -> tuple[str, int, int, str]:
+        base = entry.step_key.split("[", 1)[0]
+        when = started.get(entry.step_key) or started.get(base, "~")
+        return (when, entry.attempt, 0 if entry.stream == "stdout" else 1, entry.step_key)
+
+    return sorted(entries, key=key)
 
 
 def approve(
@@ -263,9 +390,15 @@ def approve(
     """Answer an approval step, then carry the execution on from there."""
     import getpass
 
-    engine = _engine(state_dir, stack)
+    engine, execution_id = _existing(state_dir, stack, execution_id)
+    expired = _expired_approvals(engine, execution_id).get(step)
+    if expired is not None:
+        # Past its deadline the approval has timed out, answered or not: drive the execution
+        # so the timeout is recorded, and refuse the answer.
+        typer.echo(f"error: approval {step} expired at {expired}; the answer was not recorded", err=True)
+        _drive(engine, execution_id, as_json)
     _guarded(lambda: engine.answer(execution_id, step, approve=not reject, comment=comment, by=getpass.getuser()))
-    _drive(engine, execution_id, as_json)
+    _carry_on(engine, execution_id, as_json, f"{'rejected' if reject else 'approved'} {step}")
 
 
 def cancel(
@@ -274,8 +407,15 @@ def cancel(
     stack: Stack = None,
 ) -> None:
     """Cancel an execution: running steps are stopped, its finally steps still run."""
-    engine = _engine(state_dir, stack)
+    engine, execution_id = _existing(state_dir, stack, execution_id)
     _guarded(lambda: engine.cancel(execution_id))
+    missing = _missing_secrets(engine, execution_id)
+    if missing is not None:
+        typer.echo(
+            f"cancel recorded; its finally steps need the secrets ({missing}); "
+            f"run them with: baton resume {execution_id}"
+        )
+        raise typer.Exit(EXIT_OK)
     observer, display = _observer(False)
     with display:
         execution = engine.drive(execution_id, observer)

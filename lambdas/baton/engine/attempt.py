@@ -16,6 +16,7 @@ from typing import Any
 from baton.errors import BatonError, StepFailedError
 from baton.ports import ArtifactRef, ArtifactStore, CacheEntry, Clock
 from baton.steps.base import Invocation, StepResult, StepType
+from baton.workspace_paths import OutsideWorkspaceError, inside_workspace, relative_to_workspace
 
 CHANGED_FILE_PREFIX = "changed:"
 """Artifact names of the files a step changed (``changed:tests/test_calc.py``)."""
@@ -46,7 +47,9 @@ class AttemptOutcome:
 def run_attempt(plan: AttemptPlan, artifacts: ArtifactStore, clock: Clock) -> AttemptOutcome:
     """Run the attempt and store what it produced; never raises for a step's own failure."""
     invocation = plan.invocation
-    result = _run_type(plan)
+    outside = _outside_workspace(plan.output_paths, invocation.workspace)
+    # Checked before the step runs too, so a step declaring '../x' never starts.
+    result = StepResult.failure(outside, retryable=False) if outside else _run_type(plan)
     stored: dict[str, Any] = {}
     outputs = dict(result.outputs)
     if result.ok and plan.output_paths:
@@ -95,12 +98,26 @@ def _run_type(plan: AttemptPlan) -> StepResult:
         return StepResult.failure(str(exc), retryable=False)
 
 
+def _outside_workspace(paths: dict[str, str], workspace: Path) -> str | None:
+    try:
+        for name, path in paths.items():
+            inside_workspace(workspace, path, f"declared output {name!r}")
+    except OutsideWorkspaceError as exc:
+        return str(exc)
+    return None
+
+
 def _store_declared_files(paths: dict[str, str], workspace: Path, artifacts: ArtifactStore) -> dict[str, Any]:
     stored = {}
-    for name, relative in paths.items():
-        path = workspace / relative
+    for name, declared in paths.items():
+        what = f"declared output {name!r}"
+        try:  # again after the step: it may have made the path a symlink out of the workspace
+            path = inside_workspace(workspace, declared, what)
+            relative = relative_to_workspace(workspace, declared, what)
+        except OutsideWorkspaceError as exc:
+            raise StepFailedError(str(exc), retryable=False) from exc
         if not path.is_file():
-            raise StepFailedError(f"declared output {name!r}: no file at {relative}", retryable=True)
+            raise StepFailedError(f"{what}: no file at {declared}", retryable=True)
         stored[name] = {"path": relative, "ref": artifacts.put_file(path).to_data()}
     return stored
 

@@ -1,4 +1,4 @@
-"""The full cache key of a step (WORKFLOW-SPEC section 2).
+"""The full cache key of a step.
 
 A SHA-256 over: the workflow and step names, the rendered step body (its type's fields,
 environment and declared output paths), the rendered ``cache_key``, the content digests of

@@ -38,6 +38,7 @@ from baton.errors import BatonError, StateConflictError, StepFailedError
 from baton.ports import ArtifactRef
 from baton.steps import step_type
 from baton.steps.base import StepResult
+from baton.workspace_paths import OutsideWorkspaceError, inside_workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +202,10 @@ class Executor(UnitContext):
         """Put a cache entry's files back in the workspace; False (a miss) if a blob is gone."""
         try:
             for info in files.values():
-                self.ports.artifacts.restore_file(ArtifactRef.from_data(info["ref"]), self.workspace / info["path"])
-        except OSError:
-            return False
+                destination = inside_workspace(self.workspace, info["path"], "cached output")
+                self.ports.artifacts.restore_file(ArtifactRef.from_data(info["ref"]), destination)
+        except (OSError, OutsideWorkspaceError):
+            return False  # never write outside the workspace: run the step, whose check fails it
         return True
 
     # -- for_each -------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MIN_MASKED_LENGTH = 3
@@ -14,8 +16,11 @@ class Masker:
     """Replaces known secret values in text and in JSON-like data."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret containing another is replaced whole.
-        self._values = sorted({s for s in secrets if len(s) >= MIN_MASKED_LENGTH}, key=len, reverse=True)
+        # Longest first, so a secret containing another is replaced whole. Each secret is
+        # also masked in the escaped forms error texts and JSON show it in (repr, JSON,
+        # URL-encoding), where a quote, backslash or newline in it would change its text.
+        forms = {form for secret in secrets if len(secret) >= MIN_MASKED_LENGTH for form in _forms(secret)}
+        self._values = sorted(forms, key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self._values)
@@ -38,3 +43,11 @@ class Masker:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
+
+
+def _forms(secret: str) -> set[str]:
+    """The secret as written, and as ``repr``, JSON, ``ascii`` and URLs show it."""
+    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], ascii(secret)[1:-1]}
+    forms |= {json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=""), quote_plus(secret)}
+    forms.add(secret.encode("unicode_escape").decode("ascii"))
+    return {form for form in forms if len(form) >= MIN_MASKED_LENGTH}

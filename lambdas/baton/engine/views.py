@@ -1,4 +1,4 @@
-"""Views of the records: the execution record of WORKFLOW-SPEC section 4 and the expression
+"""Views of the records: the execution record and the expression
 context steps are rendered against. Both show a step the same way."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 from baton.engine.definition import Definition, StepDef
 from baton.engine.records import (
     COMPENSATED,
+    SKIPPED,
     SUCCEEDED,
     ExecutionRecord,
     StepRecord,
@@ -26,6 +27,17 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SkippedOutputs(dict[str, Any]):
+    """The outputs of a skipped step: empty, and every name in it reads as null.
+
+    A step skipped by ``when`` produced nothing; its dependants still run, and
+    ``steps.x.outputs.y`` (or ``| default(...)``) must then be ``none``, not an error.
+    """
+
+    def __missing__(self, key: str) -> None:
+        return None
 
 
 def public_status(record: StepRecord, records: Mapping[str, StepRecord]) -> str:
@@ -46,11 +58,14 @@ def items_of(step: StepDef, parent: StepRecord, records: Mapping[str, StepRecord
 
 
 def _unit_view(record: StepRecord, records: Mapping[str, StepRecord], resolve: Resolver) -> dict[str, Any]:
+    outputs: dict[str, Any] = resolve(record.outputs) if record.outputs is not None else {}
+    if record.status == SKIPPED:
+        outputs = SkippedOutputs(outputs)
     return {
         "status": public_status(record, records),
         "attempts": record.attempt,
         "cache_hit": record.cache_hit,
-        "outputs": resolve(record.outputs) if record.outputs is not None else {},
+        "outputs": outputs,
         "error": record.error,
         "started_at": iso(record.started_at),
         "finished_at": iso(record.finished_at),
@@ -71,7 +86,8 @@ def step_view(step: StepDef, records: Mapping[str, StepRecord], resolve: Resolve
                 item_view["item"] = item.item
                 item_views.append(item_view)
             view["items"] = item_views
-            view["outputs"] = [entry["outputs"] for entry in item_views]
+            # Skipped items produced nothing and are left out: map(attribute=...) keeps working.
+            view["outputs"] = [entry["outputs"] for entry in item_views if entry["status"] != SKIPPED]
             statuses = {entry["status"] for entry in item_views}
             if COMPENSATED in statuses and SUCCEEDED not in statuses:
                 view["status"] = COMPENSATED
@@ -86,7 +102,7 @@ def execution_document(
     records: Mapping[str, StepRecord],
     resolve: Resolver,
 ) -> dict[str, Any]:
-    """The execution record of WORKFLOW-SPEC section 4 (``baton run --json``)."""
+    """The execution record (as `baton run --json` prints it) (``baton run --json``)."""
     return {
         "execution_id": execution.execution_id,
         "workflow": execution.workflow,

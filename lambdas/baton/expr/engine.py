@@ -33,6 +33,7 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.parser import Parser
 
 from baton.errors import ExpressionError
+from baton.expr import limits
 from baton.expr.limits import MAX_TEXT_CHARS
 from baton.expr.references import Reference, collect_references
 from baton.expr.sandbox import BatonSandbox
@@ -99,7 +100,7 @@ class ExpressionEngine:
 
     def render(self, template: str, context: Mapping[str, Any]) -> str:
         """Render a ``{{ }}`` template to text."""
-        with _translated_errors("template", template):
+        with _translated_errors("template", template), limits.evaluation_budget():
             compiled = self._templates.get(template, self._compile_template)
             return _render_limited(compiled.template, context)
 
@@ -109,7 +110,7 @@ class ExpressionEngine:
         are not strings pass through unchanged."""
         if not isinstance(template, str):
             return template
-        with _translated_errors("template", template):
+        with _translated_errors("template", template), limits.evaluation_budget():
             compiled = self._templates.get(template, self._compile_template)
             if compiled.single is None:
                 return _render_limited(compiled.template, context)
@@ -132,7 +133,7 @@ class ExpressionEngine:
         """
         if not isinstance(expression, str):
             return expression
-        with _translated_errors("expression", expression):
+        with _translated_errors("expression", expression), limits.evaluation_budget():
             compiled = self._expressions.get(expression, self._compile_expression)
             return to_native(compiled(dict(context)))
 
@@ -197,6 +198,7 @@ def _render_limited(template: Template, context: Mapping[str, Any]) -> str:
     size = 0
     for chunk in template.generate(dict(context)):
         size += len(chunk)
+        limits.tick()
         if size > MAX_TEXT_CHARS:
             raise ExpressionError(f"rendered text is longer than {MAX_TEXT_CHARS} characters")
         chunks.append(chunk)

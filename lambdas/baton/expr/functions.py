@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
@@ -118,7 +120,11 @@ class _Workspace:
     def _read(self, function: str, path: str) -> bytes:
         resolved = self._resolve(function, path)
         try:
-            with resolved.open("rb") as stream:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+            descriptor = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK)
+            with os.fdopen(descriptor, "rb") as stream:
+                if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                    raise ExpressionError(f"{function}({path!r}): not a regular file")
                 data = stream.read(MAX_READ_BYTES + 1)
         except FileNotFoundError as exc:
             raise ExpressionError(f"{function}({path!r}): no such file in the workspace") from exc
@@ -137,17 +143,27 @@ class _Workspace:
             raise ExpressionError(f"{function}({path!r}): path is outside the workspace")
         return resolved
 
+    def _relative_glob(self, pattern: str) -> PurePosixPath:
+        """``pattern`` relative to the workspace; an absolute one must lie inside it."""
+        pure = PurePosixPath(pattern)
+        if pure.is_absolute():
+            root = PurePosixPath(self.root.as_posix())
+            if not pure.is_relative_to(root) or pure == root:
+                raise ExpressionError(f"hash_files({pattern!r}): path is outside the workspace {self.root}")
+            pure = pure.relative_to(root)
+        if ".." in pure.parts:
+            raise ExpressionError(f"hash_files({pattern!r}): '..' would reach outside the workspace")
+        return pure
+
     def _matches(self, patterns: tuple[str, ...]) -> dict[str, Path]:
         found: dict[str, Path] = {}
         for pattern in patterns:
             if not isinstance(pattern, str) or not pattern:
                 raise ExpressionError(f"hash_files(): expected a glob string, got {pattern!r}")
-            pure = PurePosixPath(pattern)
-            if pure.is_absolute() or ".." in pure.parts:
-                raise ExpressionError(f"hash_files({pattern!r}): globs must be relative to the workspace")
+            pure = self._relative_glob(pattern)
             # ``src/**`` means every file below src (as in .gitignore); Python before 3.13
             # matches only directories with a trailing ``**``.
-            glob = f"{pattern}/*" if pure.name == "**" else pattern
+            glob = f"{pure}/*" if pure.name == "**" else str(pure)
             for match in self.root.glob(glob):
                 resolved = self._resolve("hash_files", str(match))
                 if resolved.is_file():

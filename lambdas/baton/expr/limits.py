@@ -4,7 +4,13 @@ Jinja's sandbox stops escapes but not amplification: ``'x' * 10**10``, ``10 ** 1
 ``s.replace('', s)`` chained a few times each build gigabytes from a few characters of source.
 Every operation that can multiply a size is checked *before* it runs (afterwards is too late),
 and every call or filter result is checked after, so a chain of small amplifications stops
-at the first step past the limit. CPU-bound loops are bounded by the step timeout instead.
+at the first step past the limit.
+
+One evaluation (one ``render``/``evaluate`` call) also has a budget: the sizes of all the
+strings and lists it builds, added up, and its running time. Many results each under the
+limit (``range(1000)|map('center', 15000000)``) exhaust the total; the clock is checked at
+every call, filter and operator, and lists are limited in items so no single call (a
+``sort``) can run for long between two checks.
 """
 
 from __future__ import annotations
@@ -12,7 +18,11 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sized
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from string import Formatter
 from typing import Any
 
@@ -22,6 +32,57 @@ from baton.errors import ExpressionError
 MAX_TEXT_CHARS = 16 * 1024 * 1024
 #: Largest integer an expression may build, in bits (about 20,000 decimal digits).
 MAX_INT_BITS = 65_536
+
+#: Most items a list built by an expression may hold.
+MAX_LIST_ITEMS = 1_000_000
+#: Total characters and items all the results of one evaluation may add up to.
+MAX_TOTAL_CHARS = 4 * MAX_TEXT_CHARS
+#: Longest one evaluation may run.
+MAX_EVALUATION_SECONDS = 5.0
+
+
+@dataclass
+class _Budget:
+    deadline: float
+    spent: int = 0
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("baton_expression_budget", default=None)
+
+
+@contextmanager
+def evaluation_budget() -> Iterator[None]:
+    """Bound the total size and running time of what runs inside (nested calls share it)."""
+    if _BUDGET.get() is not None:
+        yield
+        return
+    token = _BUDGET.set(_Budget(time.monotonic() + MAX_EVALUATION_SECONDS))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def tick() -> None:
+    """Raise ``ExpressionError`` when the current evaluation is past its time."""
+    budget = _BUDGET.get()
+    if budget is not None and time.monotonic() > budget.deadline:
+        raise ExpressionError(f"the expression ran longer than {MAX_EVALUATION_SECONDS:g}s")
+
+
+def charge(size: int) -> None:
+    """Count ``size`` characters or items built towards the evaluation's total."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget.spent += size
+    if budget.spent > MAX_TOTAL_CHARS:
+        raise ExpressionError(
+            f"the expression built more than {MAX_TOTAL_CHARS} characters and items in all; "
+            "compute large data in a step instead"
+        )
+    tick()
+
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
@@ -36,20 +97,34 @@ def check_size(size: int, what: str) -> None:
 
 
 def check_result(value: Any) -> Any:
-    """Return ``value`` unchanged after checking a string or list result is not too large."""
+    """Return ``value`` unchanged after checking a string or list result is not too large,
+    counting it towards the evaluation's total."""
     if isinstance(value, str | list | tuple | bytes):
         check_size(len(value), "the result")
+        if isinstance(value, list | tuple):
+            check_items(len(value), "the result")
+        charge(len(value))
+    else:
+        tick()
     return value
+
+
+def check_items(count: int, what: str) -> None:
+    """Raise ``ExpressionError`` when a list would hold more than ``MAX_LIST_ITEMS``."""
+    if count > MAX_LIST_ITEMS:
+        raise ExpressionError(f"{what} would have {count} items; lists in expressions are limited to {MAX_LIST_ITEMS}")
 
 
 def check_binop(operator: str, left: Any, right: Any) -> None:
     """Check an intercepted binary operator before it runs."""
+    tick()
     if operator == "*":
         _check_multiply(left, right)
     elif operator == "**":
         _check_power(left, right)
     elif operator == "+" and _sized(left) and _sized(right):
         check_size(len(left) + len(right), "the result of '+'")
+        charge(len(left) + len(right))
     elif operator == "%" and isinstance(left, str):
         values = right.values() if isinstance(right, Mapping) else right
         check_percent_format(left, values if isinstance(values, Iterable) else (values,))
@@ -81,6 +156,7 @@ def check_brace_format(template: str, values: Iterable[Any]) -> None:
 
 def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
     """Check a call to a ``str`` method that can amplify; returns the (materialised) args."""
+    tick()
     owner = getattr(func, "__self__", None)
     name = getattr(func, "__name__", "")
     if not isinstance(owner, str):
@@ -114,6 +190,7 @@ def _limit_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def limited(*args: Any, **kwargs: Any) -> Any:
+        tick()
         args = (*args[:offset], *_pre_check_filter(name, args[offset:], kwargs))
         return check_result(func(*args, **kwargs))
 
@@ -157,6 +234,8 @@ def _check_multiply(left: Any, right: Any) -> None:
     sequence, count = (left, right) if isinstance(right, int) else (right, left)
     if isinstance(count, int) and _sized(sequence):
         check_size(len(sequence) * max(count, 0), "the result of '*'")
+        if isinstance(sequence, list | tuple):
+            check_items(len(sequence) * max(count, 0), "the result of '*'")
 
 
 def _check_power(base: Any, exponent: Any) -> None:

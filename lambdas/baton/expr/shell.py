@@ -37,8 +37,11 @@ In ``$(( ))``, ``(( ))``, ``$[ ]``, array subscripts, ``${x:offset:length}``, op
 ``[[ a -eq b ]]`` and ``let``, bash evaluates a variable's *value* as an arithmetic
 expression, and ``a[$(cmd)]`` there runs ``cmd``. A value in those positions must therefore
 match ``-?[0-9]+``; anything else is refused when the command is rendered. For the same
-reason templates may not name variables for ``declare``, ``read``, ``printf -v``, ``unset``
-or ``test -v``, nor be arguments of ``eval`` and ``trap`` (see :mod:`baton.expr.shell_commands`).
+reason templates may not name variables for ``declare``, ``read``, ``printf -v``, ``wait -p``,
+``unset`` or ``test -v``, nor be arguments of ``eval``, ``trap``, ``alias``, ``mapfile -C`` or
+``bash -c``, nor values of ``PS4`` and other prompt variables; a value assigned to a variable
+declared ``-i`` must be an integer; the key of an associative array declared at the top of the
+script is a plain string (see :mod:`baton.expr.shell_commands`).
 What the script itself later does with ``$BATON_T_0`` (``eval``, ``ssh host "$v"``,
 ``bash -c``) is the script author's responsibility, as with any environment variable.
 
@@ -142,7 +145,12 @@ def shell_references(command: str) -> list[Reference]:
     """The references of every template in a command (``ExpressionEngine.references`` cannot
     read a whole command, whose ``${#x}`` Jinja would take for a comment)."""
     engine = _default_engine()
-    found = [ref for slot in scan_command(command).slots for ref in engine.references(slot.source, bare=False)]
+    found: list[Reference] = []
+    for slot in scan_command(command).slots:
+        try:
+            found += engine.references(slot.source, bare=False)
+        except ExpressionError:
+            continue  # a template that does not parse is reported on its own; check the others
     return list(dict.fromkeys(found))
 
 

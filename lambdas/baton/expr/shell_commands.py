@@ -4,9 +4,19 @@ Passing values through environment variables keeps them out of the script's synt
 few bash constructs evaluate an expanded value again: arithmetic (``[[ $v -eq 1 ]]``, array
 subscripts, ``let``) runs ``a[$(cmd)]``; builtins that take a variable *name* (``declare``,
 ``read``, ``printf -v``, ``test -v``, ``unset``) evaluate subscripts inside it; ``eval`` and
-``trap`` run their arguments. This module finds templates used directly in those positions,
-so they are refused (or limited to integers) before anything runs. A value that reaches such
-a construct through the script's own variables is the script's responsibility.
+``trap``, ``alias``, ``mapfile -C`` and ``bash -c`` run their arguments; variables declared
+``-i`` evaluate every value assigned to them; ``PS4`` (with ``set -x``), ``PS1``,
+``PROMPT_COMMAND`` and ``BASH_ENV`` are expanded or run as code. This module finds templates
+used directly in those positions (command names are compared after quote removal, so
+``"eval"``, ``\\eval`` and ``e''val`` are ``eval``; a ``$( )`` inside a word counts as part of
+that word), so they are refused (or limited to integers) before anything runs. A value that
+reaches such a construct through the script's own variables is the script's responsibility.
+
+Associative arrays are the exception to "subscripts are arithmetic": ``m[{{ k }}]=1`` and
+``${m[{{ k }}]}`` take ``k`` as a plain string key when ``m`` is surely associative at that
+point - declared ``declare -A m`` (or ``typeset -A``) earlier at the top level of the script,
+unconditionally (not inside a function, brace group, loop, ``if`` or ``&&``/``||`` list), and
+never ``unset``, re-declared otherwise or given a name by ``local``.
 
 :class:`CommandTracker` follows the words of the simple command being read at one nesting
 level (``case`` patterns and ``[[ ]]`` included) so these rules know each template's word.
@@ -17,18 +27,68 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from baton.expr.shell_model import Slot
 
 ARITHMETIC_TEST_OPERATORS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
-_CODE_BUILTINS = frozenset({"eval", "trap"})
+_CODE_BUILTINS = frozenset({"eval", "trap", "alias"})
+_SHELLS = frozenset({"bash", "sh", "dash", "zsh", "ksh", "mksh"})
 _DECLARATIONS = frozenset({"declare", "typeset", "local", "export", "readonly"})
-# Options taking an argument, per builtin whose other arguments are variable names.
-_NAME_BUILTIN_OPTIONS = {"read": "dinNptu", "mapfile": "dnOsuCc", "readarray": "dnOsuCc"}
-_NAME_OPTION = {"printf": ("-v",), "test": ("-v", "-R"), "[": ("-v", "-R")}
+#: Variables whose value bash expands as a prompt or runs as code.
+CODE_VARIABLES = frozenset({"PS0", "PS1", "PS2", "PS4", "PROMPT_COMMAND", "BASH_ENV", "ENV"})
+# Words that run the command after them (``command eval x`` is ``eval x``).
+_PREFIXES = frozenset({"command", "builtin", "coproc", "exec", "nohup"})
+
+
+@dataclass(frozen=True)
+class OptionRules:
+    """How a builtin reads its options: which take an argument, and what that argument is."""
+
+    with_argument: str
+    names: str = ""  # options whose argument is a variable name
+    code: str = ""  # options whose argument is run as code
+    positional_names: bool = False  # whether the operands are variable names
+
+
+_OPTION_RULES = {
+    "read": OptionRules("adinNptu", names="a", positional_names=True),
+    "mapfile": OptionRules("dnOsuCc", code="C", positional_names=True),
+    "readarray": OptionRules("dnOsuCc", code="C", positional_names=True),
+    "printf": OptionRules("v", names="v"),
+    "wait": OptionRules("p", names="p"),
+}
+_NAME_OPTION = {"test": ("-v", "-R"), "[": ("-v", "-R")}
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[.*\])?\+?=", re.DOTALL)
 _SUBSCRIPT_START = re.compile(r"""['"]*[A-Za-z_][A-Za-z0-9_]*['"]*\[|\[""")
+
+
+@dataclass
+class ShellFacts:
+    """What the script declares, shared by all nesting levels of one scan.
+
+    ``prior`` is the previous pass's facts: integer variables and disqualified names must be
+    known before their first use in the text (a loop or a function can run a later line first).
+    """
+
+    prior: ShellFacts | None = None
+    integer_names: set[str] = field(default_factory=set)
+    associative: set[str] = field(default_factory=set)
+    not_associative: set[str] = field(default_factory=set)
+
+    def is_integer(self, name: str) -> bool:
+        """Whether ``name`` is declared ``-i`` anywhere in the script."""
+        return name in self.integer_names or (self.prior is not None and name in self.prior.integer_names)
+
+    def is_associative(self, name: str) -> bool:
+        """Whether ``name`` is surely an associative array here (see the module docstring)."""
+        disqualified = self.prior.not_associative if self.prior is not None else set()
+        return name in self.associative and name not in disqualified and name not in self.not_associative
+
+    @property
+    def needs_second_pass(self) -> bool:
+        """Whether what was learnt could change what an earlier line means."""
+        return self.prior is None and bool(self.integer_names or self.not_associative)
 
 
 @dataclass(eq=False)
@@ -42,15 +102,25 @@ class Word:
 
 
 # Words after which the next word starts a command again.
-_RESERVED = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time"})
+_RESERVED = frozenset(
+    {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time", "coproc"}
+)
+_OPENERS = frozenset({"if", "while", "until", "for", "select", "{", "case"})
+_CLOSERS = frozenset({"fi", "done", "}", "esac"})
+_JOINERS = ("&&", "||", "|")
 
 
 class CommandTracker:
     """The words of the simple command being read at one nesting level (the top, ``$( )``,
     ``( )``, backquotes), and where a ``case`` statement or ``[[ ]]`` is in it."""
 
-    def __init__(self, src: str) -> None:
+    def __init__(self, src: str, facts: ShellFacts | None = None, *, top: bool = False) -> None:
         self.src = src
+        self.facts = facts if facts is not None else ShellFacts()
+        self.top = top  # the script's own level, not inside $( ), ( ) or backquotes
+        self.depth = 0  # open compound commands (if, loops, braces, case) at this level
+        self.joined_before = False  # the command follows '&&', '||' or '|'
+        self.function_next = False  # the word just read was 'function': a name follows
         self.words: list[Word] = []
         self.slot_words: list[tuple[Slot, int]] = []
         self.word: Word | None = None  # the word being read
@@ -109,7 +179,15 @@ class CommandTracker:
     def end_command(self, i: int) -> list[Finding]:
         """The simple command ends before ``i``: the findings for its templates."""
         self.end_word(i)
-        findings = check_command(self.src, self.words, self.slot_words)
+        if not self.words:  # e.g. between the two characters of '&&'
+            self.joined_before = self.joined_before or self.src.startswith(_JOINERS, i)
+            return []
+        joined_after = self.src.startswith(_JOINERS, i) or (
+            self.src.startswith("&", i) and not self.src.startswith("&>", i)
+        )
+        standalone = self.top and self.depth == 0 and not self.joined_before and not joined_after
+        findings = check_command(self.src, self.words, self.slot_words, self.facts, standalone=standalone)
+        self.joined_before = self.src.startswith(_JOINERS, i)
         self._start_command()
         return findings
 
@@ -126,9 +204,15 @@ class CommandTracker:
             elif state == "pattern" and text == "esac":
                 self.case.pop()
             self._start_command()
+        elif self.function_next and word.kind == "word":
+            self.function_next = False  # 'function NAME': the body starts a command again
+            self._start_command()
         elif word.kind == "word" and len(self.words) == 1:
+            self.depth += (text in _OPENERS) - (text in _CLOSERS and self.depth > 0)
             if text == "[[":
                 self.double_bracket = True
+            elif text == "function":
+                self.function_next = True
             elif text in _RESERVED or text in ("case", "esac"):
                 if text == "esac" and state == "body":
                     self.case.pop()
@@ -148,13 +232,25 @@ class Finding:
     integer_only: bool
 
 
-def check_command(src: str, words: Sequence[Word], slot_words: Sequence[tuple[Slot, int]]) -> list[Finding]:
-    """Findings for the templates of one simple command (``slot_words``: slot, word index)."""
+def check_command(
+    src: str,
+    words: Sequence[Word],
+    slot_words: Sequence[tuple[Slot, int]],
+    facts: ShellFacts | None = None,
+    *,
+    standalone: bool = False,
+) -> list[Finding]:
+    """Findings for the templates of one simple command (``slot_words``: slot, word index).
+
+    ``standalone``: the command runs unconditionally at the script's top level, so what it
+    declares holds for the lines after it.
+    """
+    facts = facts if facts is not None else ShellFacts()
     by_word: dict[int, list[Slot]] = defaultdict(list)
     for slot, index in slot_words:
         by_word[index].append(slot)
     texts = [src[word.start : word.end] for word in words]
-    findings = _assignment_subscripts(words, texts, by_word)
+    findings = _assignment_subscripts(words, texts, by_word, facts)
     plain = [index for index, word in enumerate(words) if word.kind == "word"]
     if not plain:
         return findings
@@ -162,12 +258,43 @@ def check_command(src: str, words: Sequence[Word], slot_words: Sequence[tuple[Sl
         return findings + _double_bracket(texts, words, by_word)
     # The command name is the first word that is not a leading 'NAME=value' assignment.
     first = next((n for n, index in enumerate(plain) if not _ASSIGNMENT.match(texts[index])), None)
+    assignments = plain[:first] if first is not None else plain
+    if first is not None and unquoted_name(texts[plain[first]]) in _DECLARATIONS:
+        assignments += plain[first + 1 :]
+    findings += _assignment_values(assignments, words, texts, by_word, facts)
     if first is None:
         return findings
-    while first + 1 < len(plain) and texts[plain[first]] in ("command", "builtin"):
+    while first + 1 < len(plain) and unquoted_name(texts[plain[first]]) in _PREFIXES:
         first += 1
-    name, args = texts[plain[first]], plain[first + 1 :]
-    return findings + _builtin(name, args, texts, words, by_word)
+    name, args = unquoted_name(texts[plain[first]]), plain[first + 1 :]
+    if name in _DECLARATIONS or name == "unset":
+        _learn(name, args, texts, facts, standalone=standalone)
+    return findings + _builtin(name, args, texts, words, by_word, facts=facts)
+
+
+def unquoted_name(text: str) -> str:
+    """A command word after quote removal: ``"eval"``, ``\\eval`` and ``e''val`` are ``eval``."""
+    text = re.sub(r"\$(?=['\"])", "", text)
+    return re.sub(r"\\(.)", r"\1", text.replace("'", "").replace('"', ""))
+
+
+def _learn(name: str, args: list[int], texts: list[str], facts: ShellFacts, *, standalone: bool) -> None:
+    """Record what a declaration or ``unset`` says about the variables it names."""
+    options = "".join(texts[index][1:] for index in args if texts[index][:1] in ("-", "+"))
+    for index in args:
+        if texts[index][:1] in ("-", "+"):
+            continue
+        variable = re.split(r"[=\[+]", texts[index], maxsplit=1)[0]
+        if name == "unset":
+            facts.not_associative.add(variable)
+            continue
+        if "i" in options and not texts[index].startswith("+"):
+            facts.integer_names.add(variable)
+        qualifies = standalone and name in ("declare", "typeset") and "A" in options and "+A" not in options
+        if qualifies:
+            facts.associative.add(variable)
+        else:
+            facts.not_associative.add(variable)
 
 
 def _builtin(
@@ -176,21 +303,43 @@ def _builtin(
     texts: list[str],
     words: Sequence[Word],
     by_word: dict[int, list[Slot]],
+    *,
+    facts: ShellFacts,
 ) -> list[Finding]:
     arg_slots = [slot for index in args for slot in by_word.get(index, [])]
     if name in _CODE_BUILTINS:
         return [_refused(slot, f"is an argument of `{name}`, which runs it as shell code") for slot in arg_slots]
+    if name in _SHELLS:
+        return _shell_command_string(name, args, texts, by_word)
     if name == "let":
         return [_integer(slot, "an argument of `let` (arithmetic)") for slot in arg_slots]
     if name == "unset":
         return [_names_variable(slot, name) for slot in arg_slots]
+    if name == "getopts":
+        operands = [index for index in args if not texts[index].startswith("-")]
+        return [_names_variable(slot, name) for slot in by_word.get(operands[1], [])] if len(operands) > 1 else []
     if name in _DECLARATIONS:
         return _declaration(name, args, texts, words, by_word)
     if name in _NAME_OPTION:
         targets = [index + 1 for index in args if texts[index] in _NAME_OPTION[name]]
         return [_names_variable(slot, name) for index in targets for slot in by_word.get(index, [])]
-    if name in _NAME_BUILTIN_OPTIONS:
-        return _read_names(name, args, texts, by_word)
+    if name in _OPTION_RULES:
+        return _optioned(name, args, texts, words, by_word, facts=facts)
+    return []
+
+
+def _shell_command_string(
+    name: str, args: list[int], texts: list[str], by_word: dict[int, list[Slot]]
+) -> list[Finding]:
+    """``bash -c STRING``: the first operand after an option word holding ``c`` is code."""
+    seen_c = False
+    for index in args:
+        text = texts[index]
+        if text.startswith("-") and not text.startswith("--"):
+            seen_c = seen_c or "c" in text
+        elif seen_c:
+            why = f"is the command string of `{name} -c`, which runs it as shell code"
+            return [_refused(slot, why) for slot in by_word.get(index, [])]
     return []
 
 
@@ -230,32 +379,107 @@ def _declaration(
     return findings
 
 
-def _read_names(name: str, args: list[int], texts: list[str], by_word: dict[int, list[Slot]]) -> list[Finding]:
-    takes_argument = _NAME_BUILTIN_OPTIONS[name]
+def _optioned(
+    name: str,
+    args: list[int],
+    texts: list[str],
+    words: Sequence[Word],
+    by_word: dict[int, list[Slot]],
+    *,
+    facts: ShellFacts,
+) -> list[Finding]:
+    """``read``, ``mapfile``, ``printf``, ``wait``: options (glued or not) and operands."""
+    rules = _OPTION_RULES[name]
     findings: list[Finding] = []
-    skip_next = options_done = False
+    targets: list[str] = []
+    pending = ""  # the option whose argument is the next word
+    options_done = False
     for index in args:
-        text = texts[index]
-        if skip_next:
-            skip_next = False
+        text, slots = texts[index], by_word.get(index, [])
+        if pending:
+            findings += _option_argument(name, pending, rules, slots)
+            targets += [text] if pending in rules.names else []
+            pending = ""
         elif not options_done and text == "--":
             options_done = True
         elif not options_done and text.startswith("-") and len(text) > 1:
-            skip_next = text[-1] in takes_argument
+            letter_at = next((n for n, char in enumerate(text) if n and char in rules.with_argument), None)
+            if letter_at is None:
+                findings += [_refused(slot, f"is an option of `{name}`") for slot in slots]
+                continue
+            glued = [slot for slot in slots if slot.start - words[index].start > letter_at]
+            early = [slot for slot in slots if slot not in glued]
+            findings += [_refused(slot, f"is an option of `{name}`") for slot in early]
+            if letter_at + 1 < len(text):
+                findings += _option_argument(name, text[letter_at], rules, glued)
+                targets += [text[letter_at + 1 :]] if text[letter_at] in rules.names else []
+            else:
+                pending = text[letter_at]
         else:
-            findings += [_names_variable(slot, name) for slot in by_word.get(index, [])]
-    return findings
+            if not rules.positional_names:
+                break
+            findings += [_names_variable(slot, name) for slot in slots]
+            targets.append(text)
+    every_slot = [slot for slots in by_word.values() for slot in slots]  # here-strings too
+    return findings + _targets_evaluating_values(name, targets, every_slot, facts)
 
 
-def _assignment_subscripts(words: Sequence[Word], texts: list[str], by_word: dict[int, list[Slot]]) -> list[Finding]:
+def _option_argument(name: str, option: str, rules: OptionRules, slots: list[Slot]) -> list[Finding]:
+    if option in rules.code:
+        return [_refused(slot, f"is the argument of `{name} -{option}`, which runs it as shell code") for slot in slots]
+    if option in rules.names:
+        return [_names_variable(slot, f"{name} -{option}") for slot in slots]
+    return []
+
+
+def _targets_evaluating_values(name: str, targets: list[str], slots: list[Slot], facts: ShellFacts) -> list[Finding]:
+    """A value read into an integer or prompt variable is evaluated: every template of the
+    command (here-strings included) could become that value."""
+    if any(target in CODE_VARIABLES for target in targets):
+        why = f"may become the value `{name}` stores in a variable bash runs as code"
+        return [_refused(slot, why) for slot in slots]
+    if any(facts.is_integer(target) for target in targets):
+        return [_integer(slot, f"a value `{name}` stores in an integer variable (`declare -i`)") for slot in slots]
+    return []
+
+
+def _assignment_subscripts(
+    words: Sequence[Word], texts: list[str], by_word: dict[int, list[Slot]], facts: ShellFacts
+) -> list[Finding]:
     findings: list[Finding] = []
     for index, slots in by_word.items():
         span = _subscript_span(texts[index]) if index < len(texts) else None
-        if span is None:
+        if span is None or facts.is_associative(texts[index][: span[0]]):
             continue
         for slot in slots:
             if span[0] < slot.start - words[index].start < span[1]:
                 findings.append(_integer(slot, "an array subscript in an assignment (arithmetic)"))
+    return findings
+
+
+def _assignment_values(
+    assignments: list[int],
+    words: Sequence[Word],
+    texts: list[str],
+    by_word: dict[int, list[Slot]],
+    facts: ShellFacts,
+) -> list[Finding]:
+    """Templates in the value of ``NAME=`` where bash evaluates the value: an integer variable
+    (arithmetic) or a prompt/code variable such as ``PS4`` (run as code)."""
+    findings: list[Finding] = []
+    for index in assignments:
+        match = _ASSIGNMENT.match(texts[index])
+        slots = by_word.get(index, [])
+        if match is None or not slots:
+            continue
+        variable = re.split(r"[\[+=]", match.group(0), maxsplit=1)[0]
+        value_slots = [slot for slot in slots if slot.start - words[index].start >= match.end()]
+        if variable in CODE_VARIABLES:
+            why = f"is assigned to `{variable}`, which bash expands or runs as code"
+            findings += [_refused(slot, why) for slot in value_slots]
+        elif facts.is_integer(variable):
+            reason = f"the value of an integer variable (`{variable}` is declared -i)"
+            findings += [_integer(slot, reason) for slot in value_slots]
     return findings
 
 

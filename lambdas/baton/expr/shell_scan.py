@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from jinja2.exceptions import TemplateSyntaxError
 
-from baton.expr.shell_commands import CommandTracker, Finding
+from baton.expr.shell_commands import CommandTracker, Finding, ShellFacts
 from baton.expr.shell_model import Context, Heredoc, Scan, Slot, read_heredoc_word
 from baton.expr.syntax import find_template, line_of
 
@@ -30,20 +30,25 @@ _BLOCK = "'{% %}' blocks are not allowed in a command; compute the value in an e
 
 @lru_cache(maxsize=256)
 def scan_command(command: str) -> Scan:
-    """Scan ``command``; cached, as a run renders the same commands many times."""
-    scanner = _Scanner(command)
-    try:
-        scanner.unquoted(0, "", 0)
-    except RecursionError:
-        scanner.problems.append("the command nests too deeply to be checked")
-    scanner.check_all_placed()
+    """Scan ``command``; cached, as a run renders the same commands many times.
+
+    A second pass runs when the script declares integer variables or disqualifies
+    associative arrays, so that a use before the declaration in the text is judged too.
+    """
+    scanner = _Scanner(command, ShellFacts())
+    scanner.run()
+    if scanner.facts.needs_second_pass:
+        scanner = _Scanner(command, ShellFacts(prior=scanner.facts))
+        scanner.run()
     quoted = tuple(doc for doc in scanner.heredocs if doc.quoted and doc.slots)
     return Scan(tuple(sorted(scanner.slots, key=lambda s: s.start)), quoted, tuple(scanner.problems))
 
 
 class _Scanner:
-    def __init__(self, src: str) -> None:
+    def __init__(self, src: str, facts: ShellFacts) -> None:
         self.src = src
+        self.facts = facts
+        self.enclosing: list[CommandTracker] = []  # levels whose current word holds this one
         self.end = len(src)
         self.slots: list[Slot] = []
         self.heredocs: list[Heredoc] = []
@@ -53,12 +58,24 @@ class _Scanner:
         self.heredoc: Heredoc | None = None
         self.in_backtick = False
 
+    def run(self) -> None:
+        """Scan the whole command, then check every template was placed."""
+        try:
+            self.unquoted(0, "", 0)
+        except RecursionError:
+            self.problems.append("the command nests too deeply to be checked")
+        self.check_all_placed()
+
     # -- command level --------------------------------------------------------------------
 
     def unquoted(self, i: int, stop: str, opened: int) -> int:
         """Scan command text until ``stop`` (``)``, a backquote, or the end for "")."""
-        level = CommandTracker(self.src)
+        top = not stop and self.level is None and not self.in_backtick
+        level = CommandTracker(self.src, self.facts, top=top)
+        # A '$( )' inside a word is part of that word: its templates reach that command too.
+        outer = [self.level] if self.level is not None and self.level.word is not None else []
         saved, self.level = self.level, level
+        self.enclosing += outer
         try:
             while i < self.end:
                 char = self.src[i]
@@ -82,6 +99,7 @@ class _Scanner:
             return i
         finally:
             self.level = saved
+            del self.enclosing[len(self.enclosing) - len(outer) :]
 
     def unquoted_char(self, level: CommandTracker, i: int, char: str) -> int:
         src = self.src
@@ -252,7 +270,9 @@ class _Scanner:
         j = name.end() if name else j
         if src.startswith("{{", j):
             self.problem(j, "a template cannot be (part of) a parameter name")
-        if src.startswith("[", j):
+        if src.startswith("[", j) and name is not None and self.facts.is_associative(name.group(0)):
+            j = self.associative_key(j + 1, opened, in_double=in_double)
+        elif src.startswith("[", j):
             j = self.arithmetic(j + 1, "]", "an array subscript")
         if src.startswith(":", j) and src[j + 1 : j + 2] not in ("-", "=", "?", "+"):
             return self.arithmetic(j + 1, "}", "a ${var:offset:length} substring")
@@ -266,6 +286,16 @@ class _Scanner:
             j = self.quoted_char(j, Context.PARAMETER, in_double=in_double, single_quotes=single_quotes)
         self.unterminated("'${'", opened)
         return j
+
+    def associative_key(self, i: int, opened: int, *, in_double: bool) -> int:
+        """The key of ``${m[key]}`` for an associative ``m``: a string, not arithmetic."""
+        while i < self.end:
+            char = self.src[i]
+            if char == "]" or (self.in_backtick and char == "`"):
+                return i + 1 if char == "]" else i
+            i = self.quoted_char(i, Context.PARAMETER, in_double=in_double)
+        self.unterminated("'${'", opened)
+        return i
 
     def arithmetic(self, i: int, closer: str, what: str) -> int:
         src, opened, depth = self.src, i, 0
@@ -396,6 +426,8 @@ class _Scanner:
             self.heredoc.slots.append(slot)
         if self.level is not None and context is not Context.COMMENT:
             self.level.add_slot(slot)
+            for outer in self.enclosing:
+                outer.add_slot(slot)
         return span.end
 
     def check_all_placed(self) -> None:

@@ -257,9 +257,8 @@ def _check_text(
         return []
     if shell:
         # A shell script is not a Jinja template as a whole (``${#x}`` opens a Jinja comment).
-        shell_problems = shell_template_problems(text)
-        if shell_problems:
-            return [(path, problem) for problem in shell_problems]
+        # Every template is checked on its own, so one that does not parse hides no other.
+        problems: list[Problem] = [(path, problem) for problem in shell_template_problems(text)]
         references = shell_references(text)
     else:
         try:
@@ -267,7 +266,7 @@ def _check_text(
             references = engine.references(text, bare=bare)
         except ExpressionError as exc:
             return [(path, str(exc))]
-    problems = []
+        problems = []
     for reference in references:
         message = _check_reference(reference, scope)
         if message:

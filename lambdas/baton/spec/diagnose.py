@@ -197,7 +197,8 @@ class ErrorTranslator:
         if model is None:
             return f"unknown key '{key}'"
         allowed = allowed_keys(model)
-        hint = difflib.get_close_matches(key, allowed, n=1)
+        habit = HABITS.get(key)
+        hint = [habit] if habit in allowed else difflib.get_close_matches(key, allowed, n=1)
         suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
         return f"unknown key '{key}'{suggestion} (expected one of: {', '.join(allowed)})"
 
@@ -215,13 +216,22 @@ class ErrorTranslator:
                     f"cannot tell the step type: keys of {', '.join(inferred)} steps; add 'type'",
                 )
             unknown = [k for k in step if isinstance(k, str) and k not in (*COMMON_STEP_KEYS, "type")]
-            hints = [(k, difflib.get_close_matches(k, list(_INFERRED_BY_KEY), n=1)) for k in unknown]
+            hints = [(k, _meant_key(k)) for k in unknown]
             hint = "".join(f"; unknown key '{k}', did you mean '{close[0]}'?" for k, close in hints if close)
             return False, f"missing key 'type' (expected one of: {valid}){hint}"
         close = difflib.get_close_matches(str(kind), [*STEP_TYPES, *TYPE_ALIASES], n=1)
         meant = _MEANT_TYPES.get(str(kind).lower(), close[0] if close else None)
         hint = f"; did you mean '{meant}'?" if meant else ""
         return False, f"unknown step type {_show(kind)}{hint} (expected one of: {valid})"
+
+
+#: Keys users bring from GitHub Actions and other CI tools, mapped to Baton's.
+HABITS = {"run": "command", "if": "when", "depends_on": "needs", "depends-on": "needs", "shell": "command"}
+
+
+def _meant_key(key: str) -> list[str]:
+    habit = HABITS.get(key)
+    return [habit] if habit else difflib.get_close_matches(key, list(_INFERRED_BY_KEY), n=1)
 
 
 # Names users bring from other tools, mapped to the step type that does the same.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -69,10 +70,15 @@ def load_workflow_text(text: str, filename: str = "<string>") -> Workflow:
     return workflow
 
 
+_BLOCK_LINE = re.compile(r"line (\d+): ")
+
+
 def _semantic_diagnostics(document: SourceDocument, filename: str) -> list[Diagnostic]:
     found = []
     for path, message in check_document(document.data):
-        position = document.position_of(path)
+        # A problem inside a `command: |` block names its line there: point at that line.
+        inner = _BLOCK_LINE.match(message)
+        position = (inner and document.position_in_block(path, int(inner.group(1)))) or document.position_of(path)
         found.append(Diagnostic(filename, position.line, position.column, message, format_path(path)))
     return found
 

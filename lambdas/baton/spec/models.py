@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -17,6 +17,7 @@ from baton.spec.base import (
     Template,
 )
 from baton.spec.durations import Duration
+from baton.spec.schedules import schedule_problem
 from baton.spec.steps import AnyStep, RetryPolicy, Step
 
 InputType = Literal["string", "number", "integer", "boolean", "object", "array", "artifact"]
@@ -59,6 +60,8 @@ class InputSpec(SpecModel):
             raise ValueError(f"default {self.default!r} is not of type {self.type}")
         if self.required and self.default is not None:
             raise ValueError("an input with a default cannot be required")
+        if self.enum is not None and self.default is not None and self.default not in self.enum:
+            raise ValueError(f"default {self.default!r} is not one of the enum values {self.enum!r}")
         return self
 
 
@@ -158,11 +161,6 @@ class WorkflowCache(SpecModel):
     """Change it to invalidate every cached step of this workflow."""
 
 
-_SCHEDULE = re.compile(
-    r"^(cron\((\S+\s+){5}\S+\)|rate\(\d+\s+(minute|minutes|hour|hours|day|days)\)|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\))$"
-)
-
-
 class ScheduleTrigger(SpecModel):
     """Starts the workflow on an EventBridge Scheduler schedule."""
 
@@ -176,12 +174,20 @@ class ScheduleTrigger(SpecModel):
     @field_validator("schedule")
     @classmethod
     def _schedule_syntax(cls, value: str) -> str:
-        if not _SCHEDULE.match(value.strip()):
-            raise ValueError(
-                f"invalid schedule {value!r}: expected cron(min hour day month weekday year), "
-                "rate(N minutes|hours|days) or at(yyyy-mm-ddThh:mm:ss)"
-            )
+        problem = schedule_problem(value.strip())
+        if problem is not None:
+            raise ValueError(f"invalid schedule {value!r}: {problem}")
         return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}: expected an IANA name such as Europe/Paris") from exc
+        return value
 
 
 class EventPattern(SpecModel):

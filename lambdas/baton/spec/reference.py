@@ -99,7 +99,7 @@ def render_reference() -> str:
         "# YAML reference",
         "",
         "Generated from the language models by `make docs`; do not edit by hand.",
-        "The contract is WORKFLOW-SPEC; this page lists every key the validator accepts.",
+        "This page lists every key the validator accepts; expressions are described in expressions.md.",
         "Durations are written `90s`, `10m`, `1h30m`, `7d` or as a number of seconds.",
         "",
     ]

@@ -93,6 +93,13 @@ class SourceDocument:
     values: dict[PathKey, Position] = field(default_factory=dict)
     keys: dict[PathKey, Position] = field(default_factory=dict)
     problems: list[SourceProblem] = field(default_factory=list)
+    blocks: dict[PathKey, Position] = field(default_factory=dict)
+    """Literal block scalars (``|``): where their first line of content starts."""
+
+    def position_in_block(self, path: PathKey, line: int) -> Position | None:
+        """Where line ``line`` (1-based) of the literal block scalar at ``path`` is, or None."""
+        start = self.blocks.get(path)
+        return Position(start.line + line - 1, start.column) if start is not None else None
 
     def position_of(self, path: PathKey, *, key: bool = False) -> Position:
         """Where ``path`` is written (its key if ``key``), or its closest written ancestor."""
@@ -103,6 +110,13 @@ class SourceDocument:
             if path[:cut] in self.values:
                 return self.values[path[:cut]]
         return Position(1, 1)
+
+
+def _block_start(node: ScalarNode, lines: list[str]) -> Position:
+    """The first content line of a ``|`` block and its indentation (the line after ``|``)."""
+    index = node.start_mark.line + 1
+    text = lines[index] if index < len(lines) else ""
+    return Position(index + 1, len(text) - len(text.lstrip(" ")) + 1)
 
 
 def _position(node: Node) -> Position:
@@ -135,6 +149,12 @@ def read_yaml(text: str) -> SourceDocument:
         started = exc.context_mark
         if exc.context and started is not None and started is not mark:
             context = f" ({exc.context} started at line {started.line + 1}, column {started.column + 1})"
+        if exc.context and exc.context.startswith("while parsing a flow") and started is not None and mark:
+            # Reported where the parser gave up (often the next key); the cause is the opener.
+            opener = "[" if "sequence" in exc.context else "{"
+            found = f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+            where = Position(started.line + 1, started.column + 1)
+            raise YamlReadError(where, f"invalid YAML: this '{opener}' is never closed ({found})") from exc
         raise YamlReadError(where, f"invalid YAML: {problem}{context}") from exc
     except yaml.YAMLError as exc:
         raise YamlReadError(Position(1, 1), f"invalid YAML: {exc}") from exc
@@ -142,7 +162,7 @@ def read_yaml(text: str) -> SourceDocument:
         loader.dispose()
     if root is None:
         raise YamlReadError(Position(1, 1), "the file is empty; expected a mapping with 'name' and 'steps'")
-    builder = _Builder(loader)
+    builder = _Builder(loader, text)
     document = SourceDocument(data=None)
     document.data = builder.build(root, (), document)
     return document
@@ -201,14 +221,17 @@ def _alias_size(event: yaml.AliasEvent, sizes: dict[str, int], open_collections:
 class _Builder:
     """Turns nodes into plain values, recording positions and duplicate keys."""
 
-    def __init__(self, constructor: SafeConstructor) -> None:
+    def __init__(self, constructor: SafeConstructor, text: str = "") -> None:
         self._constructor = constructor
+        self._lines = text.split("\n")
 
     def build(self, node: Node, path: PathKey, doc: SourceDocument) -> Any:
         doc.values.setdefault(path, _position(node))
         if len(path) > MAX_DEPTH:
             raise YamlReadError(_position(node), f"nesting deeper than {MAX_DEPTH} levels")
         if isinstance(node, ScalarNode):
+            if node.style == "|":
+                doc.blocks[path] = _block_start(node, self._lines)
             return self._constructor.construct_object(node, deep=True)
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, index), doc) for index, item in enumerate(node.value)]

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, mod
 
 from baton.spec.base import EnvMap, Expression, ScalarString, SpecModel, StepId, Template
 from baton.spec.durations import Duration
+from baton.workspace_paths import static_path_problem
 
 STEP_TYPES = ("shell", "assert", "agent", "http", "aws", "wait", "approval", "workflow")
 TYPE_ALIASES = {"claude_code": "agent"}
@@ -92,7 +93,8 @@ class StepCommon(BodyCommon):
     cache: CachePolicy | None = None
     """Long form of ``cache_key`` with a ``ttl``."""
     outputs: dict[StepId, Template] = {}
-    """Output name -> file path in the workspace; stored as an artifact."""
+    """Output name -> file path in the workspace; stored as an artifact. The path, once templated
+    and with symlinks followed, must lie inside the workspace."""
     for_each: Expression | list[Any] | None = None
     """Expression giving a list (or a literal list): the step runs once per item."""
     max_concurrency: int | None = Field(default=None, ge=1)
@@ -107,6 +109,15 @@ class StepCommon(BodyCommon):
     @classmethod
     def _needs_as_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("outputs")
+    @classmethod
+    def _outputs_inside_workspace(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, path in value.items():
+            problem = static_path_problem(path)
+            if problem is not None:
+                raise ValueError(f"output {name!r}: {problem}")
+        return value
 
     @field_validator("for_each", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from baton.aws_region import default_region
 from baton.errors import StepFailedError
 from baton.steps.base import Invocation, StepResult, StepType
 
@@ -53,7 +54,8 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     config = Config(connect_timeout=min(timeout, 10), read_timeout=timeout, retries={"mode": "standard"})
     try:
         session = step_session(invocation.env)
-        region = prepared["region"] or invocation.env.get("AWS_REGION") or invocation.env.get("AWS_DEFAULT_REGION")
+        region = (prepared["region"] or invocation.env.get("AWS_REGION") or invocation.env.get("AWS_DEFAULT_REGION")
+                  or default_region())  # fmt: skip
         client = session.client(service, region_name=region, config=config, endpoint_url=_endpoint(invocation.env))
     except BotoCoreError as exc:
         raise StepFailedError(f"aws: cannot make a {service!r} client: {exc}", retryable=False) from exc

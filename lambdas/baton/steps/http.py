@@ -48,7 +48,7 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     timeout = invocation.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
     # The engine keeps a process-mode step's two streams as its logs.
     invocation.stdout_path.parent.mkdir(parents=True, exist_ok=True)
-    invocation.stdout_path.write_text(f"{request.method} {prepared['url']}\n", encoding="utf-8")
+    invocation.stdout_path.write_text(invocation.masker.text(f"{request.method} {prepared['url']}\n"), encoding="utf-8")
     invocation.stderr_path.write_text("", encoding="utf-8")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

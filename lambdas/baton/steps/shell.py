@@ -111,7 +111,7 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
         try:
             code, timed_out = _execute(argv, env, cwd, out=out, err=err, invocation=invocation)
         except OSError as exc:
-            message = f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}"
+            message = invocation.masker.text(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}")
             err.write(message.encode() + b"\n")
             return StepResult.failure(message, retryable=False)
         outputs: dict[str, Any] = {"exit_code": code, "stdout": _tail(out), "stderr": _tail(err)}

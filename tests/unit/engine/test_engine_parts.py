@@ -4,6 +4,8 @@ conversion, masking, backoff, the compiled definition and resume's choice of rec
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -185,3 +187,23 @@ def test_resume_picks_what_did_not_succeed_plus_the_hooks() -> None:
     assert sorted(r.key for r in resets_for(definition, records)) == ["c", "d", "z"]
     assert sorted(r.key for r in resets_for(definition, records, "a")) == ["a", "b", "c", "d", "z"]
     assert all(r.status == "pending" and r.attempt == records[r.key].attempt for r in resets_for(definition, records))
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        lambda s: f"got {s!r}",
+        lambda s: json.dumps({"error": s}),
+        lambda s: f"list {[s]}",
+        lambda s: "https://x/?q=" + quote(s, safe=""),
+    ],
+    ids=["repr", "json", "repr-in-a-list", "url-encoded"],
+)
+def test_masking_covers_escaped_forms_of_a_secret(shown: Callable[[str], str]) -> None:
+    secret = 'pa\'ss\nw\\rd "é"'
+    masker = Masker([secret])
+
+    text = masker.text(shown(secret))
+
+    assert "pa" not in text.replace("***", ""), text
+    assert "***" in text

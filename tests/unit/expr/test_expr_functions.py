@@ -272,3 +272,26 @@ def test_parser_refuses_a_doctype_the_byte_check_missed() -> None:
 
     with pytest.raises(ExpressionError, match="DOCTYPE 'c' is not accepted"):
         ElementTree.fromstring(document.encode(), parser=ElementTree.XMLParser(target=_NoDoctype()))
+
+
+def test_read_text_refuses_a_fifo_without_blocking(engine: ExpressionEngine, workspace: Path) -> None:
+    os.mkfifo(workspace / "pipe")
+
+    with pytest.raises(ExpressionError, match="not a regular file"):
+        engine.evaluate("read_text('pipe')", {})
+
+
+def test_read_json_refuses_a_directory(engine: ExpressionEngine, workspace: Path) -> None:
+    (workspace / "folder").mkdir()
+
+    with pytest.raises(ExpressionError, match=r"not a regular file|Is a directory"):
+        engine.evaluate("read_json('folder')", {})
+
+
+def test_hash_files_accepts_an_absolute_path_inside_the_workspace(engine: ExpressionEngine, workspace: Path) -> None:
+    write(workspace, "src/a.py", "a")
+
+    absolute = engine.evaluate("hash_files(p)", {"p": str(workspace / "src/*.py")})
+
+    assert absolute == engine.evaluate("hash_files('src/*.py')", {})
+    assert absolute != engine.evaluate("hash_files('nothing/*')", {})

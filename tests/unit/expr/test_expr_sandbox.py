@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from baton.errors import ExpressionError
-from baton.expr import ExpressionEngine
+from baton.expr import ExpressionEngine, limits
 
 SANDBOX = "not allowed in the sandbox"
 UNDEFINED = "undefined"
@@ -133,3 +134,40 @@ def test_ordinary_use_of_limited_operations_works(
 @pytest.fixture
 def plain_value() -> ExpressionEngine:
     return ExpressionEngine()
+
+
+# -- the budget of one evaluation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("range(1000)|map('string')|map('center', 15000000)|list", "in all"),
+        ("(range(100000)|list * 150)|sort", "items"),
+        ("range(100000)|map('string')|map('center', 1000)|join", "in all|characters"),
+    ],
+    ids=["many-results-each-under-the-limit", "huge-list-to-sort", "join-of-many-wide-strings"],
+)
+def test_one_evaluation_is_bounded_in_total(sandboxed: ExpressionEngine, expression: str, message: str) -> None:
+    started = time.monotonic()
+
+    with pytest.raises(ExpressionError, match=message):
+        sandboxed.evaluate(expression, {})
+
+    assert time.monotonic() - started < 10
+
+
+def test_one_evaluation_is_bounded_in_time(sandboxed: ExpressionEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_EVALUATION_SECONDS", 0.2)
+    started = time.monotonic()
+
+    with pytest.raises(ExpressionError, match="ran longer than"):
+        sandboxed.evaluate("range(100000)|map('string')|map('upper')|map('lower')|map('title')|list|length", {})
+
+    assert time.monotonic() - started < 5
+
+
+def test_the_budget_is_per_evaluation(sandboxed: ExpressionEngine) -> None:
+    # Each evaluation stays under the total; many in a row must all succeed.
+    for _ in range(6):
+        assert sandboxed.evaluate("range(10)|map('string')|map('center', 5000000)|list|length", {}) == 10

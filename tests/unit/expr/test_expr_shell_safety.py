@@ -336,3 +336,185 @@ def test_scanner_never_crashes(parts: list[str]) -> None:
     problems = shell_template_problems("".join(parts))
 
     assert all(isinstance(problem, str) for problem in problems)
+
+
+# -- builtins that evaluate a value as code ------------------------------------------------------
+
+_SUBSCRIPT_PAYLOAD = "a[$(touch pwned)]"
+# (command with {{ v }}, a value bash would run from that position if the template were let through)
+CODE_POSITIONS = {
+    "eval": ("eval {{ v }}", "touch pwned"),
+    "eval-double-quoted-name": ('"eval" {{ v }}', "touch pwned"),
+    "eval-escaped-name": ("\\eval {{ v }}", "touch pwned"),
+    "eval-split-name": ("e''val {{ v }}", "touch pwned"),
+    "eval-ansi-c-name": ("$'eval' {{ v }}", "touch pwned"),
+    "eval-of-command-substitution": ("eval \"$(printf '%s' {{ v }})\"", "touch pwned"),
+    "eval-in-function-body": ("f() { eval {{ v }}; }; f", "touch pwned"),
+    "eval-in-function-keyword-body": ("function f { eval {{ v }}; }; f", "touch pwned"),
+    "eval-via-command": ("command eval {{ v }}", "touch pwned"),
+    "coproc-eval": ("coproc eval {{ v }}; wait", "touch pwned"),
+    "coproc-brace-eval": ("coproc { eval {{ v }}; }; wait", "touch pwned"),
+    "trap": ("trap {{ v }} EXIT", "touch pwned"),
+    "trap-quoted-action": ("trap -- '{{ v }}' EXIT", "touch pwned"),
+    "mapfile-callback": ("mapfile -C {{ v }} -c 1 lines <<< 'x'", "touch pwned;:"),
+    "readarray-glued-callback": ("readarray -c 1 -C{{ v }} lines <<< 'x'", "touch pwned;:"),
+    "printf-glued-name": ("printf -v{{ v }} '%s' 1", _SUBSCRIPT_PAYLOAD),
+    "printf-name": ("printf -v {{ v }} '%s' 1", _SUBSCRIPT_PAYLOAD),
+    "wait-name": ("sleep 0 & wait -n -p {{ v }}", _SUBSCRIPT_PAYLOAD),
+    "alias": ("shopt -s expand_aliases; alias go={{ v }}\ngo", "touch pwned"),
+    "ps4-with-xtrace": ("PS4={{ v }}; set -x; true", "$(touch pwned)"),
+    "exported-ps4": ("export PS4={{ v }}; set -x; true", "$(touch pwned)"),
+    "ps4-read": ("read -r PS4 <<< {{ v }}; set -x; true", "$(touch pwned)"),
+    "bash-command-string": ("bash -c {{ v }}", "touch pwned"),
+    "sh-command-string-after-options": ("sh -ec {{ v }}", "touch pwned"),
+}
+
+
+# Refused as well, though today's bash checks these names before evaluating them.
+_NAMES_REFUSED_TOO = {
+    "read-glued-array-name": ("read -a{{ v }} <<< 1", _SUBSCRIPT_PAYLOAD),
+    "getopts-name": ("getopts a {{ v }} -a", _SUBSCRIPT_PAYLOAD),
+}
+
+
+@pytest.mark.parametrize(
+    "position",
+    [*CODE_POSITIONS.values(), *_NAMES_REFUSED_TOO.values()],
+    ids=[*CODE_POSITIONS.keys(), *_NAMES_REFUSED_TOO.keys()],
+)
+def test_builtin_that_runs_a_value_is_refused_at_validation(position: tuple[str, str]) -> None:
+    command, _payload = position
+
+    problems = shell_template_problems(command)
+
+    assert problems, command
+    assert any("code" in problem or "variable name" in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize("position", CODE_POSITIONS.values(), ids=CODE_POSITIONS.keys())
+def test_builtin_that_runs_a_value_is_refused_when_rendered(
+    engine: ExpressionEngine, tmp_path: Path, position: tuple[str, str]
+) -> None:
+    command, payload = position
+
+    with pytest.raises(ExpressionError):
+        render_shell(command, {"v": payload}, engine)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("position", CODE_POSITIONS.values(), ids=CODE_POSITIONS.keys())
+def test_builtin_position_is_dangerous_without_the_check(tmp_path: Path, position: tuple[str, str]) -> None:
+    """Control: bash really runs the payload when it arrives there from a variable."""
+    command, payload = position
+    script = command.replace("'{{ v }}'", '"$V"').replace("{{ v }}", '"$V"')
+
+    subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env={"V": payload, "PATH": os.environ["PATH"]},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=20,
+        check=False,
+    )
+
+    assert (tmp_path / "pwned").exists(), script
+
+
+# Variables declared -i evaluate every value assigned to them, wherever the declaration is.
+INTEGER_VARIABLE_POSITIONS = {
+    "declare-i-then-assign": ("declare -i n; n={{ v }}; printf '%s' $n > out", "42"),
+    "local-i-then-assign": ("f() { local -i n; n={{ v }}; printf '%s' $n > out; }; f", "42"),
+    "assign-before-declaration-in-loop": (
+        "for k in 1 2; do if [[ $k == 2 ]]; then n={{ v }}; fi; declare -i n; done; printf '%s' $n > out",
+        "42",
+    ),
+    "append-to-integer": ("declare -i n=1; n+={{ v }}; printf '%s' $n > out", "43"),
+    "read-into-integer": ("declare -i n; read -r n <<< {{ v }}; printf '%s' $n > out", "42"),
+    "integer-array-element": ("declare -ai a; a[0]={{ v }}; printf '%s' ${a[0]} > out", "42"),
+}
+
+
+@pytest.mark.parametrize("position", INTEGER_VARIABLE_POSITIONS.values(), ids=INTEGER_VARIABLE_POSITIONS.keys())
+def test_integer_variable_takes_integers(
+    engine: ExpressionEngine, run_script: RunScript, tmp_path: Path, position: tuple[str, str]
+) -> None:
+    command, expected = position
+
+    result = run_script(render_shell(command, {"v": 42}, engine))
+
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "out").read_text() == expected
+
+
+@pytest.mark.parametrize("position", INTEGER_VARIABLE_POSITIONS.values(), ids=INTEGER_VARIABLE_POSITIONS.keys())
+def test_integer_variable_refuses_a_subscript_payload(
+    engine: ExpressionEngine, tmp_path: Path, position: tuple[str, str]
+) -> None:
+    command, _expected = position
+
+    with pytest.raises(ExpressionError, match="must be an integer"):
+        render_shell(command, {"v": _SUBSCRIPT_PAYLOAD}, engine)
+
+
+@pytest.mark.parametrize("position", INTEGER_VARIABLE_POSITIONS.values(), ids=INTEGER_VARIABLE_POSITIONS.keys())
+def test_integer_variable_is_dangerous_without_the_check(tmp_path: Path, position: tuple[str, str]) -> None:
+    command, _expected = position
+
+    subprocess.run(
+        ["bash", "-c", command.replace("{{ v }}", '"$V"')],
+        cwd=tmp_path,
+        env={"V": _SUBSCRIPT_PAYLOAD, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        timeout=20,
+        check=False,
+    )
+
+    assert (tmp_path / "pwned").exists()
+
+
+ASSOCIATIVE_KEYS = {
+    "assign-double-quoted-key": ('declare -A m; m["{{ v }}"]=1; printf \'%s\' "${m[@]}" > out', lambda v: "1"),
+    "assign-unquoted-key": ("declare -A m; m[{{ v }}]=2; printf '%s' \"${m[@]}\" > out", lambda v: "2"),
+    "read-key": ("declare -A m; m[$K]=found; printf '%s' \"${m[{{ v }}]}\" > out", lambda v: "found"),
+    "read-key-unquoted": ("declare -A m; m[$K]=found; printf '%s' ${m[{{ v }}]} > out", lambda v: "found"),
+    "keys-listed": ('declare -A m; m["{{ v }}"]=1; printf \'%s\' "${!m[@]}" > out', lambda v: v),
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", _SUBSCRIPT_PAYLOAD, "$(touch pwned)", "`touch pwned`", "a b", "]=x; touch pwned; m[y"],
+    ids=["plain", "subscript-payload", "command-substitution", "backticks", "space", "bracket-breakout"],
+)
+@pytest.mark.parametrize("position", ASSOCIATIVE_KEYS.values(), ids=ASSOCIATIVE_KEYS.keys())
+def test_associative_array_keys_are_plain_strings(
+    engine: ExpressionEngine, run_script: RunScript, tmp_path: Path, value: str, position: tuple[str, object]
+) -> None:
+    command, expected = position
+    script = render_shell(command, {"v": value}, engine)
+
+    result = run_script(ShellScript(script.script, {**script.env, "K": value}))
+
+    assert result.returncode == 0, result.stderr.decode()
+    assert not (tmp_path / "pwned").exists()
+    assert callable(expected)
+    assert (tmp_path / "out").read_text() == expected(value)
+
+
+NOT_SURELY_ASSOCIATIVE = {
+    "declared-in-function": "f() { declare -A m; }; f; m[{{ v }}]=1",
+    "declared-conditionally": "false && declare -A m; m[{{ v }}]=1",
+    "declared-in-if": "if false; then declare -A m; fi; m[{{ v }}]=1",
+    "unset-later": "declare -A m; unset m; m[{{ v }}]=1",
+    "used-before-declared": "m[{{ v }}]=1; declare -A m",
+    "local": "f() { local -A m; m[{{ v }}]=1; }; f",
+}
+
+
+@pytest.mark.parametrize("command", NOT_SURELY_ASSOCIATIVE.values(), ids=NOT_SURELY_ASSOCIATIVE.keys())
+def test_subscript_of_an_array_not_surely_associative_stays_arithmetic(
+    engine: ExpressionEngine, tmp_path: Path, command: str
+) -> None:
+    with pytest.raises(ExpressionError, match="must be an integer"):
+        render_shell(command, {"v": _SUBSCRIPT_PAYLOAD}, engine)

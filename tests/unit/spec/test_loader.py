@@ -130,3 +130,93 @@ def test_shell_commands_are_checked_as_shell_not_as_jinja() -> None:
     assert load_workflow_text(text).steps[0].id == "a"
     bad = text.replace("inputs.x", "inputs.y")
     assert "unknown input 'y'" in errors_of(bad)[0]
+
+
+_TRIGGER = "name: w\ntriggers:\n  - {trigger}\nsteps:\n  - id: a\n    command: 'true'\n"
+
+
+@pytest.mark.parametrize(
+    ("trigger", "message"),
+    [
+        ("schedule: cron(99 99 * * ? *)", "Invalid minute value '99'"),
+        ("schedule: cron(0 3 * * * *)", "One must be a question mark"),
+        ("schedule: cron(0 3 * * ?)", "6 fields"),
+        ("schedule: rate(1 minutes)", "must be rate(1 minute)"),
+        ("schedule: rate(5 minute)", "must be rate(5 minutes)"),
+        ("schedule: rate(0 hours)", "at least 1"),
+        ("schedule: at(2026-02-30T00:00:00)", "at()"),
+        ("{schedule: cron(0 3 * * ? *), timezone: Mars/Olympus}", "unknown time zone 'Mars/Olympus'"),
+    ],
+    ids=[
+        "cron-range",
+        "cron-two-day-fields",
+        "cron-five-fields",
+        "rate-plural",
+        "rate-singular",
+        "rate-zero",
+        "at-no-such-day",
+        "timezone",
+    ],
+)
+def test_schedules_are_parsed_as_aws_reads_them(trigger: str, message: str) -> None:
+    errors = errors_of(_TRIGGER.format(trigger=trigger))
+
+    assert any(message in error and error.startswith("wf.yaml:3:") for error in errors), errors
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        "schedule: cron(0/5 8-17 ? * MON-FRI *)",
+        "schedule: cron(15 10 ? * 6L 2030)",
+        "schedule: rate(1 hour)",
+        "{schedule: cron(0 3 * * ? *), timezone: Europe/Paris}",
+        "schedule: at(2030-01-01T00:00:00)",
+    ],
+    ids=["cron-ranges", "cron-last-friday", "rate-one", "timezone", "at"],
+)
+def test_valid_schedules_load(trigger: str) -> None:
+    load_workflow_text(_TRIGGER.format(trigger=trigger))
+
+
+def test_an_input_default_outside_its_enum_is_refused() -> None:
+    errors = errors_of("name: w\ninputs:\n  e: {type: string, enum: [a, b], default: c}\n" + MINIMAL[8:])
+
+    assert any("wf.yaml:3:" in e and "not one of the enum values" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("step", "hint"),
+    [
+        ("  - id: a\n    run: make\n", "did you mean 'command'?"),
+        ("  - id: a\n    command: make\n    if: 'true'\n", "did you mean 'when'?"),
+        ("  - id: a\n    command: make\n    depends_on: [b]\n", "did you mean 'needs'?"),
+    ],
+    ids=["run", "if", "depends_on"],
+)
+def test_github_actions_habits_get_a_hint(step: str, hint: str) -> None:
+    errors = errors_of("name: w\nsteps:\n" + step)
+
+    assert any(hint in error for error in errors), errors
+
+
+def test_a_problem_inside_a_command_block_points_at_its_line() -> None:
+    text = "name: w\nsteps:\n  - id: a\n    command: |\n      echo one\n      echo two\n      eval {{ env.X }}\n"
+
+    errors = errors_of(text)
+
+    assert any(error.startswith("wf.yaml:7:7:") and "eval" in error for error in errors), errors
+
+
+def test_an_unclosed_flow_sequence_is_reported_where_it_opens() -> None:
+    errors = errors_of("name: w\nsteps: [\n  {id: a, command: 'true'}\n\nfoo: 1\n")
+
+    assert errors[0].startswith("wf.yaml:2:8:"), errors
+    assert "never closed" in errors[0]
+
+
+def test_a_template_syntax_error_hides_no_other_error_of_the_field() -> None:
+    errors = errors_of("name: w\nsteps:\n  - id: a\n    command: 'echo {{ nope.x }} {{ 1 + }}'\n")
+
+    assert any("unknown name 'nope'" in e for e in errors), errors
+    assert any("invalid template '{{ 1 + }}'" in e for e in errors), errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from baton.aws_region import default_region
 from baton.errors import StateConflictError
 
 # Standard retry mode backs off on throttling and transient errors; the engine itself
@@ -30,7 +31,7 @@ class AwsClients:
     """A factory of boto3 clients for one region (and, in tests, one endpoint)."""
 
     def __init__(self, *, region: str | None = None, endpoint_url: str | None = None, session: Any = None) -> None:
-        self.region = region
+        self.region = region or default_region()
         self.endpoint_url = endpoint_url
         self._session = session
         self._clients: dict[str, Any] = {}

@@ -8,17 +8,21 @@ process (the WAL is in the OS page cache); only a power cut can lose the last co
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from baton.engine.records import ExecutionRecord, StepRecord
-from baton.errors import ExecutionNotFoundError, StateConflictError
+from baton.errors import ExecutionNotFoundError, StateConflictError, StateStoreError
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -42,12 +46,47 @@ def _dumps(data: Mapping[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"), default=str)
 
 
+def storage_error(path: Path, exc: sqlite3.Error) -> StateStoreError:
+    """One line naming the file, what is wrong and what to do."""
+    reason = str(exc) or type(exc).__name__
+    if "full" in reason:
+        advice = "free some disk space, then continue with `baton resume`"
+    elif isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        advice = f"the file is damaged; move it aside (mv {path} {path}.broken) to start a new history"
+    else:
+        advice = "check the file's permissions and the disk, then try again"
+    return StateStoreError(f"state file {path}: {reason}; {advice}")
+
+
+def _translated(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn SQLite's errors into ``StateStoreError`` (conflicts are handled by the method)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            store = args[0]
+            assert isinstance(store, SqliteStateStore)
+            raise storage_error(store.path, exc) from exc
+
+    return wrapper
+
+
 class SqliteStateStore:
     """State store over one SQLite database file (created on first use)."""
 
+    @_translated
     def __init__(self, path: Path, *, busy_timeout_seconds: float = 30.0) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        if path.is_file() and path.stat().st_size == 0:
+            # SQLite would take an empty file for a new database and start a new history
+            # silently; the old one is gone, and the user must know.
+            raise StateStoreError(
+                f"state file {path} is empty, so the history it held is lost; restore it from a backup, "
+                "or remove it to start a new history"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the engine's threads, serialised by a lock: SQLite has one
         # writer at a time anyway, and statements stay prepared in the connection's cache.
         self._db = sqlite3.connect(
@@ -85,6 +124,7 @@ class SqliteStateStore:
 
     # -- definitions ----------------------------------------------------------------------
 
+    @_translated
     def put_definition(self, digest: str, definition: Mapping[str, Any]) -> None:
         """Store a compiled definition under its digest (idempotent)."""
         with self._lock:
@@ -93,6 +133,7 @@ class SqliteStateStore:
                 (digest, _dumps(definition)),
             )
 
+    @_translated
     def get_definition(self, digest: str) -> dict[str, Any] | None:
         """The compiled definition stored under ``digest``, or None."""
         with self._lock:
@@ -101,6 +142,7 @@ class SqliteStateStore:
 
     # -- executions -----------------------------------------------------------------------
 
+    @_translated
     def create_execution(self, execution: ExecutionRecord, steps: Sequence[StepRecord]) -> ExecutionRecord:
         """Insert an execution and its step records in one transaction."""
         stored = execution.evolve(version=1)
@@ -116,6 +158,7 @@ class SqliteStateStore:
                 raise StateConflictError(f"execution {execution.execution_id} already exists") from exc
         return stored
 
+    @_translated
     def get_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution; ``ExecutionNotFoundError`` if there is none."""
         with self._lock:
@@ -124,6 +167,7 @@ class SqliteStateStore:
             raise ExecutionNotFoundError(f"no execution {execution_id!r} in {self.path}")
         return ExecutionRecord.from_data(json.loads(row[0]))
 
+    @_translated
     def update_execution(self, execution: ExecutionRecord) -> ExecutionRecord:
         """Write a changed execution conditionally on its version."""
         stored = execution.evolve(version=execution.version + 1)
@@ -139,6 +183,7 @@ class SqliteStateStore:
         if changed != 1:
             raise StateConflictError(f"execution {new.execution_id} changed since version {expected_version}")
 
+    @_translated
     def list_executions(self, limit: int = 50) -> list[ExecutionRecord]:
         """The most recently started executions, newest first."""
         with self._lock:
@@ -173,6 +218,7 @@ class SqliteStateStore:
 
     # -- steps ----------------------------------------------------------------------------
 
+    @_translated
     def get_steps(self, execution_id: str) -> dict[str, StepRecord]:
         """Every record of the execution by key."""
         with self._lock:
@@ -180,6 +226,7 @@ class SqliteStateStore:
         records = (StepRecord.from_data(json.loads(row[0])) for row in rows)
         return {record.key: record for record in records}
 
+    @_translated
     def commit(
         self,
         updates: Sequence[StepRecord],
@@ -217,6 +264,7 @@ class SqliteStateStore:
         except sqlite3.IntegrityError as exc:
             raise StateConflictError("a step record to insert already exists") from exc
 
+    @_translated
     def renew_lease(self, step: StepRecord, expires_at: datetime) -> bool:
         """Extend the lease of a running step still at the holder's version."""
         renewed = step.evolve(lease_expires_at=expires_at)
