@@ -4,7 +4,7 @@ The worker assumes it once per workflow (session tag ``baton-workflow=<name>``) 
 the temporary credentials to the step. Its own policy only denies: every table, bucket,
 queue, bus, rule, schedule, function and secret of the deployment, so an operator who
 attaches a broad policy (``baton:step-policy-arns``) still cannot give a step the engine's
-state. See docs/adr/0005-step-credentials.md.
+state. See docs/adr/0006-step-credentials.md.
 """
 
 from __future__ import annotations

@@ -258,7 +258,7 @@ class Engine:
     # -- inspecting -----------------------------------------------------------------------
 
     def document(self, execution_id: str) -> dict[str, Any]:
-        """The execution record of WORKFLOW-SPEC section 4."""
+        """The execution record: its status, inputs, outputs and every step with its attempts."""
         execution = self.ports.store.get_execution(execution_id)
         definition = self.definition_of(execution)
         records = self.ports.store.get_steps(execution_id)

@@ -4,7 +4,7 @@ A worker runs a step inline only if the step's timeout, plus the relay's margin,
 what is left of its invocation; otherwise the step is passed on to the next invocation.
 A step whose timeout exceeds what any invocation can give would be passed on forever, so
 the registrar refuses it unless it names another runner (``runner: long``), and the relay
-asks :func:`pass_on_refusal` before passing a step on (see docs/adr/0006-long-steps.md).
+asks :func:`pass_on_refusal` before passing a step on (see docs/adr/0007-long-steps.md).
 """
 
 from __future__ import annotations

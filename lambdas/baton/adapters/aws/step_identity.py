@@ -4,7 +4,7 @@ The worker's own credentials (which can write every execution, the cache and the
 never reach a step. For each workflow the worker assumes the step role with the session
 tag ``baton-workflow=<name>`` and hands the temporary credentials to the step; the role's
 policy denies every Baton resource outright, and operators grant a workflow more with
-policies that match ``aws:PrincipalTag/baton-workflow`` (see docs/adr/0005).
+policies that match ``aws:PrincipalTag/baton-workflow`` (see docs/adr/0006-step-credentials.md).
 """
 
 from __future__ import annotations
