@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -174,15 +175,38 @@ def _drive(engine: Engine, execution_id: str, as_json: bool) -> None:
 
     observer, display = _observer(as_json)
     try:
-        with display:
+        with display, _interrupted_by_sigterm():
             execution = engine.drive(execution_id, observer)
     except StateStoreError as exc:
         _fail(f"{exc} (execution {execution_id})")
         raise  # pragma: no cover - _fail exits
-    except KeyboardInterrupt:
-        typer.echo(f"\ninterrupted; continue with: baton resume {execution_id}", err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:
+        # The driver stopped its steps' process groups on the way out; record where it stopped.
+        signal_name = str(exc) or "SIGINT"
+        engine.interrupt(execution_id, f"interrupted ({signal_name})")
+        typer.echo(f"\ninterrupted ({signal_name}); continue with: baton resume {execution_id}", err=True)
+        raise typer.Exit(130 if signal_name == "SIGINT" else 143) from None
     _report(engine, execution, as_json)
+
+
+@contextmanager
+def _interrupted_by_sigterm() -> Iterator[None]:
+    """While an execution is driven, SIGTERM stops it the way Ctrl-C does (the steps' process
+    groups are stopped and the execution is recorded as interrupted), not at once."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _report(engine: Engine, execution: ExecutionRecord, as_json: bool) -> None:

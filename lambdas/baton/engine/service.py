@@ -243,6 +243,29 @@ class Engine:
             return stored or execution
         raise ResumeError(f"execution {execution_id} keeps changing; try again")
 
+    def interrupt(self, execution_id: str, reason: str) -> ExecutionRecord | None:
+        """Record that the process driving an execution was stopped (Ctrl-C, SIGTERM): the
+        units this process held and the execution fail with ``reason``, so ``resume`` runs
+        them again. Units other processes hold are left to them; None if it had ended."""
+        owner = self.ports.supervisor.owner
+        now = self.ports.clock.now()
+        for _ in range(_CONFLICT_RETRIES):
+            execution = self.ports.store.get_execution(execution_id)
+            if execution.status in TERMINAL_EXECUTION:
+                return None
+            records = self.ports.store.get_steps(execution_id).values()
+            held = [r for r in records if r.status == RUNNING and r.lease_owner == owner]
+            stopped = [r.evolve(status="failed", error=reason, finished_at=now, lease_owner=None,
+                                lease_expires_at=None) for r in held]  # fmt: skip
+            others = [r for r in records if r.status == RUNNING and r.lease_owner not in (None, owner)]
+            ended = None if others else execution.evolve(status="failed", error=reason, finished_at=now)
+            try:
+                _, stored = self.ports.store.commit(stopped, execution=ended)
+            except StateConflictError:
+                continue
+            return stored or execution
+        return None
+
     def cancel(self, execution_id: str) -> ExecutionRecord:
         """Ask an execution to stop (then :meth:`drive` it to run its ``finally`` steps)."""
         for _ in range(_CONFLICT_RETRIES):
