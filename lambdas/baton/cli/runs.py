@@ -230,7 +230,8 @@ def _summary(execution: ExecutionRecord, waiting: list[str] | None = None) -> No
     for step in waiting or []:
         typer.echo(f"waiting for an answer: baton approve {execution.execution_id} {step} [--reject]")
     if execution.status in ("failed", "cancelled"):
-        typer.echo(f"inspect: baton status {execution.execution_id}; retry: baton resume {execution.execution_id}")
+        retry = f"baton resume {execution.execution_id} (add --file FILE after editing it)"
+        typer.echo(f"inspect: baton status {execution.execution_id}; retry: {retry}")
 
 
 def run(
@@ -281,6 +282,12 @@ def resume(
         str | None, typer.Option("--from", help="Re-run this step and everything after it.", show_default=False)
     ] = None,
     inputs: Inputs = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", "-f", help="Resume with this edited workflow file: changed steps run again.", show_default=False
+        ),
+    ] = None,
     as_json: Json = False,
     state_dir: StateDir = None,
     stack: Stack = None,
@@ -296,7 +303,9 @@ def resume(
 
     def restart() -> ExecutionRecord:
         pairs = parse_pairs(inputs or [])
-        return engine.resume(execution_id, from_step=from_step, inputs=pairs, text_inputs=frozenset(pairs))
+        edited = engine.load(file) if file is not None else None
+        return engine.resume(execution_id, from_step=from_step, inputs=pairs, text_inputs=frozenset(pairs),
+                             edited=edited)  # fmt: skip
 
     _guarded(restart)
     _drive(engine, execution_id, as_json)

@@ -80,3 +80,13 @@ def resets_for(
 def _changes(record: StepRecord) -> bool:
     """A pending record nobody touched yet needs no write."""
     return record != reset(record)
+
+
+def changed_steps(old: Definition, new: Definition) -> set[str]:
+    """Steps of ``new`` whose compiled definition differs from ``old``'s (or that ``old``
+    lacks), and every step that needs them: what a resume with an edited file runs again."""
+    from dataclasses import asdict
+
+    before = {step.id: asdict(step) for step in old.steps}
+    changed = {step.id for step in new.steps if before.get(step.id) != asdict(step)}
+    return set().union(*(dependants(new, step_id) for step_id in changed)) if changed else set()

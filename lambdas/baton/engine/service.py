@@ -22,6 +22,7 @@ from baton.engine.expressions import Expressions
 from baton.engine.inputs import resolve_inputs
 from baton.engine.queue import InProcessStepQueue
 from baton.engine.records import (
+    PENDING,
     RUNNING,
     SUCCEEDED,
     TERMINAL_EXECUTION,
@@ -29,7 +30,7 @@ from baton.engine.records import (
     ExecutionRecord,
     StepRecord,
 )
-from baton.engine.resume import resets_for
+from baton.engine.resume import changed_steps, reset, resets_for
 from baton.engine.views import execution_document
 from baton.errors import DefinitionError, Diagnostic, ResumeError, StateConflictError
 from baton.ports import LogEntry, Ports, StepQueue
@@ -184,18 +185,30 @@ class Engine:
         from_step: str | None = None,
         inputs: Mapping[str, Any] | None = None,
         text_inputs: frozenset[str] = frozenset(),
+        edited: tuple[Definition, str] | None = None,
     ) -> ExecutionRecord:
-        """Make a stopped execution runnable again (then call :meth:`drive`)."""
+        """Make a stopped execution runnable again (then call :meth:`drive`).
+
+        ``edited`` (a definition and its digest, from :meth:`load`) resumes with an edited
+        file: steps whose definition changed run again with everything that needs them,
+        new steps are added, and the others keep their results.
+        """
         for _ in range(_CONFLICT_RETRIES):
             execution = self.ports.store.get_execution(execution_id)
             definition = self.definition_of(execution)
+            changed: set[str] = set()
+            if edited is not None:
+                if edited[0].name != definition.name:
+                    raise ResumeError(f"--file defines workflow {edited[0].name!r}, not {definition.name!r}")
+                changed = changed_steps(definition, edited[0])
+                definition = edited[0]
             if from_step is not None and from_step not in {s.id for s in definition.steps}:
                 raise ResumeError(f"--from {from_step}: the workflow {definition.name} has no such step")
-            if execution.status == RUNNING and from_step is None and not inputs:
+            if execution.status == RUNNING and from_step is None and not inputs and edited is None:
                 return execution  # join the workers on it, or take over from a dead one
             if execution.status == RUNNING:
                 raise ResumeError(f"execution {execution_id} is running; wait for it or cancel it first")
-            if execution.status == SUCCEEDED and from_step is None:
+            if execution.status == SUCCEEDED and from_step is None and not changed:
                 raise ResumeError(
                     f"execution {execution_id} already succeeded; use --from STEP to run part of it again"
                 )
@@ -206,8 +219,16 @@ class Engine:
             restarted = execution.evolve(
                 status=RUNNING, error=None, finished_at=None, outputs={}, inputs=resolved, cancel_requested=False
             )
+            resets = resets_for(definition, records, from_step)
+            added: list[StepRecord] = []
+            if edited is not None:
+                restarted = restarted.evolve(definition_digest=edited[1], workflow_version=definition.version)
+                reset_keys = {r.key for r in resets}
+                resets += [reset(r) for r in records.values()
+                           if r.step_id in changed and r.key not in reset_keys and r.status != PENDING]  # fmt: skip
+                added = [StepRecord(execution_id, s.id, s.id) for s in definition.steps if s.id not in records]
             try:
-                _, stored = self.ports.store.commit(resets_for(definition, records, from_step), execution=restarted)
+                _, stored = self.ports.store.commit(resets, added, execution=restarted)
             except StateConflictError:
                 continue  # another resume or worker moved first: look again
             assert stored is not None
