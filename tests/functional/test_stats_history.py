@@ -261,3 +261,15 @@ def test_an_empty_history_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert "no executions since" in result.stdout
+
+
+def test_stats_and_report_in_an_empty_folder_say_so_and_create_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    baton = str(Path(sys.executable).with_name("baton"))
+    for args in (["stats"], ["report", "latest"]):
+        done = subprocess.run([baton, *args], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2, done.stderr
+        assert "no executions yet" in done.stderr
+        assert list(tmp_path.iterdir()) == [], "a read-only command created the state dir"

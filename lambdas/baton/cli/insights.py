@@ -30,7 +30,10 @@ def _ports(state_dir: Path | None, stack: str | None) -> Ports:
             return DeployedStack.find(stack).engine().ports
         from baton.bootstrap import local_ports, state_dir_from
 
-        return local_ports(state_dir_from(state_dir))
+        directory = state_dir_from(state_dir)
+        if not directory.exists():  # a read-only command never creates the state dir
+            _fail(f"no executions yet: {directory} does not exist (run a workflow first: baton run FILE)")
+        return local_ports(directory)
     except BatonError as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits
