@@ -53,7 +53,7 @@ REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DES
 # is not delivered again while Lambda still retries a throttled or failed invocation.
 VISIBILITY_TIMEOUTS_PER_WORKER_TIMEOUT = 6
 MAX_LAMBDA_TIMEOUT_SECONDS = 900
-# The relay keeps a 15 s margin and gives a step without `timeout` 60 s; a worker must fit one.
+# The worker's driver keeps a 15 s margin and gives a step without `timeout` 60 s; a worker must fit one.
 MIN_WORKER_TIMEOUT_SECONDS = 90
 _SECRETS_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 

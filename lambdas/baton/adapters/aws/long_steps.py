@@ -1,10 +1,11 @@
 """Steps that do not fit in a worker: refused at registration, capped when passed on.
 
-A worker runs a step inline only if the step's timeout, plus the relay's margin, fits in
+A worker runs a step inline only if the step's timeout, plus the driver's margin, fits in
 what is left of its invocation; otherwise the step is passed on to the next invocation.
 A step whose timeout exceeds what any invocation can give would be passed on forever, so
-the registrar refuses it unless it names another runner (``runner: long``), and the relay
-asks :func:`pass_on_refusal` before passing a step on (see docs/adr/0007-long-steps.md).
+the registrar refuses it unless it names another runner (``runner: long``), and the engine's
+driver fails a unit that can never fit instead of passing it on (``Driver.most_seconds``;
+see docs/adr/0007-long-steps.md).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 RELAY_MARGIN_SECONDS = 15.0
-"""What the relay keeps back from an invocation for the writes after a step."""
+"""What the worker's driver keeps back from an invocation for the writes after a step."""
 DEFAULT_STEP_SECONDS = 60.0
-"""The relay's budget for a step without ``timeout``."""
+"""The driver's budget for a step without ``timeout`` (``engine.units.DEFAULT_STEP_SECONDS``)."""
 SUSPENDING_TYPES = frozenset({"wait", "approval"})
 """Step types that hold no compute while they wait."""
 MAX_PASSES = 3
@@ -68,7 +69,7 @@ def registration_problems(
 def pass_on_refusal(key: str, needed: float, worker_timeout_seconds: float, passes: int) -> str | None:
     """Why the unit ``key`` must fail instead of being passed on once more, or None.
 
-    ``passes`` counts the hand-offs so far (the relay carries it in the step message).
+    ``passes`` counts the hand-offs so far (a message would carry it).
     """
     limit = worker_limit_seconds(worker_timeout_seconds)
     if needed > limit:
