@@ -63,7 +63,9 @@ def test_acknowledgements_are_the_expected_ones_each_with_a_reason(
         "Baton/Functions/ApproverRole/DefaultPolicy": sorted([xray, artifacts]),
         "Baton/Functions/WorkerRole/DefaultPolicy": sorted(
             [xray, artifacts, _objects(logical_ids["cache_bucket"]), *SCHEDULES,
-             ARN.format("ssm", "parameter/baton/*"), ARN.format("secretsmanager", "secret:baton/*")]
+             ARN.format("ssm", "parameter/baton/*"), ARN.format("secretsmanager", "secret:baton/*"),
+             "Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*]",
+             ARN.format("bedrock", "inference-profile/*")]
         ),
     }  # fmt: skip
     assert {path: sorted(rules) for path, rules in acknowledgements.items()} == expected
