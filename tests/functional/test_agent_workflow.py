@@ -112,3 +112,14 @@ def test_create_pr_reads_the_start_environment(tmp_path: Path, model_server: Mod
     )
     assert "Increase test coverage for calc.py" in log.stdout
     assert "tests/test_calc_more.py" in log.stdout
+
+
+def test_validate_accepts_the_reference_workflow_and_warns_about_the_output_no_step_sets(tmp_path: Path) -> None:
+    result = Workspace(tmp_path).baton("validate", str(WORKFLOW))
+
+    assert result.returncode == 0, result.stderr
+    assert "ok (increase-test-coverage, 6 steps)" in result.stdout
+    assert result.stderr.strip() == (
+        f"{WORKFLOW}: warning: outputs.coverage_report: no step declares 'outputs: {{coverage_report: PATH}}', "
+        "so it will be empty"
+    )
