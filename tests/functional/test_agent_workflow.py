@@ -69,6 +69,11 @@ def test_the_reference_workflow_raises_coverage_then_comes_from_the_cache(
     assert again["steps"]["validate_target"]["status"] == "succeeded"
     assert len(model_server.model_calls()) == calls  # no model request on the cache hit
     spent = steps["generate_tests"]["outputs"]["cost_usd"]
+    assert record["agents"]["spent"]["cost_usd"] == spent
+    assert again["agents"] == {
+        "spent": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+        "saved": record["agents"]["spent"],
+    }
     shown = second.baton("status", again["execution_id"]).stdout
     assert f"saved ${spent:.4f}" in shown
     assert "agents: 0 tokens in / 0 out, $0.0000; the cache saved" in shown

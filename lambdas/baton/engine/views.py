@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from baton.engine.definition import Definition, StepDef
+from baton.engine.usage import summarize
 from baton.engine.records import (
     COMPENSATED,
     SUCCEEDED,
@@ -86,8 +87,9 @@ def execution_document(
     records: Mapping[str, StepRecord],
     resolve: Resolver,
 ) -> dict[str, Any]:
-    """The execution record of WORKFLOW-SPEC section 4 (``baton run --json``)."""
-    return {
+    """The execution record of WORKFLOW-SPEC section 4 (``baton run --json``), with ``agents``
+    (tokens and dollars spent, and saved by the cache) when it has agent steps."""
+    document: dict[str, Any] = {
         "execution_id": execution.execution_id,
         "workflow": execution.workflow,
         "version": execution.workflow_version,
@@ -99,6 +101,10 @@ def execution_document(
         "error": execution.error,
         "steps": {step.id: step_view(step, records, resolve) for step in definition.steps if step.id in records},
     }
+    agents = summarize(document)
+    if agents is not None:
+        document["agents"] = agents
+    return document
 
 
 def expression_context(
