@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from baton.engine.definition import Definition, StepDef
-from baton.engine.usage import summarize
 from baton.engine.records import (
     COMPENSATED,
     SUCCEEDED,
@@ -17,6 +16,7 @@ from baton.engine.records import (
     compensation_key,
     item_key,
 )
+from baton.engine.usage import summarize
 
 Resolver = Callable[[Any], Any]
 """Turns a stored output value (maybe a reference to a large blob) into the value itself."""
