@@ -34,6 +34,8 @@ OBJECT_WRITE = ("s3:PutObject",)
 BUCKET_LIST = ("s3:ListBucket",)
 DEFINITION_OBJECT = ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObjectTagging", "s3:PutObjectVersionTagging")
 QUEUE_SEND = ("sqs:SendMessage",)
+MODEL_INVOCATION = ("bedrock:InvokeModel",)
+"""What Converse needs (``bedrock:InvokeModel`` covers it)."""
 RULE_MANAGEMENT = ("events:PutRule", "events:DeleteRule", "events:DescribeRule", "events:PutTargets",
                    "events:RemoveTargets")  # fmt: skip
 SCHEDULE_MANAGEMENT = ("scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
@@ -104,6 +106,16 @@ class Grants:
             )
         )
 
+    def models(self) -> None:
+        """Call Bedrock models (the ``bedrock`` agent provider's Converse calls): foundation
+        models in any region (cross-region inference profiles route there) and this account's
+        inference profiles."""
+        stack = Stack.of(self.resources.bus)
+        models = stack.format_arn(service="bedrock", region="*", account="", resource="foundation-model",
+                                  resource_name="*")  # fmt: skip
+        profiles = stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*")
+        self.allow(MODEL_INVOCATION, [models, profiles])
+
     def secrets(self) -> None:
         """Read the SSM parameters and Secrets Manager secrets under the secrets prefix."""
         stack = Stack.of(self.resources.bus)
@@ -146,6 +158,7 @@ def grant_worker(role: iam.IRole, resources: Resources) -> None:
     grants.queue_and_bus()
     grants.schedules(SCHEDULE_CREATION)
     grants.secrets()
+    grants.models()
 
 
 def grant_approver(role: iam.IRole, resources: Resources) -> None:

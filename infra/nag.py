@@ -33,6 +33,10 @@ SCHEDULES_REASON = (
     "Schedules are created at run time for cron triggers and long waits; the statement is "
     "limited to Baton's own schedule group and, within it, to the schedule name prefix."
 )
+MODELS_REASON = (
+    "Agent steps name their model in the workflow (any Bedrock model id or inference profile), "
+    "and a cross-region inference profile invokes the model in another region."
+)
 SECRETS_REASON = (
     "Workflows name their secrets; the worker may read only parameters and secrets under the "
     "deployment's secrets prefix."
@@ -83,6 +87,8 @@ def acknowledge_findings(stack: BatonStack) -> None:
     secrets = stack.props.effective_secrets_prefix
     _acknowledge_policy(worker, _arn("ssm", f"parameter/{secrets}/*"), SECRETS_REASON)
     _acknowledge_policy(worker, _arn("secretsmanager", f"secret:{secrets}/*"), SECRETS_REASON)
+    _acknowledge_policy(worker, "arn:<AWS::Partition>:bedrock:*::foundation-model/*", MODELS_REASON)
+    _acknowledge_policy(worker, _arn("bedrock", "inference-profile/*"), MODELS_REASON)
 
 
 def _objects(bucket: IConstruct) -> str:

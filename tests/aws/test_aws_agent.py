@@ -97,3 +97,23 @@ def test_env_reads_what_the_start_request_carried(harness: AwsHarness, env: dict
     assert harness.drain(execution_id).status == "succeeded"
     assert harness.execution(execution_id).trigger["env"] == {k: v for k, v in env.items() if k == "CREATE_PR"}
     assert harness.document(execution_id)["steps"]["maybe"]["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("cache_hit", "prefix"), [(False, "Agent"), (True, "AgentSaved")], ids=["spent", "saved-by-the-cache"]
+)
+def test_agent_tokens_and_dollars_are_metrics(cache_hit: bool, prefix: str) -> None:
+    from baton.engine.records import CACHED, SUCCEEDED, ExecutionRecord, StepRecord
+    from baton.handlers.observability import PowertoolsHooks, metrics
+
+    outputs = {"text": "ok", "usage": {"input_tokens": 1800, "output_tokens": 400}, "cost_usd": 0.0114}
+    status = CACHED if cache_hit else SUCCEEDED
+    record = StepRecord("e1", "agent", "agent", status=status, outputs=outputs, cache_hit=cache_hit)
+    metrics.clear_metrics()
+    PowertoolsHooks().unit_ended(ExecutionRecord("e1", "w", "d"), record)
+    recorded = {name: entry["Value"] for name, entry in metrics.metric_set.items()}
+    metrics.clear_metrics()
+
+    assert recorded[f"{prefix}InputTokens"] == [1800.0]
+    assert recorded[f"{prefix}OutputTokens"] == [400.0]
+    assert recorded[f"{prefix}CostUSD"] == [0.0114]

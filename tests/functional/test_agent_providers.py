@@ -3,6 +3,7 @@ the limits that stop an agent that never finishes, and throttling retried by the
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,14 +63,8 @@ def test_a_restricted_agent_is_refused_what_its_profile_forbids(
     assert step["outputs"]["files_changed"] == ["inside.txt"]
 
 
-@pytest.mark.parametrize(
-    ("provider", "allowed"),
-    [
-        pytest.param("bedrock", "bedrock", id="bedrock"),
-        pytest.param("claude_code", "claude", id="claude_code", marks=needs_claude),
-    ],
-)
-def test_an_allow_listed_command_runs(tmp_path: Path, server: ModelServer, provider: str, allowed: str) -> None:
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_allow_listed_command_runs(tmp_path: Path, server: ModelServer, provider: str) -> None:
     script = {"turns": [{"tools": [{"name": "run", "input": {"command": "touch made-by-command"}}]}, {"text": "ok"}]}
     workspace = _workspace(tmp_path, server, provider, script)
     step = _run(workspace, {"allowed_commands": ["touch"]}, expect=0)
@@ -169,3 +164,28 @@ def test_model_service_errors_are_retried_by_the_step_policy(
     assert step["attempts"] == 2
     assert step["outputs"]["text"] == "fine"
     assert [r.status for r in server.model_calls()][:2] == [status, 200]
+
+
+def test_secrets_are_masked_in_the_agent_log_and_outputs(tmp_path: Path, server: ModelServer) -> None:
+    workspace = _workspace(tmp_path, server, "bedrock", {"turns": [{"text": "the token is s3cr3t-token-value"}]})
+    workspace.env["AGENT_TOKEN"] = "s3cr3t-token-value"
+    body = {"id": "agent", "type": "agent", "prompt": "use {{ secrets.TOKEN }}"}
+    document = {"name": "masked", "secrets": {"TOKEN": {"env": "AGENT_TOKEN"}}, "steps": [body]}
+    workspace.write("wf.yaml", yaml.safe_dump(document))
+    record = workspace.run_json("run", "wf.yaml")
+    logs = workspace.baton("logs", record["execution_id"], "--step", "agent").stdout
+
+    assert record["steps"]["agent"]["outputs"]["text"] == "the token is ***"
+    assert "s3cr3t-token-value" not in logs
+    assert "s3cr3t-token-value" in json.dumps(server.model_calls()[0].body)  # the model did get it
+
+
+def test_the_workflow_default_provider_applies(tmp_path: Path, server: ModelServer) -> None:
+    workspace = _workspace(tmp_path, server, "claude_code", {"turns": [{"text": "from bedrock"}]})
+    document = {"name": "d", "defaults": {"agent": {"provider": "bedrock", "model": "amazon.nova-lite-v1:0"}},
+                "steps": [{"id": "agent", "type": "agent", "prompt": "hi"}]}  # fmt: skip
+    workspace.write("wf.yaml", yaml.safe_dump(document))
+    step = workspace.run_json("run", "wf.yaml")["steps"]["agent"]
+
+    assert (step["outputs"]["provider"], step["outputs"]["model"]) == ("bedrock", "amazon.nova-lite-v1:0")
+    assert server.model_calls()[0].path.startswith("/model/amazon.nova-lite-v1%3A0/converse")

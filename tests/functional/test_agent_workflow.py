@@ -69,6 +69,11 @@ def test_the_reference_workflow_raises_coverage_then_comes_from_the_cache(
     assert again["steps"]["validate_target"]["status"] == "succeeded"
     assert len(model_server.model_calls()) == calls  # no model request on the cache hit
     spent = steps["generate_tests"]["outputs"]["cost_usd"]
+    assert record["agents"]["spent"]["cost_usd"] == spent
+    assert again["agents"] == {
+        "spent": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+        "saved": record["agents"]["spent"],
+    }
     shown = second.baton("status", again["execution_id"]).stdout
     assert f"saved ${spent:.4f}" in shown
     assert "agents: 0 tokens in / 0 out, $0.0000; the cache saved" in shown
@@ -112,3 +117,14 @@ def test_create_pr_reads_the_start_environment(tmp_path: Path, model_server: Mod
     )
     assert "Increase test coverage for calc.py" in log.stdout
     assert "tests/test_calc_more.py" in log.stdout
+
+
+def test_validate_accepts_the_reference_workflow_and_warns_about_the_output_no_step_sets(tmp_path: Path) -> None:
+    result = Workspace(tmp_path).baton("validate", str(WORKFLOW))
+
+    assert result.returncode == 0, result.stderr
+    assert "ok (increase-test-coverage, 6 steps)" in result.stdout
+    assert result.stderr.strip() == (
+        f"{WORKFLOW}: warning: outputs.coverage_report: no step declares 'outputs: {{coverage_report: PATH}}', "
+        "so it will be empty"
+    )

@@ -70,7 +70,9 @@ def test_acknowledgements_are_the_expected_ones_each_with_a_reason(
         "Baton/Api/RestApi/CloudWatchRole": [f"Annotation::AwsSolutions-IAM4[Policy::{PUSH_LOGS_POLICY}]"],
         "Baton/Functions/WorkerRole/DefaultPolicy": sorted(
             [xray, artifacts, _objects(logical_ids["cache_bucket"]), *SCHEDULES,
-             ARN.format("ssm", "parameter/baton/*"), ARN.format("secretsmanager", "secret:baton/*")]
+             ARN.format("ssm", "parameter/baton/*"), ARN.format("secretsmanager", "secret:baton/*"),
+             "Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*]",
+             ARN.format("bedrock", "inference-profile/*")]
         ),
     }  # fmt: skip
     assert {path: sorted(rules) for path, rules in acknowledgements.items()} == expected

@@ -17,6 +17,7 @@ from baton.engine.records import (
     compensation_key,
     item_key,
 )
+from baton.engine.usage import summarize
 
 Resolver = Callable[[Any], Any]
 """Turns a stored output value (maybe a reference to a large blob) into the value itself."""
@@ -102,8 +103,9 @@ def execution_document(
     records: Mapping[str, StepRecord],
     resolve: Resolver,
 ) -> dict[str, Any]:
-    """The execution record (as `baton run --json` prints it) (``baton run --json``)."""
-    return {
+    """The execution record (``baton run --json``), with ``agents`` (tokens and dollars
+    spent, and saved by the cache) when it has agent steps."""
+    document: dict[str, Any] = {
         "execution_id": execution.execution_id,
         "workflow": execution.workflow,
         "version": execution.workflow_version,
@@ -115,6 +117,10 @@ def execution_document(
         "error": execution.error,
         "steps": {step.id: step_view(step, records, resolve) for step in definition.steps if step.id in records},
     }
+    agents = summarize(document)
+    if agents is not None:
+        document["agents"] = agents
+    return document
 
 
 def expression_context(
