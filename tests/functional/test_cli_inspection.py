@@ -89,14 +89,13 @@ def test_logs_follow_prints_output_while_the_step_runs(workspace: Workspace) -> 
     workspace.write("w.yaml", "name: w\nsteps:\n  - id: slow\n    command: echo one; sleep 2; echo two\n")
     run = workspace.start("run", "w.yaml")
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (workspace.state_dir / "state.db").exists():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and '"execution_id"' not in workspace.baton("list", "--json").stdout:
             time.sleep(0.1)
-        time.sleep(0.5)
         follow = workspace.start("logs", "latest", "--follow")
         out, _ = follow.communicate(timeout=30)
     finally:
         run.communicate(timeout=30)
 
-    assert follow.returncode == 0
+    assert follow.returncode == 0, out
     assert out.index("one") < out.index("two"), out

@@ -78,3 +78,12 @@ def test_retries_example_is_repeatable(tmp_path: Path) -> None:
 
     assert [run["steps"]["flaky"]["attempts"] for run in runs] == [3, 3]
     assert not (tmp_path / ".scratch").exists()
+
+
+@pytest.mark.parametrize("name", ["fan-out", "retries-and-timeouts"])
+def test_examples_leave_nothing_behind(tmp_path: Path, name: str) -> None:
+    workspace = Workspace(tmp_path)
+
+    workspace.run_json("run", str(WORKFLOWS / f"{name}.yaml"))
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".baton"]

@@ -33,6 +33,15 @@ steps:
     type: http
     url: "http://127.0.0.1:9/{{ secrets.TOKEN }}"
     continue_on_error: true
+  - id: items
+    needs: []
+    for_each: "{{ ['a', secrets.TOKEN] }}"
+    command: echo "{{ item }}"
+    continue_on_error: true
+  - id: by_name
+    needs: []
+    for_each: ["TOKEN"]
+    command: test -n "{{ secrets[item] }}"
 """
 
 
@@ -65,3 +74,13 @@ def test_a_secret_never_reaches_the_state_or_the_output(workspace: Workspace) ->
         if path.is_file():
             data = path.read_bytes()
             assert all(form.encode() not in data for form in _forms()), path
+
+
+def test_a_for_each_over_secret_values_is_refused_with_the_way_out(workspace: Workspace) -> None:
+    workspace.write("leak.yaml", WORKFLOW)
+
+    record = workspace.run_json("run", "leak.yaml")
+
+    assert record["steps"]["items"]["status"] == "failed"
+    assert "iterate over names" in record["steps"]["items"]["error"]
+    assert record["steps"]["by_name"]["status"] == "succeeded"

@@ -17,6 +17,7 @@ from typing import Any
 from baton.engine.attempt import AttemptOutcome, AttemptPlan, outputs_in_workspace, run_attempt
 from baton.engine.context import Prepared, UnitContext
 from baton.engine.definition import BodyDef, StepDef
+from baton.engine.masking import SECRET_ITEMS
 from baton.engine.planner import REASON_WHEN
 from baton.engine.records import (
     CACHED,
@@ -217,6 +218,8 @@ class Executor(UnitContext):
             if isinstance(values, dict | str) or not hasattr(values, "__iter__"):
                 raise StepFailedError(f"for_each gave {type(values).__name__} {values!r}; expected a list")
             values = list(values)
+            if self.masker.reveals(values):  # items are stored in the state: never a secret
+                raise StepFailedError(SECRET_ITEMS, retryable=False)
         except BatonError as exc:
             return self.write(self._ended(parent, FAILED, now, error=self.masker.text(str(exc))))
         updates, inserts = [], []

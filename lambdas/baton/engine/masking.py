@@ -8,6 +8,11 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+SECRET_ITEMS = (
+    "for_each items may not hold a secret: items are stored in the execution's state; "
+    "iterate over names or indexes instead and read the secret in the step (secrets[item])"
+)
+"""The error of a ``for_each`` whose items would put a secret in the state."""
 MIN_MASKED_LENGTH = 3
 """Shorter values are not masked: hiding every ``1`` or ``a`` would garble all output."""
 
@@ -31,6 +36,10 @@ class Masker:
             if secret in value:
                 value = value.replace(secret, MASK)
         return value
+
+    def reveals(self, value: Any) -> bool:
+        """Whether JSON-like ``value`` holds a secret (in any form :meth:`text` masks)."""
+        return bool(self._values) and self.data(value) != value
 
     def data(self, value: Any) -> Any:
         """A copy of JSON-like ``value`` with every secret replaced in its strings and keys."""

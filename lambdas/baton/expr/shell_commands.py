@@ -27,78 +27,30 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
+from baton.expr.shell_findings import (
+    CODE_VARIABLES,
+    Finding,
+    ShellFacts,
+    Word,
+    integer_only,
+    names_variable,
+    refused,
+)
 from baton.expr.shell_model import Slot
+from baton.expr.shell_options import OPTION_RULES, optioned, shell_command_string
 
 ARITHMETIC_TEST_OPERATORS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 _CODE_BUILTINS = frozenset({"eval", "trap", "alias"})
 _SHELLS = frozenset({"bash", "sh", "dash", "zsh", "ksh", "mksh"})
 _DECLARATIONS = frozenset({"declare", "typeset", "local", "export", "readonly"})
-#: Variables whose value bash expands as a prompt or runs as code.
-CODE_VARIABLES = frozenset({"PS0", "PS1", "PS2", "PS4", "PROMPT_COMMAND", "BASH_ENV", "ENV"})
 # Words that run the command after them (``command eval x`` is ``eval x``).
 _PREFIXES = frozenset({"command", "builtin", "coproc", "exec", "nohup"})
 
 
-@dataclass(frozen=True)
-class OptionRules:
-    """How a builtin reads its options: which take an argument, and what that argument is."""
-
-    with_argument: str
-    names: str = ""  # options whose argument is a variable name
-    code: str = ""  # options whose argument is run as code
-    positional_names: bool = False  # whether the operands are variable names
-
-
-_OPTION_RULES = {
-    "read": OptionRules("adinNptu", names="a", positional_names=True),
-    "mapfile": OptionRules("dnOsuCc", code="C", positional_names=True),
-    "readarray": OptionRules("dnOsuCc", code="C", positional_names=True),
-    "printf": OptionRules("v", names="v"),
-    "wait": OptionRules("p", names="p"),
-}
 _NAME_OPTION = {"test": ("-v", "-R"), "[": ("-v", "-R")}
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[.*\])?\+?=", re.DOTALL)
 _SUBSCRIPT_START = re.compile(r"""['"]*[A-Za-z_][A-Za-z0-9_]*['"]*\[|\[""")
-
-
-@dataclass
-class ShellFacts:
-    """What the script declares, shared by all nesting levels of one scan.
-
-    ``prior`` is the previous pass's facts: integer variables and disqualified names must be
-    known before their first use in the text (a loop or a function can run a later line first).
-    """
-
-    prior: ShellFacts | None = None
-    integer_names: set[str] = field(default_factory=set)
-    associative: set[str] = field(default_factory=set)
-    not_associative: set[str] = field(default_factory=set)
-
-    def is_integer(self, name: str) -> bool:
-        """Whether ``name`` is declared ``-i`` anywhere in the script."""
-        return name in self.integer_names or (self.prior is not None and name in self.prior.integer_names)
-
-    def is_associative(self, name: str) -> bool:
-        """Whether ``name`` is surely an associative array here (see the module docstring)."""
-        disqualified = self.prior.not_associative if self.prior is not None else set()
-        return name in self.associative and name not in disqualified and name not in self.not_associative
-
-    @property
-    def needs_second_pass(self) -> bool:
-        """Whether what was learnt could change what an earlier line means."""
-        return self.prior is None and bool(self.integer_names or self.not_associative)
-
-
-@dataclass(eq=False)
-class Word:
-    """One word of a simple command: ``src[start:end]``; ``kind`` is ``word``, ``redirect``
-    (the target of ``>``) or ``operator`` (``&&``, ``(``... inside ``[[ ]]``)."""
-
-    start: int
-    end: int = -1
-    kind: str = "word"
 
 
 # Words after which the next word starts a command again.
@@ -223,15 +175,6 @@ class CommandTracker:
             self.double_bracket = False
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A template in a position where bash evaluates values: refused, or integers only."""
-
-    slot: Slot
-    message: str
-    integer_only: bool
-
-
 def check_command(
     src: str,
     words: Sequence[Word],
@@ -308,38 +251,23 @@ def _builtin(
 ) -> list[Finding]:
     arg_slots = [slot for index in args for slot in by_word.get(index, [])]
     if name in _CODE_BUILTINS:
-        return [_refused(slot, f"is an argument of `{name}`, which runs it as shell code") for slot in arg_slots]
+        return [refused(slot, f"is an argument of `{name}`, which runs it as shell code") for slot in arg_slots]
     if name in _SHELLS:
-        return _shell_command_string(name, args, texts, by_word)
+        return shell_command_string(name, args, texts, by_word)
     if name == "let":
-        return [_integer(slot, "an argument of `let` (arithmetic)") for slot in arg_slots]
+        return [integer_only(slot, "an argument of `let` (arithmetic)") for slot in arg_slots]
     if name == "unset":
-        return [_names_variable(slot, name) for slot in arg_slots]
+        return [names_variable(slot, name) for slot in arg_slots]
     if name == "getopts":
         operands = [index for index in args if not texts[index].startswith("-")]
-        return [_names_variable(slot, name) for slot in by_word.get(operands[1], [])] if len(operands) > 1 else []
+        return [names_variable(slot, name) for slot in by_word.get(operands[1], [])] if len(operands) > 1 else []
     if name in _DECLARATIONS:
         return _declaration(name, args, texts, words, by_word)
     if name in _NAME_OPTION:
         targets = [index + 1 for index in args if texts[index] in _NAME_OPTION[name]]
-        return [_names_variable(slot, name) for index in targets for slot in by_word.get(index, [])]
-    if name in _OPTION_RULES:
-        return _optioned(name, args, texts, words, by_word, facts=facts)
-    return []
-
-
-def _shell_command_string(
-    name: str, args: list[int], texts: list[str], by_word: dict[int, list[Slot]]
-) -> list[Finding]:
-    """``bash -c STRING``: the first operand after an option word holding ``c`` is code."""
-    seen_c = False
-    for index in args:
-        text = texts[index]
-        if text.startswith("-") and not text.startswith("--"):
-            seen_c = seen_c or "c" in text
-        elif seen_c:
-            why = f"is the command string of `{name} -c`, which runs it as shell code"
-            return [_refused(slot, why) for slot in by_word.get(index, [])]
+        return [names_variable(slot, name) for index in targets for slot in by_word.get(index, [])]
+    if name in OPTION_RULES:
+        return optioned(name, args, texts, words, by_word, facts=facts)
     return []
 
 
@@ -351,9 +279,9 @@ def _double_bracket(texts: list[str], words: Sequence[Word], by_word: dict[int, 
         if text in ARITHMETIC_TEST_OPERATORS:
             for operand in (index - 1, index + 1):
                 reason = f"an operand of `{text}` in [[ ]] (arithmetic)"
-                findings += [_integer(slot, reason) for slot in by_word.get(operand, [])]
+                findings += [integer_only(slot, reason) for slot in by_word.get(operand, [])]
         elif text in ("-v", "-R"):
-            findings += [_names_variable(slot, f"[[ {text} ]]") for slot in by_word.get(index + 1, [])]
+            findings += [names_variable(slot, f"[[ {text} ]]") for slot in by_word.get(index + 1, [])]
     return findings
 
 
@@ -373,74 +301,10 @@ def _declaration(
         for slot in by_word.get(index, []):
             in_name = equals < 0 or slot.start - words[index].start < equals
             if in_name or "n" in options:  # a nameref's value is a variable name too
-                findings.append(_names_variable(slot, name))
+                findings.append(names_variable(slot, name))
             elif "i" in options:
-                findings.append(_integer(slot, f"the value of an integer variable (`{name} -i`)"))
+                findings.append(integer_only(slot, f"the value of an integer variable (`{name} -i`)"))
     return findings
-
-
-def _optioned(
-    name: str,
-    args: list[int],
-    texts: list[str],
-    words: Sequence[Word],
-    by_word: dict[int, list[Slot]],
-    *,
-    facts: ShellFacts,
-) -> list[Finding]:
-    """``read``, ``mapfile``, ``printf``, ``wait``: options (glued or not) and operands."""
-    rules = _OPTION_RULES[name]
-    findings: list[Finding] = []
-    targets: list[str] = []
-    pending = ""  # the option whose argument is the next word
-    options_done = False
-    for index in args:
-        text, slots = texts[index], by_word.get(index, [])
-        if pending:
-            findings += _option_argument(name, pending, rules, slots)
-            targets += [text] if pending in rules.names else []
-            pending = ""
-        elif not options_done and text == "--":
-            options_done = True
-        elif not options_done and text.startswith("-") and len(text) > 1:
-            letter_at = next((n for n, char in enumerate(text) if n and char in rules.with_argument), None)
-            if letter_at is None:
-                findings += [_refused(slot, f"is an option of `{name}`") for slot in slots]
-                continue
-            glued = [slot for slot in slots if slot.start - words[index].start > letter_at]
-            early = [slot for slot in slots if slot not in glued]
-            findings += [_refused(slot, f"is an option of `{name}`") for slot in early]
-            if letter_at + 1 < len(text):
-                findings += _option_argument(name, text[letter_at], rules, glued)
-                targets += [text[letter_at + 1 :]] if text[letter_at] in rules.names else []
-            else:
-                pending = text[letter_at]
-        else:
-            if not rules.positional_names:
-                break
-            findings += [_names_variable(slot, name) for slot in slots]
-            targets.append(text)
-    every_slot = [slot for slots in by_word.values() for slot in slots]  # here-strings too
-    return findings + _targets_evaluating_values(name, targets, every_slot, facts)
-
-
-def _option_argument(name: str, option: str, rules: OptionRules, slots: list[Slot]) -> list[Finding]:
-    if option in rules.code:
-        return [_refused(slot, f"is the argument of `{name} -{option}`, which runs it as shell code") for slot in slots]
-    if option in rules.names:
-        return [_names_variable(slot, f"{name} -{option}") for slot in slots]
-    return []
-
-
-def _targets_evaluating_values(name: str, targets: list[str], slots: list[Slot], facts: ShellFacts) -> list[Finding]:
-    """A value read into an integer or prompt variable is evaluated: every template of the
-    command (here-strings included) could become that value."""
-    if any(target in CODE_VARIABLES for target in targets):
-        why = f"may become the value `{name}` stores in a variable bash runs as code"
-        return [_refused(slot, why) for slot in slots]
-    if any(facts.is_integer(target) for target in targets):
-        return [_integer(slot, f"a value `{name}` stores in an integer variable (`declare -i`)") for slot in slots]
-    return []
 
 
 def _assignment_subscripts(
@@ -453,7 +317,7 @@ def _assignment_subscripts(
             continue
         for slot in slots:
             if span[0] < slot.start - words[index].start < span[1]:
-                findings.append(_integer(slot, "an array subscript in an assignment (arithmetic)"))
+                findings.append(integer_only(slot, "an array subscript in an assignment (arithmetic)"))
     return findings
 
 
@@ -476,10 +340,10 @@ def _assignment_values(
         value_slots = [slot for slot in slots if slot.start - words[index].start >= match.end()]
         if variable in CODE_VARIABLES:
             why = f"is assigned to `{variable}`, which bash expands or runs as code"
-            findings += [_refused(slot, why) for slot in value_slots]
+            findings += [refused(slot, why) for slot in value_slots]
         elif facts.is_integer(variable):
             reason = f"the value of an integer variable (`{variable}` is declared -i)"
-            findings += [_integer(slot, reason) for slot in value_slots]
+            findings += [integer_only(slot, reason) for slot in value_slots]
     return findings
 
 
@@ -490,20 +354,3 @@ def _subscript_span(text: str) -> tuple[int, int] | None:
         return None
     closes = [at for at in (text.find("]=", match.end()), text.find("]+=", match.end())) if at >= 0]
     return (match.end() - 1, min(closes)) if closes else None
-
-
-def _integer(slot: Slot, reason: str) -> Finding:
-    return Finding(slot, reason, integer_only=True)
-
-
-def _refused(slot: Slot, why: str) -> Finding:
-    return Finding(slot, f"template {slot.source} {why}; a value there would become code", False)
-
-
-def _names_variable(slot: Slot, builtin: str) -> Finding:
-    return Finding(
-        slot,
-        f"template {slot.source} gives a variable name to `{builtin}`, and bash evaluates array "
-        "subscripts in names as arithmetic, which can run commands; use a fixed name",
-        integer_only=False,
-    )

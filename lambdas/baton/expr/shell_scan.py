@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from jinja2.exceptions import TemplateSyntaxError
 
-from baton.expr.shell_commands import CommandTracker, Finding, ShellFacts
+from baton.expr.shell_commands import CommandTracker
+from baton.expr.shell_findings import Finding, ShellFacts
 from baton.expr.shell_model import Context, Heredoc, Scan, Slot, read_heredoc_word
 from baton.expr.syntax import find_template, line_of
 
