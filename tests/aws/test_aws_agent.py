@@ -110,7 +110,7 @@ def test_agent_tokens_and_dollars_are_metrics(cache_hit: bool, prefix: str) -> N
     status = CACHED if cache_hit else SUCCEEDED
     record = StepRecord("e1", "agent", "agent", status=status, outputs=outputs, cache_hit=cache_hit)
     metrics.clear_metrics()
-    PowertoolsHooks().unit_ended(ExecutionRecord("e1", "w", "d"), record)
+    PowertoolsHooks().step_ended(ExecutionRecord("e1", "w", "d"), record)
     recorded = {name: entry["Value"] for name, entry in metrics.metric_set.items()}
     metrics.clear_metrics()
 
