@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-RELAY_MARGIN_SECONDS = 15.0
-"""What the worker's driver keeps back from an invocation for the writes after a step."""
-DEFAULT_STEP_SECONDS = 60.0
-"""The driver's budget for a step without ``timeout`` (``engine.units.DEFAULT_STEP_SECONDS``)."""
-SUSPENDING_TYPES = frozenset({"wait", "approval"})
-"""Step types that hold no compute while they wait."""
+from baton.engine.units import DEFAULT_STEP_SECONDS, SUSPENDING_TYPES
+
+WORKER_MARGIN_SECONDS = 15.0
+"""What a worker's driver keeps back from an invocation for the writes after a step (the
+registrar's limit and the worker's budget use this one figure)."""
 MAX_PASSES = 3
 """Hand-offs of one unit to a fresh invocation before it fails: a fresh invocation has its
 whole timeout, so a unit that fits runs at the first; more means it cannot."""
@@ -37,7 +36,7 @@ class StepNeed:
 
 def worker_limit_seconds(worker_timeout_seconds: float) -> float:
     """The longest step timeout a worker can run inline."""
-    return worker_timeout_seconds - RELAY_MARGIN_SECONDS
+    return worker_timeout_seconds - WORKER_MARGIN_SECONDS
 
 
 def needed_seconds(step_type: str, timeout_seconds: float | None) -> float:
@@ -60,7 +59,7 @@ def registration_problems(
         elif need.runner != LONG_RUNNER and seconds > limit:
             problems.append(
                 f"step {need.key}: timeout {seconds:g}s exceeds the {limit:g}s a worker can give "
-                f"(worker timeout {worker_timeout_seconds:g}s less {RELAY_MARGIN_SECONDS:g}s); "
+                f"(worker timeout {worker_timeout_seconds:g}s less {WORKER_MARGIN_SECONDS:g}s); "
                 "shorten it or add 'runner: long'"
             )
     return problems

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from baton.adapters.aws.long_steps import WORKER_MARGIN_SECONDS
 from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
 from baton.engine.context import UnitContext
 from baton.engine.driver import LAMBDA_PACE, DriveRequest, DriveResult, DriverHooks
@@ -173,7 +174,7 @@ class StepMessageHandler:
         workspace_root: Path,
         hooks: DriverHooks | None = None,
         steps: StepObserver | None = None,
-        margin_seconds: float = 15.0,
+        margin_seconds: float = WORKER_MARGIN_SECONDS,
         most_seconds: float | None = None,
         recheck_seconds: float = 30.0,
     ) -> None:
