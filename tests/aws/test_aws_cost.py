@@ -12,7 +12,7 @@ def chain(steps: int) -> str:
     return f"name: chain\nsteps:\n{body}\n"
 
 
-def test_a_50_step_chain_costs_at_most_3_dynamodb_writes_per_step_and_1_sqs_send_per_invocation(
+def test_a_50_step_chain_costs_about_one_dynamodb_write_per_step_and_1_sqs_send_per_invocation(
     harness: AwsHarness,
 ) -> None:
     harness.upload("chain.yaml", chain(STEPS))
@@ -23,7 +23,9 @@ def test_a_50_step_chain_costs_at_most_3_dynamodb_writes_per_step_and_1_sqs_send
 
     assert final.status == "succeeded", final.error
     usage = harness.meter.snapshot().minus(before)
-    assert usage.dynamodb_writes <= 3 * STEPS, usage.by_operation()
+    # Each step's claim rides on the write that ended the step before; the start lists the
+    # steps in one item instead of writing one each.
+    assert usage.dynamodb_writes <= 1.15 * STEPS, usage.by_operation()
     assert harness.invocations, "the worker never ran"
     assert all(inv.usage.sqs_sends <= 1 for inv in harness.invocations), [
         i.usage.sqs_sends for i in harness.invocations
@@ -43,4 +45,4 @@ def test_a_50_step_chain_stores_no_log_and_publishes_no_step_event(harness: AwsH
     usage = harness.meter.snapshot().minus(before)
     assert usage.calls[("s3", "PutObject")] == 0, "short logs live in the step records"
     assert usage.events <= 2, "only the execution's start and end are published (step events are opt-in)"
-    assert usage.write_units <= 4.2 * STEPS, usage.by_operation()
+    assert usage.write_units <= 1.25 * STEPS, usage.by_operation()

@@ -63,13 +63,40 @@ def test_a_spilled_record_that_does_not_match_its_digest_is_an_error(stack: Stac
 def test_every_item_carries_the_ttl_and_the_execution_carries_the_index_keys(stack: Stack) -> None:
     store = store_of(stack)
     store.create_execution(execution(), [StepRecord("e1", "a", "a")])
+    store.commit([store.get_steps("e1")["a"].evolve(status="running")])
 
-    step = raw_item(stack, "e1", "a")
-    expires = int(step[names.EXECUTIONS_TTL_ATTRIBUTE]["N"])
-    assert abs(expires - (time.time() + 3600)) < 120
-    assert names.WORKFLOW_INDEX_PARTITION_KEY not in step  # the index stays sparse
+    for item in (raw_item(stack, "e1", "a"), raw_item(stack, "e1", "")):  # a step, and the list of pending steps
+        expires = int(item[names.EXECUTIONS_TTL_ATTRIBUTE]["N"])
+        assert abs(expires - (time.time() + 3600)) < 120
+        assert names.WORKFLOW_INDEX_PARTITION_KEY not in item  # the index stays sparse
     listed = store.list_workflow_executions("wf")
     assert [e.execution_id for e in listed] == ["e1"]
+
+
+def test_steps_created_pending_are_one_item_until_each_is_first_written(stack: Stack) -> None:
+    store, other = store_of(stack), store_of(stack)
+    store.create_execution(execution(), [StepRecord("e1", key, key) for key in ("a", "b", "c")])
+
+    items = stack.clients("dynamodb").query(
+        TableName=stack.settings.executions_table,
+        KeyConditionExpression="#pk = :pk",
+        ExpressionAttributeNames={"#pk": "pk"},
+        ExpressionAttributeValues={":pk": {"S": "EXEC#e1"}},
+    )["Items"]
+    assert len(items) == 2  # the execution and the list of its pending steps
+    read = store.get_steps("e1")
+    assert [(r.key, r.status, r.version) for r in read.values()] == [
+        ("a", "pending", 1),
+        ("b", "pending", 1),
+        ("c", "pending", 1),
+    ]
+    assert other.load("e1")[1] == read
+
+    store.commit([read["b"].evolve(status="running")])
+    with pytest.raises(StateConflictError):  # the first write of a listed step is conditional too
+        other.commit([read["b"].evolve(status="running", lease_owner="other")])
+    assert store.get_steps("e1")["b"].version == 2
+    assert store.get_steps("e1")["a"].version == 1
 
 
 def test_a_workflows_executions_are_listed_newest_first_from_its_index(stack: Stack) -> None:

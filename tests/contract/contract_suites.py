@@ -146,6 +146,27 @@ class StateStoreContract:
         store.commit([current.evolve(status="succeeded")])
         assert not store.renew_lease(claimed, later + timedelta(minutes=5))
 
+    def test_a_hand_off_reads_as_a_running_claim_until_its_unit_is_written(
+        self, store: StateStore, other_store: StateStore
+    ) -> None:
+        store.create_execution(an_execution(), steps_of("e1", "a", "b"))
+        read = store.get_steps("e1")
+        hand = {"key": "b", "version": read["b"].version, "owner": "w1", "expires": T0.isoformat(), "attempt": 1}
+        store.commit([read["a"].evolve(status="succeeded", hand_off=hand)])
+
+        for handle in (store, other_store):
+            seen = handle.get_steps("e1")["b"]
+            assert (seen.status, seen.lease_owner, seen.lease_expires_at, seen.attempt) == ("running", "w1", T0, 1)
+            assert seen.version == read["b"].version  # still the stored copy's version: the holder's fence
+            history = dict((e.execution_id, steps) for e, steps in handle.list_history())
+            assert {r.key: r.status for r in history["e1"]} == {"a": "succeeded", "b": "running"}
+
+        with pytest.raises(StateConflictError):  # a takeover and the holder race on that version
+            other_store.commit([read["b"].evolve(status="running", lease_owner="w2")])
+            store.commit([read["b"].evolve(status="succeeded", lease_owner=None)])
+        ended = store.get_steps("e1")["b"]
+        assert ended.lease_owner == "w2" and ended.version == read["b"].version + 1  # the hand-off no longer applies
+
     def test_executions_are_listed_newest_first(self, store: StateStore) -> None:
         for index in range(4):
             store.create_execution(an_execution(f"e{index}", T0 + timedelta(minutes=index)), [])

@@ -95,9 +95,9 @@ class UnitContext:
         self._views: dict[str, dict[str, Any]] = {}
         self._stale_views: set[str] = set()
         self._input_digests: dict[str, str] | None = None
+        self._setup()
         for record in records.values():
             self.remember(record)
-        self._setup()
 
     def _setup(self) -> None:
         """Hook for subclasses."""

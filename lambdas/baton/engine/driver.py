@@ -34,6 +34,7 @@ from baton.engine.planner import Decision, plan
 from baton.engine.records import (
     CANCELLED,
     FAILED,
+    KIND_STEP,
     PENDING,
     RUNNING,
     TERMINAL_EXECUTION,
@@ -45,6 +46,7 @@ from baton.engine.records import (
 from baton.engine.units import restore_declared_files, unit_budget_seconds
 from baton.errors import StateConflictError
 from baton.ports import StepQueue
+from baton.steps import step_type
 
 NOT_READY_DELAY_SECONDS = 5
 """A unit named by a message arrives while its ``for_each`` has no free slot: look again then."""
@@ -149,6 +151,7 @@ class Driver:
         self._alive: dict[str, bool] = {}
         self._started: set[str] = set()
         self.result = DriveResult(executor.execution)
+        executor.successor = self._successor
 
     @property
     def execution_id(self) -> str:
@@ -172,6 +175,8 @@ class Driver:
             for key in list(executor.in_flight):
                 executor.ports.supervisor.reap(self.execution_id, key)
             executor.dispatcher.shutdown()
+            for key in list(executor.handed):
+                executor.release_hand_off(key)
         self.result.execution = executor.execution.evolve(workspace=self.stored_workspace)
         return self.result
 
@@ -313,6 +318,7 @@ class Driver:
             if needed >= self.most_seconds:
                 changed |= self._refuse(key, needed)
             elif needed >= self.remaining_seconds() or not self._has_room():
+                executor.release_hand_off(key)
                 passed.append(key)
             else:
                 changed |= self._begin(key)
@@ -323,6 +329,35 @@ class Driver:
             self.handed_off.update(passed)
             self.result.sent += len(passed) if self.queue.shared else 0
         return changed
+
+    def _successor(self, ended: StepRecord) -> str | None:
+        """The one unit this driver would start next once ``ended`` is written, or None.
+
+        Its claim then rides on that write instead of a write of its own, so steps run back
+        to back cost one write each. Only a plain step qualifies (no ``for_each``, not a
+        wait or approval, nothing else to settle first), and only when it fits here.
+        """
+        executor = self.executor
+        if executor.execution.cancel_requested or executor.execution.status != RUNNING:
+            return None
+        now = self.clock.now()
+        records = {**executor.records, ended.key: ended}
+        decision = plan(executor.definition, records, now=now, orphaned=self._orphaned(now))
+        if decision.skip or decision.finish or decision.outcome is not None:
+            return None
+        ready = [k for k in decision.start if k not in executor.in_flight and k not in self.handed_off]
+        if len(ready) != 1:
+            return None
+        record = records.get(ready[0])
+        if record is None or record.status != PENDING or record.kind != KIND_STEP or record.wake_at is not None:
+            return None
+        step = executor.definition.step(record.step_id)
+        if step.for_each is not None or step_type(step.body.type).mode == "suspend":
+            return None
+        needed = unit_budget_seconds(executor, record.key) + self.margin_seconds
+        if needed >= min(self.most_seconds, self.remaining_seconds()) or not self._has_room():
+            return None
+        return record.key
 
     def _refuse(self, key: str, needed: float) -> bool:
         """A unit no worker of this kind can give the time it needs fails, instead of being
@@ -486,14 +521,10 @@ class Driver:
         executor = self.executor
         now = self.clock.now()
         horizon = now + timedelta(seconds=executor.lease_seconds * 2 / 3)
-        for key, flight in executor.in_flight.items():
+        for key in list(executor.in_flight):
             record = executor.records.get(key)
-            if record is None or record.version != flight.record.version:
-                continue
-            if record.lease_expires_at is not None and record.lease_expires_at < horizon:
-                expires = now + timedelta(seconds=executor.lease_seconds)
-                if executor.ports.store.renew_lease(record, expires):
-                    executor.remember(record.evolve(lease_expires_at=expires))
+            if record is not None and record.lease_expires_at is not None and record.lease_expires_at < horizon:
+                executor.renew_lease(key, now + timedelta(seconds=executor.lease_seconds))
 
     # -- the execution record -------------------------------------------------------------
 

@@ -10,7 +10,8 @@ executor re-reads the records and the planner decides again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,22 @@ from baton.workspace_paths import OutsideWorkspaceError, inside_workspace
 
 
 @dataclass(frozen=True, slots=True)
+class HandOff:
+    """A claim this executor made on the write that ended the unit before: the unit is still
+    stored as pending at ``version``; readers see it running under this lease."""
+
+    version: int
+    expires_at: datetime
+    attempt: int
+    begun: bool = False
+
+    def to_data(self, key: str, owner: str) -> dict[str, Any]:
+        """The ``hand_off`` a record carries."""
+        return {"key": key, "version": self.version, "owner": owner,
+                "expires": self.expires_at.isoformat(), "attempt": self.attempt}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class InFlight:
     """A unit this executor claimed and handed to the dispatcher."""
 
@@ -56,10 +73,25 @@ class Executor(UnitContext):
     in_flight: dict[str, InFlight]
     conflicts: int
     """Lost races so far; the driver re-plans after each."""
+    handed: dict[str, HandOff]
+    """Units claimed by a hand-off and not written since (see ``finish``)."""
+    successor: Callable[[StepRecord], str | None] | None
+    """Set by the driver: the one unit it would start next once a unit's end is written."""
 
     def _setup(self) -> None:
         self.in_flight = {}
         self.conflicts = 0
+        self.handed = {}
+        self.successor = None
+
+    def remember(self, record: StepRecord) -> None:
+        """Keep a record; a unit this executor claimed by a hand-off and has not begun stays
+        pending here (others read it as running under the hand-off's lease)."""
+        hand = self.handed.get(record.key)
+        own_view = record.status == RUNNING and record.lease_owner == self.owner
+        if hand is not None and not hand.begun and own_view and record.version == hand.version:
+            return
+        super().remember(record)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -72,6 +104,7 @@ class Executor(UnitContext):
             self.refresh()
             return False
         for record in stored:
+            self.handed.pop(record.key, None)
             self.remember(record)
             if record.status != RUNNING:
                 self.settled += 1
@@ -162,9 +195,19 @@ class Executor(UnitContext):
             wake_at = kind.suspend(prepared.fields, now, body.timeout_seconds)
             return self.write(record.evolve(status=WAITING, wake_at=wake_at, **claim))
         lease = now + timedelta(seconds=self.lease_seconds)
-        claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=lease, wake_at=None, **claim)
-        if not self.write(claimed):
-            return False
+        hand = self.handed.get(record.key)
+        if hand is not None and hand.version == record.version and record.status == PENDING:
+            # Claimed already, on the write that ended the unit before: run it without a write.
+            claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=hand.expires_at,
+                                    wake_at=None, **{**claim, "attempt": hand.attempt})  # fmt: skip
+            self.handed[record.key] = replace(hand, begun=True)
+            self.remember(claimed)
+            self.observer.step_changed(self, claimed)
+        else:
+            claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=lease, wake_at=None,
+                                    **claim)  # fmt: skip
+            if not self.write(claimed):
+                return False
         plan = self.attempt_plan(self.records[record.key], body, prepared)
         if kind.mode == "inline":
             outcome: AttemptOutcome | BaseException
@@ -277,11 +320,10 @@ class Executor(UnitContext):
             outcome = AttemptOutcome(StepResult.failure(f"internal error: {outcome!r}", retryable=False))
         result, now = outcome.result, self.ports.clock.now()
         if result.ok:
-            return self.write(
-                self._ended(
-                    record, SUCCEEDED, now, outputs=result.outputs, artifacts=outcome.artifacts, stop=result.stop
-                )
+            ended = self._ended(
+                record, SUCCEEDED, now, outputs=result.outputs, artifacts=outcome.artifacts, stop=result.stop
             )
+            return self._write_with_hand_off(ended, now)
         if self.execution.cancel_requested:
             return self.write(self._ended(record, CANCELLED, now, outputs=result.outputs, error="cancelled"))
         body = self.body_of(record)
@@ -295,6 +337,43 @@ class Executor(UnitContext):
         return self.write(
             self._ended(record, FAILED, now, outputs=result.outputs, error=result.error, error_kind=result.kind)
         )
+
+    def _write_with_hand_off(self, ended: StepRecord, now: datetime) -> bool:
+        """Write a unit's end; when the driver will start the one unit it makes ready next,
+        that unit's claim rides on this write (a chain costs one write per step)."""
+        key = self.successor(ended) if self.successor is not None else None
+        if key is None:
+            return self.write(ended)
+        target = self.records[key]
+        hand = HandOff(target.version, now + timedelta(seconds=self.lease_seconds), target.attempt + 1)
+        if not self.write(ended.evolve(hand_off=hand.to_data(key, self.owner))):
+            return False
+        if self.records[key].version == target.version:
+            self.handed[key] = hand
+        return True
+
+    def release_hand_off(self, key: str) -> None:
+        """Give up a hand-off claim on a unit this executor will not begin after all: write
+        it pending again, so nobody waits for the claim's lease to run out."""
+        hand = self.handed.get(key)
+        record = self.records.get(key)
+        if hand is None or hand.begun or record is None or record.version != hand.version:
+            return
+        self.write(record)
+
+    def renew_lease(self, key: str, expires_at: datetime) -> None:
+        """Extend the lease of a unit in flight here; a claim that so far lives only in a
+        hand-off is written now, and its new version becomes the fence."""
+        flight = self.in_flight[key]
+        record = self.records.get(key)
+        if record is None or record.version != flight.record.version:
+            return
+        if key in self.handed:
+            if self.write(flight.record.evolve(lease_expires_at=expires_at)):
+                self.in_flight[key] = InFlight(self.records[key], flight.plan)
+            return
+        if self.ports.store.renew_lease(record, expires_at):
+            self.remember(record.evolve(lease_expires_at=expires_at))
 
     def _wake(self, record: StepRecord) -> bool:
         kind = step_type(self.body_of(record).type)
@@ -337,6 +416,7 @@ class Executor(UnitContext):
             lease_owner=None,
             lease_expires_at=None,
             wake_at=None,
+            hand_off=None,
             **changes,
         )
 

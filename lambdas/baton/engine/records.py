@@ -82,6 +82,10 @@ class StepRecord:
     reason: str | None = None
     stop: bool = False
     item_count: int | None = None
+    hand_off: dict[str, Any] | None = None
+    """The claim of the unit this unit's end made ready, when the same worker runs that unit
+    next (``key``, the ``version`` it was read at, ``owner``, ``expires``, ``attempt``): it
+    rides on this record's write instead of a write of its own. See :func:`with_hand_offs`."""
 
     def evolve(self, **changes: Any) -> StepRecord:
         """A copy with ``changes`` applied (the version is left to the store)."""
@@ -98,7 +102,7 @@ class StepRecord:
             "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at),
             "lease_owner": self.lease_owner, "lease_expires_at": _iso(self.lease_expires_at),
             "wake_at": _iso(self.wake_at), "reason": self.reason, "stop": self.stop,
-            "item_count": self.item_count,
+            "item_count": self.item_count, "hand_off": self.hand_off,
         }  # fmt: skip
 
     @classmethod
@@ -107,6 +111,28 @@ class StepRecord:
         times = {name: _time(data.get(name)) for name in ("started_at", "finished_at", "lease_expires_at", "wake_at")}
         values: dict[str, Any] = {**data, **times}
         return cls(**values)
+
+
+def with_hand_offs(records: dict[str, StepRecord]) -> dict[str, StepRecord]:
+    """Records as the engine reads them: a unit named by another record's ``hand_off`` reads
+    as running under that claim's lease while its stored copy is still the one the claim was
+    made from (pending, at the named version). Any later write of the unit moves its version
+    on, and the hand-off no longer applies. Every store applies this to what it reads."""
+    for record in list(records.values()):
+        hand = record.hand_off
+        if not hand:
+            continue
+        target = records.get(hand["key"])
+        if target is None or target.status != PENDING or target.version != hand["version"]:
+            continue
+        records[target.key] = target.evolve(
+            status=RUNNING,
+            lease_owner=hand["owner"],
+            lease_expires_at=_time(hand["expires"]),
+            attempt=hand["attempt"],
+            started_at=target.started_at or record.finished_at,
+        )
+    return records
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ def reset(record: StepRecord) -> StepRecord:
     return record.evolve(
         status=PENDING, tries=0, outputs=None, artifacts={}, error=None, error_kind=None,
         cache_hit=False, cache_key=None, started_at=None, finished_at=None, lease_owner=None,
-        lease_expires_at=None, wake_at=None, reason=None, stop=False, item_count=None,
+        lease_expires_at=None, wake_at=None, reason=None, stop=False, item_count=None, hand_off=None,
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from baton.adapters.local.fs_artifacts import FilesystemArtifactStore
-from baton.engine.records import ExecutionRecord, StepRecord
+from baton.engine.records import ExecutionRecord, StepRecord, with_hand_offs
 from baton.errors import ExecutionNotFoundError, StateConflictError
 from baton.ports import NullSupervisor, Ports
 
@@ -92,7 +92,7 @@ class MemoryStateStore:
         return [(e, list(self.get_steps(e.execution_id).values())) for e in chosen]
 
     def get_steps(self, execution_id: str) -> dict[str, StepRecord]:
-        return {key: record for (eid, key), record in self.steps.items() if eid == execution_id}
+        return with_hand_offs({key: record for (eid, key), record in self.steps.items() if eid == execution_id})
 
     def commit(
         self,

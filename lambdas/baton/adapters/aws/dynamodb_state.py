@@ -21,6 +21,7 @@ from baton.adapters.aws.clients import is_conflict
 from baton.adapters.aws.items import (
     EXECUTION_PREFIX,
     EXECUTION_SORT_KEY,
+    PENDING_STEPS_SORT_KEY,
     PK,
     SK,
     STEP_PREFIX,
@@ -28,16 +29,22 @@ from baton.adapters.aws.items import (
     ItemCodec,
     definition_key,
     execution_key,
+    pending_steps_key,
     step_key,
 )
 from baton.adapters.aws.transactions import Write, write_all
-from baton.engine.records import ExecutionRecord, StepRecord
+from baton.engine.records import ExecutionRecord, StepRecord, with_hand_offs
 from baton.errors import ExecutionNotFoundError, StateConflictError
 
 SLOT_PREFIX = "SLOT#"
 SLOT_SORT_KEY = "SLOT"
 _ROOM_FOR_HOLDER = "attribute_not_exists(#holders) OR size(#holders) < :limit OR contains(#holders, :id)"
 _EXPECT_VERSION = {"ConditionExpression": "#version = :expected", "ExpressionAttributeNames": {"#version": VERSION}}
+_EXPECT_FIRST_WRITE = {
+    "ConditionExpression": "attribute_not_exists(#pk) OR #version = :expected",
+    "ExpressionAttributeNames": {"#pk": PK, "#version": VERSION},
+}
+"""A record read at version 1 may be a listed pending step never written (see ``items``)."""
 _HISTORY_READERS = 8
 """Executions whose records are read at once when listing history (each one query)."""
 _EXPECT_ABSENT = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": PK}}
@@ -93,9 +100,18 @@ class DynamoDBStateStore:
 
     def create_execution(self, execution: ExecutionRecord, steps: Sequence[StepRecord]) -> ExecutionRecord:
         """Insert an execution and its step records together (the execution item last, so
-        an execution never exists without its steps)."""
+        an execution never exists without its steps). Steps that are plainly pending are
+        only listed, in one item; the others get an item each."""
         stored = execution.evolve(version=1)
-        writes = [self._step_write(step.evolve(version=1), expected=None) for step in steps]
+        listed = [step.key for step in steps if _plainly_pending(step)]
+        writes = [self._step_write(step.evolve(version=1), expected=None) for step in steps
+                  if not _plainly_pending(step)]  # fmt: skip
+        if listed:
+            item = self.codec.item(
+                pending_steps_key(execution.execution_id), {"keys": listed}, 1,
+                f"executions/{execution.execution_id}/records",
+            )  # fmt: skip
+            writes.append(self._write(item, None, f"steps of {execution.execution_id}"))
         writes.append(self._execution_write(stored, expected=None))
         try:
             write_all(self._dynamodb(), writes)
@@ -186,13 +202,17 @@ class DynamoDBStateStore:
             ExpressionAttributeNames={"#pk": PK, "#sk": SK},
             ExpressionAttributeValues={":pk": {"S": EXECUTION_PREFIX + execution_id}, ":steps": {"S": STEP_PREFIX}},
         )
-        records = (StepRecord.from_data(self.codec.data(item)) for item in items)
-        return {record.key: record for record in records}
+        records: dict[str, StepRecord] = {}
+        listed: list[str] = []
+        for item in items:
+            self._read_step(execution_id, item, records, listed)
+        return _with_listed(execution_id, records, listed)
 
     def load(self, execution_id: str) -> tuple[ExecutionRecord, dict[str, StepRecord]]:
         """The execution and all its records in one consistent query (the worker's read)."""
         execution: ExecutionRecord | None = None
         records: dict[str, StepRecord] = {}
+        listed: list[str] = []
         for item in self._pages(
             "query",
             TableName=self.executions_table,
@@ -201,15 +221,22 @@ class DynamoDBStateStore:
             ExpressionAttributeNames={"#pk": PK},
             ExpressionAttributeValues={":pk": {"S": EXECUTION_PREFIX + execution_id}},
         ):
-            data = self.codec.data(item)
             if item[SK]["S"] == EXECUTION_SORT_KEY:
-                execution = ExecutionRecord.from_data(data)
+                execution = ExecutionRecord.from_data(self.codec.data(item))
             else:
-                record = StepRecord.from_data(data)
-                records[record.key] = record
+                self._read_step(execution_id, item, records, listed)
         if execution is None:
             raise ExecutionNotFoundError(f"no execution {execution_id!r} in table {self.executions_table}")
-        return execution, records
+        return execution, _with_listed(execution_id, records, listed)
+
+    def _read_step(self, execution_id: str, item: dict[str, Any], records: dict[str, StepRecord],
+                   listed: list[str]) -> None:  # fmt: skip
+        data = self.codec.data(item)
+        if item[SK]["S"] == PENDING_STEPS_SORT_KEY:
+            listed.extend(data["keys"])
+        else:
+            record = StepRecord.from_data(data)
+            records[record.key] = record
 
     def commit(
         self,
@@ -309,7 +336,7 @@ class DynamoDBStateStore:
         if expected is None:
             request.update(_EXPECT_ABSENT)
             return Write(request, label, inserted=True)
-        request.update(_EXPECT_VERSION)
+        request.update(_EXPECT_FIRST_WRITE if expected == 1 and _is_step(item) else _EXPECT_VERSION)
         request["ExpressionAttributeValues"] = {":expected": {"N": str(expected)}}
         return Write(request, label, inserted=False)
 
@@ -317,6 +344,24 @@ class DynamoDBStateStore:
         paginator = self._dynamodb().get_paginator(operation)
         for page in paginator.paginate(**request):
             yield from page.get("Items", [])
+
+
+def _plainly_pending(step: StepRecord) -> bool:
+    """A step as the engine creates it: pending, nothing recorded yet, keyed by its id."""
+    return step == StepRecord(step.execution_id, step.key, step.key)
+
+
+def _is_step(item: Mapping[str, Any]) -> bool:
+    return str(item[SK]["S"]).startswith(STEP_PREFIX)
+
+
+def _with_listed(execution_id: str, records: dict[str, StepRecord], listed: list[str]) -> dict[str, StepRecord]:
+    """Records read, with listed steps never written since reading as pending at version 1,
+    and hand-offs applied."""
+    for key in listed:
+        if key not in records:
+            records[key] = StepRecord(execution_id, key, key, version=1)
+    return with_hand_offs(dict(sorted(records.items())))
 
 
 def _started(execution: ExecutionRecord) -> str:

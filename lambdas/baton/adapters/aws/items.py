@@ -4,7 +4,13 @@ One table holds an execution and its records under one partition, so a single qu
 an execution whole::
 
     pk = EXEC#<execution id>   sk = EXECUTION      the execution record (GSI keys, TTL)
+    pk = EXEC#<execution id>   sk = STEP#          the steps created pending with the execution
     pk = EXEC#<execution id>   sk = STEP#<key>     one step, item or compensation record
+
+Steps created pending are not written one item each: the ``STEP#`` item lists their keys,
+and a listed step without an item of its own reads as pending at version 1 until its first
+write (which is conditional on that: no item yet, or version 1). Starting an execution is
+then two items, whatever the number of steps.
 
 A record is stored as JSON in ``data`` beside its ``version`` (the condition of every
 write). A record whose JSON is larger than ``SPILL_BYTES`` goes to S3 under its SHA-256
@@ -31,6 +37,8 @@ SPILL_BYTES = 256 * 1024
 EXECUTION_PREFIX = "EXEC#"
 EXECUTION_SORT_KEY = "EXECUTION"
 STEP_PREFIX = "STEP#"
+PENDING_STEPS_SORT_KEY = STEP_PREFIX
+"""The item listing the steps created pending; it sorts first among the step records."""
 DEFINITION_PREFIX = "DIGEST#"
 DEFINITION_SORT_KEY = "COMPILED"
 
@@ -57,6 +65,11 @@ def execution_key(execution_id: str) -> dict[str, Any]:
 def step_key(execution_id: str, key: str) -> dict[str, Any]:
     """Primary key of one step record's item."""
     return {PK: {"S": EXECUTION_PREFIX + execution_id}, SK: {"S": STEP_PREFIX + key}}
+
+
+def pending_steps_key(execution_id: str) -> dict[str, Any]:
+    """Primary key of the item listing the steps an execution was created with."""
+    return {PK: {"S": EXECUTION_PREFIX + execution_id}, SK: {"S": PENDING_STEPS_SORT_KEY}}
 
 
 def definition_key(digest: str) -> dict[str, Any]:

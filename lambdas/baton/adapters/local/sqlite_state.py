@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from baton.engine.records import ExecutionRecord, StepRecord
+from baton.engine.records import ExecutionRecord, StepRecord, with_hand_offs
 from baton.errors import ExecutionNotFoundError, StateConflictError, StateStoreError
 
 _P = ParamSpec("_P")
@@ -206,14 +206,15 @@ class SqliteStateStore:
                 " WHERE e.started_at >= ?",
                 (bound,),
             ).fetchall()
-        steps: dict[str, list[StepRecord]] = {}
+        steps: dict[str, dict[str, StepRecord]] = {}
         for execution_id, data in rows:
-            steps.setdefault(execution_id, []).append(StepRecord.from_data(json.loads(data)))
+            step = StepRecord.from_data(json.loads(data))
+            steps.setdefault(execution_id, {})[step.key] = step
         history = []
         for execution_id, data in executions:
             record = ExecutionRecord.from_data(json.loads(data))
             if workflow is None or record.workflow == workflow:
-                history.append((record, steps.get(execution_id, [])))
+                history.append((record, list(with_hand_offs(steps.get(execution_id, {})).values())))
         return history
 
     # -- steps ----------------------------------------------------------------------------
@@ -224,7 +225,7 @@ class SqliteStateStore:
         with self._lock:
             rows = self._db.execute("SELECT data FROM steps WHERE execution_id = ?", (execution_id,)).fetchall()
         records = (StepRecord.from_data(json.loads(row[0])) for row in rows)
-        return {record.key: record for record in records}
+        return with_hand_offs({record.key: record for record in records})
 
     @_translated
     def commit(
