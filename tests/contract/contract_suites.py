@@ -158,14 +158,14 @@ class StateStoreContract:
             seen = handle.get_steps("e1")["b"]
             assert (seen.status, seen.lease_owner, seen.lease_expires_at, seen.attempt) == ("running", "w1", T0, 1)
             assert seen.version == read["b"].version  # still the stored copy's version: the holder's fence
-            history = dict((e.execution_id, steps) for e, steps in handle.list_history())
+            history = {e.execution_id: steps for e, steps in handle.list_history()}
             assert {r.key: r.status for r in history["e1"]} == {"a": "succeeded", "b": "running"}
 
-        with pytest.raises(StateConflictError):  # a takeover and the holder race on that version
-            other_store.commit([read["b"].evolve(status="running", lease_owner="w2")])
+        other_store.commit([read["b"].evolve(status="running", lease_owner="w2")])  # a takeover
+        with pytest.raises(StateConflictError):  # the holder's end loses: the version moved on
             store.commit([read["b"].evolve(status="succeeded", lease_owner=None)])
         ended = store.get_steps("e1")["b"]
-        assert ended.lease_owner == "w2" and ended.version == read["b"].version + 1  # the hand-off no longer applies
+        assert (ended.lease_owner, ended.version) == ("w2", read["b"].version + 1)  # the hand-off no longer applies
 
     def test_executions_are_listed_newest_first(self, store: StateStore) -> None:
         for index in range(4):
