@@ -1,7 +1,7 @@
 """The AWS cost model: API calls per step of real runs on moto, priced at us-east-1 rates.
 
-Runs three workflows through the real handlers against a moto server (the same harness
-the end-to-end tests use): a 50-step chain, a 50-way fan-out, and a 10-step workflow
+Runs four workflows through the real handlers against a moto server (the same harness
+the end-to-end tests use): a 50-step chain, fan-outs 50 and 200 wide, and a 10-step workflow
 whose steps are cached (run twice; the second run is the one priced). Every AWS call the
 functions make is counted by botocore hooks; the counts, the DynamoDB units and the Lambda
 time measured here are priced per million steps beside AWS Step Functions Standard.
@@ -133,11 +133,12 @@ def scenarios(harness: AwsHarness) -> list[Scenario]:
     found = [
         run(harness, "chain", chain(50), 50, transitions=52),
         run(harness, "fan", fan_out(50), 50, transitions=53),
+        run(harness, "fan", fan_out(200), 200, transitions=203),
     ]
     run(harness, "cached", cached(10), 10, transitions=12)
     found.append(run(harness, "cached", cached(10), 10, transitions=12))
     found[-1].name = "10 cached steps (2nd run)"
-    found[0].name, found[1].name = "50-step chain", "50-way fan-out"
+    found[0].name, found[1].name, found[2].name = "50-step chain", "50-way fan-out", "200-way fan-out"
     return found
 
 
@@ -165,14 +166,14 @@ def first_use_ms() -> float:
 
 def report(found: list[Scenario], imports: list[float], first_use: float) -> str:
     lines = ["## Cost per step (moto, counted by botocore hooks)", ""]
-    lines += ["| scenario | DynamoDB writes/step | WRU/step | reads/step | SQS sends per worker invocation (max) | "
-              "S3 req/step | events/step | invocations | $/M steps | Step Functions $/M steps |",
-              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["| scenario | DynamoDB writes/step | WRU/step | reads/step | RRU/step | SQS sends per worker invocation "
+              "(max) | S3 req/step | events/step | invocations | $/M steps | Step Functions $/M steps |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for s in found:
         u = s.usage
         lines.append(
             f"| {s.name} | {u.dynamodb_writes / s.steps:.2f} | {u.write_units / s.steps:.2f} | "
-            f"{u.count('dynamodb', DYNAMODB_READS) / s.steps:.2f} | {s.max_sends} | "
+            f"{u.count('dynamodb', DYNAMODB_READS) / s.steps:.2f} | {u.read_units / s.steps:.2f} | {s.max_sends} | "
             f"{u.count('s3') / s.steps:.2f} | {u.events / s.steps:.2f} | {s.invocations} | "
             f"{s.per_million_steps():.2f} | {s.sfn_per_million_steps():.2f} |"
         )

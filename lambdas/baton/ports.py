@@ -22,6 +22,7 @@ __all__ = [
     "Clock",
     "Dispatcher",
     "ExecutionRecord",
+    "ItemJoin",
     "LogEntry",
     "NullSupervisor",
     "Ports",
@@ -260,6 +261,17 @@ class StepQueue(Protocol):
     def receive(self, execution_id: str, now: datetime, limit: int) -> list[str]:
         """Up to ``limit`` units of the execution due at ``now`` that come back to this
         driver (always none from a shared queue)."""
+        ...
+
+
+class ItemJoin(Protocol):
+    """Counts the ended items of one ``for_each`` expansion, so the worker whose item ends
+    last knows it without reading the siblings (AWS workers; a laptop reads everything)."""
+
+    def count_item_end(self, parent: StepRecord, *, failed: bool) -> tuple[int, bool] | None:
+        """Count one more ended item of ``parent`` (as read, at its version): the items
+        counted so far and whether any of them failed; None when the parent has moved on
+        (expanded again or closed) since it was read."""
         ...
 
 

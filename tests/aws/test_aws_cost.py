@@ -46,3 +46,26 @@ def test_a_50_step_chain_stores_no_log_and_publishes_no_step_event(harness: AwsH
     assert usage.calls[("s3", "PutObject")] == 0, "short logs live in the step records"
     assert usage.events <= 2, "only the execution's start and end are published (step events are opt-in)"
     assert usage.write_units <= 1.25 * STEPS, usage.by_operation()
+
+
+def fan_out(width: int) -> str:
+    return (
+        f"name: fan{width}\nsteps:\n  - id: fan\n    for_each: {list(range(width))}\n    command: echo {{{{ item }}}}\n"
+    )
+
+
+def read_units_per_item(harness: AwsHarness, width: int) -> float:
+    harness.upload(f"fan{width}.yaml", fan_out(width))
+    before = harness.meter.snapshot()
+    final = harness.drain(harness.start(f"fan{width}"), timeout=120)
+    assert final.status == "succeeded", final.error
+    return harness.meter.snapshot().minus(before).read_units / width
+
+
+def test_what_a_fan_out_reads_per_item_does_not_grow_with_its_width(harness: AwsHarness) -> None:
+    # Each item is run from the records it needs (not its siblings'), and the join is a
+    # counter on the parent: only the last item's worker reads the whole execution.
+    narrow, wide = read_units_per_item(harness, 8), read_units_per_item(harness, 40)
+
+    assert wide <= narrow, (narrow, wide)
+    assert wide < 5, wide

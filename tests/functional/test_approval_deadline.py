@@ -45,3 +45,18 @@ def test_an_approval_within_its_deadline_is_accepted(tmp_path: Path) -> None:
     record = workspace.run_json("approve", execution, "gate")
 
     assert record["status"] == "succeeded"
+
+
+def test_an_approval_that_says_so_is_approved_when_its_timeout_passes(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    workspace.write("w.yaml", GATE.replace("timeout: 1s", "timeout: 1s\n    on_timeout: approve"))
+    execution = workspace.run_json("run", "w.yaml")["execution_id"]
+    time.sleep(1.5)
+
+    record = workspace.run_json("resume", execution)
+
+    assert record["status"] == "succeeded", record
+    gate = record["steps"]["gate"]
+    assert gate["outputs"]["decision"] == "approved"
+    assert gate["outputs"]["by"] == "timeout"
+    assert (tmp_path / "after.txt").exists()

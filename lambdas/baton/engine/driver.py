@@ -34,6 +34,7 @@ from baton.engine.planner import Decision, plan
 from baton.engine.records import (
     CANCELLED,
     FAILED,
+    KIND_ITEM,
     KIND_STEP,
     PENDING,
     RUNNING,
@@ -45,7 +46,7 @@ from baton.engine.records import (
 )
 from baton.engine.units import restore_declared_files, unit_budget_seconds
 from baton.errors import StateConflictError
-from baton.ports import StepQueue
+from baton.ports import ItemJoin, StepQueue
 from baton.steps import step_type
 
 NOT_READY_DELAY_SECONDS = 5
@@ -79,6 +80,9 @@ class DriveRequest:
     courier: bool = False
     receive_count: int = 1
     last_delivery: bool = False
+    alone: bool = False
+    """The unit is a ``for_each`` item read without its siblings: run it by itself, and look
+    at the whole execution only when the item join says the item was the last to end."""
 
 
 @dataclass
@@ -124,6 +128,7 @@ class Driver:
         most_seconds: float = math.inf,
         stored_workspace: str | None = None,
         recheck_seconds: float = RECHECK_SECONDS,
+        join: ItemJoin | None = None,
     ) -> None:
         self.executor = executor
         self.queue = queue
@@ -152,6 +157,11 @@ class Driver:
         self._started: set[str] = set()
         self.result = DriveResult(executor.execution)
         executor.successor = self._successor
+        self.join = join
+        """Counts item ends (AWS), so an item run alone knows when it ended last."""
+        self._join_due = False
+        if join is not None:
+            executor.item_ended = self._item_ended
 
     @property
     def execution_id(self) -> str:
@@ -165,11 +175,13 @@ class Driver:
             if self.stored_workspace != self.workspace:
                 restore_declared_files(executor)
             request = request or DriveRequest()
-            if request.unit is not None or self._admitted():
+            if request.alone:
+                request = self._run_alone(request)
+            if request is not None and (request.unit is not None or self._admitted()):
                 self._open(request)
                 while self._turn():
                     pass
-            if self.queue.shared and request.receive_count > 1:
+            if request is not None and self.queue.shared and request.receive_count > 1:
                 self._watch_held_units()
         finally:
             for key in list(executor.in_flight):
@@ -213,6 +225,69 @@ class Driver:
             self.clock.sleep(self.recheck_seconds)
             latest = store.get_execution(self.execution_id)
             executor.execution = latest.evolve(workspace=self.workspace)
+
+    # -- one for_each item, run alone ----------------------------------------------------
+
+    def _run_alone(self, request: DriveRequest) -> DriveRequest | None:
+        """Run a ``for_each`` item from records read without its siblings.
+
+        A wide fan-out then reads the same few records per item whatever its width. The
+        item's end is counted by the join; the worker whose count completes the expansion
+        (or sees a failure) reads the whole execution and drives on. Returns the request to
+        drive the whole execution with, or None when this driver is done.
+        """
+        executor = self.executor
+        key = request.unit
+        assert key is not None
+        if not self._fits_alone(key):
+            self._read_whole()
+            return request
+        executor.successor = None  # the plan needs every record; this driver has only some
+        try:
+            self._begin(key)
+            while key in executor.in_flight:
+                self._check_execution()
+                self._collect(self.pace.poll_seconds)
+        finally:
+            executor.successor = self._successor
+        if not self._join_due:
+            return None
+        self._read_whole()
+        return DriveRequest()
+
+    def _fits_alone(self, key: str) -> bool:
+        executor = self.executor
+        record = executor.records.get(key)
+        if self.join is None or record is None or record.kind != KIND_ITEM:
+            return False
+        parent = executor.records.get(record.step_id)
+        if parent is None or parent.status != RUNNING or parent.items_open is None:
+            return False
+        if executor.execution.status != RUNNING or executor.execution.cancel_requested:
+            return False
+        step = executor.definition.step(record.step_id)
+        if step.max_concurrency is not None and step.max_concurrency < (parent.item_count or 0):
+            return False  # a finished item must start the next one: that needs the plan
+        if record.status != PENDING or (record.wake_at is not None and record.wake_at > self.clock.now()):
+            return False
+        needed = unit_budget_seconds(executor, key) + self.margin_seconds
+        return needed < min(self.most_seconds, self.remaining_seconds())
+
+    def _item_ended(self, record: StepRecord) -> None:
+        """Count an item this driver wrote as ended; note when the expansion is complete."""
+        parent = self.executor.records.get(record.step_id)
+        if self.join is None or parent is None or parent.items_open is None or parent.status != RUNNING:
+            return
+        counted = self.join.count_item_end(parent, failed=record.status in (FAILED, CANCELLED))
+        if counted is None or counted[1] or counted[0] >= parent.items_open:
+            self._join_due = True
+
+    def _read_whole(self) -> None:
+        """Read the execution and every record (after a drive of one item alone)."""
+        executor = self.executor
+        latest = executor.ports.store.get_execution(self.execution_id)
+        executor.execution = latest.evolve(workspace=self.workspace)
+        executor.refresh()
 
     # -- the message a drive starts from --------------------------------------------------
 

@@ -31,6 +31,7 @@ from baton.engine.records import (
     RUNNING,
     SKIPPED,
     SUCCEEDED,
+    TERMINAL_STEP,
     WAITING,
     StepRecord,
     item_key,
@@ -77,12 +78,15 @@ class Executor(UnitContext):
     """Units claimed by a hand-off and not written since (see ``finish``)."""
     successor: Callable[[StepRecord], str | None] | None
     """Set by the driver: the one unit it would start next once a unit's end is written."""
+    item_ended: Callable[[StepRecord], None] | None
+    """Set by the driver: told of each ``for_each`` item this executor wrote as ended."""
 
     def _setup(self) -> None:
         self.in_flight = {}
         self.conflicts = 0
         self.handed = {}
         self.successor = None
+        self.item_ended = None
 
     def remember(self, record: StepRecord) -> None:
         """Keep a record; a unit this executor claimed by a hand-off and has not begun stays
@@ -105,7 +109,10 @@ class Executor(UnitContext):
             return False
         for record in stored:
             self.handed.pop(record.key, None)
+            before = self.records.get(record.key)
             self.remember(record)
+            if self.item_ended is not None and _item_just_ended(before, record):
+                self.item_ended(record)
             if record.status != RUNNING:
                 self.settled += 1
             self.observer.step_changed(self, record)
@@ -275,7 +282,9 @@ class Executor(UnitContext):
                 updates.append(reset(existing).evolve(item=value, index=index))
         if not values:
             return self.write(self._ended(parent, SUCCEEDED, now, outputs=[]))
-        running = parent.evolve(status=RUNNING, item_count=len(values), started_at=now)
+        running = parent.evolve(
+            status=RUNNING, item_count=len(values), items_open=len(updates) + len(inserts), started_at=now
+        )
         return self.write(running, *updates, inserts=tuple(inserts))
 
     def aggregate(self, key: str) -> bool:
@@ -376,9 +385,10 @@ class Executor(UnitContext):
             self.remember(record.evolve(lease_expires_at=expires_at))
 
     def _wake(self, record: StepRecord) -> bool:
-        kind = step_type(self.body_of(record).type)
+        body = self.body_of(record)
+        kind = step_type(body.type)
         assert kind.wake is not None
-        return self.finish_waiting(record, kind.wake({}))
+        return self.finish_waiting(record, kind.wake(dict(body.fields)))
 
     def finish_waiting(self, record: StepRecord, result: StepResult) -> bool:
         """End a waiting unit (a wait that is over, an answered or expired approval)."""
@@ -427,6 +437,12 @@ class Executor(UnitContext):
             assert step.compensate is not None
             return step.compensate
         return step.body
+
+
+def _item_just_ended(before: StepRecord | None, after: StepRecord) -> bool:
+    """True when a write took a ``for_each`` item to a final status."""
+    ended = after.kind == KIND_ITEM and after.status in TERMINAL_STEP
+    return ended and (before is None or before.status not in TERMINAL_STEP)
 
 
 def _has_bare_expression(body: BodyDef) -> bool:

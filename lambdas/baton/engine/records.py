@@ -36,6 +36,11 @@ def item_key(step_id: str, index: int) -> str:
     return f"{step_id}[{index}]"
 
 
+def is_item_key(key: str) -> bool:
+    """True for the record key of a ``for_each`` item (not of its compensation)."""
+    return key.endswith("]") and "[" in key
+
+
 def compensation_key(unit_key: str) -> str:
     """Record key of the compensation of a step or item."""
     return unit_key + COMPENSATION_SUFFIX
@@ -82,6 +87,9 @@ class StepRecord:
     reason: str | None = None
     stop: bool = False
     item_count: int | None = None
+    items_open: int | None = None
+    """Items a ``for_each`` expansion runs (those not kept from an earlier run): a join that
+    counts item ends is complete when it has counted this many."""
     hand_off: dict[str, Any] | None = None
     """The claim of the unit this unit's end made ready, when the same worker runs that unit
     next (``key``, the ``version`` it was read at, ``owner``, ``expires``, ``attempt``): it
@@ -102,7 +110,7 @@ class StepRecord:
             "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at),
             "lease_owner": self.lease_owner, "lease_expires_at": _iso(self.lease_expires_at),
             "wake_at": _iso(self.wake_at), "reason": self.reason, "stop": self.stop,
-            "item_count": self.item_count, "hand_off": self.hand_off,
+            "item_count": self.item_count, "items_open": self.items_open, "hand_off": self.hand_off,
         }  # fmt: skip
 
     @classmethod

@@ -269,6 +269,9 @@ class ApprovalFields(SpecModel):
     """Waits for ``baton approve`` or ``baton approve --reject``."""
     message: Template | None = None
     """What the approver is asked."""
+    on_timeout: Literal["reject", "approve"] = "reject"
+    """The answer taken when ``timeout`` passes with none: ``reject`` fails the step (the
+    default), ``approve`` lets the workflow go on (``decision: approved``, ``by: timeout``)."""
 
 
 class WorkflowFields(SpecModel):

@@ -1,4 +1,5 @@
-"""``approval``: waits for ``baton approve`` (or ``--reject``); its ``timeout`` fails it.
+"""``approval``: waits for ``baton approve`` (or ``--reject``); its ``timeout`` fails it,
+or approves it when the step says ``on_timeout: approve``.
 
 While it waits nothing runs on its behalf: a local ``baton run`` with nothing else to do
 exits, leaving the execution ``waiting``; ``baton approve`` records the answer and carries
@@ -22,7 +23,8 @@ REJECTED = "rejected"
 def prepare(fields: dict[str, Any], context: dict[str, Any], expressions: Expressions) -> dict[str, Any]:
     """Render the question put to the approver."""
     message = fields.get("message")
-    return {"message": expressions.render(message, context) if message else None}
+    return {"message": expressions.render(message, context) if message else None,
+            "on_timeout": fields.get("on_timeout", "reject")}  # fmt: skip
 
 
 def suspend(prepared: dict[str, Any], now: datetime, timeout_seconds: float | None) -> datetime | None:
@@ -30,8 +32,11 @@ def suspend(prepared: dict[str, Any], now: datetime, timeout_seconds: float | No
     return now + timedelta(seconds=timeout_seconds) if timeout_seconds is not None else None
 
 
-def wake(prepared: dict[str, Any]) -> StepResult:
-    """The timeout came before any answer."""
+def wake(fields: dict[str, Any]) -> StepResult:
+    """The timeout came before any answer: the step's default answer, a rejection unless
+    it says ``on_timeout: approve``."""
+    if fields.get("on_timeout") == "approve":
+        return StepResult(outputs={"decision": APPROVED, "comment": "no answer before the timeout", "by": "timeout"})
     return StepResult.failure("no answer before the approval timed out", kind="timeout", retryable=False)
 
 

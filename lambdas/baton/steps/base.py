@@ -83,4 +83,4 @@ class StepType:
     suspend: Callable[[dict[str, Any], datetime, float | None], datetime | None] | None = None
     """``(prepared, now, timeout_seconds) -> wake time`` (None: until answered)."""
     wake: Callable[[dict[str, Any]], StepResult] | None = None
-    """The result once the wake time has come."""
+    """The result once the wake time has come, from the body's fields as written."""

@@ -229,6 +229,69 @@ class DynamoDBStateStore:
             raise ExecutionNotFoundError(f"no execution {execution_id!r} in table {self.executions_table}")
         return execution, _with_listed(execution_id, records, listed)
 
+    def load_unit(self, execution_id: str, key: str) -> tuple[ExecutionRecord, dict[str, StepRecord]]:
+        """The execution and the records a ``for_each`` item needs to run: every record but
+        its siblings (two range queries around them, and the item itself), so what a wide
+        fan-out reads per item does not grow with its width."""
+        step_id = key.split("[", 1)[0]
+        below = {"expression": "#pk = :pk AND #sk < :bound", "bound": STEP_PREFIX + step_id + "["}
+        above = {"expression": "#pk = :pk AND #sk >= :bound", "bound": STEP_PREFIX + step_id + "\\"}
+        execution: ExecutionRecord | None = None
+        records: dict[str, StepRecord] = {}
+        listed: list[str] = []
+        for part in (below, above):
+            for item in self._pages(
+                "query",
+                TableName=self.executions_table,
+                ConsistentRead=True,
+                KeyConditionExpression=part["expression"],
+                ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+                ExpressionAttributeValues={
+                    ":pk": {"S": EXECUTION_PREFIX + execution_id},
+                    ":bound": {"S": part["bound"]},
+                },
+            ):
+                if item[SK]["S"] == EXECUTION_SORT_KEY:
+                    execution = ExecutionRecord.from_data(self.codec.data(item))
+                else:
+                    self._read_step(execution_id, item, records, listed)
+        if execution is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r} in table {self.executions_table}")
+        own = (
+            self._dynamodb()
+            .get_item(TableName=self.executions_table, Key=step_key(execution_id, key), ConsistentRead=True)
+            .get("Item")
+        )
+        if own is not None:
+            self._read_step(execution_id, own, records, listed)
+        return execution, _with_listed(execution_id, records, listed)
+
+    def count_item_end(self, parent: StepRecord, *, failed: bool) -> tuple[int, bool] | None:
+        """Count one ended item on the parent's item (one ``UpdateItem``, conditional on the
+        parent's version: a new expansion rewrites the item and starts the count again)."""
+        update = "ADD #ended :one SET #failed = :failed" if failed else "ADD #ended :one"
+        values: dict[str, Any] = {":one": {"N": "1"}, ":expected": {"N": str(parent.version)}}
+        names_: dict[str, str] = {"#ended": "items_ended", "#version": VERSION}
+        if failed:
+            values[":failed"] = {"BOOL": True}
+            names_["#failed"] = "items_failed"
+        try:
+            response = self._dynamodb().update_item(
+                TableName=self.executions_table,
+                Key=step_key(parent.execution_id, parent.key),
+                UpdateExpression=update,
+                ConditionExpression="#version = :expected",
+                ExpressionAttributeNames=names_,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conflict(exc):
+                return None
+            raise
+        attributes = response.get("Attributes", {})
+        return int(attributes["items_ended"]["N"]), bool(attributes.get("items_failed", {}).get("BOOL", False))
+
     def _read_step(self, execution_id: str, item: dict[str, Any], records: dict[str, StepRecord],
                    listed: list[str]) -> None:  # fmt: skip
         data = self.codec.data(item)

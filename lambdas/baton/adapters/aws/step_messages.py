@@ -22,9 +22,10 @@ from baton.adapters.aws.long_steps import WORKER_MARGIN_SECONDS
 from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
 from baton.engine.context import UnitContext
 from baton.engine.driver import LAMBDA_PACE, DriveRequest, DriveResult, DriverHooks
-from baton.engine.records import TERMINAL_EXECUTION, TERMINAL_STEP, ExecutionRecord, StepRecord
+from baton.engine.records import TERMINAL_EXECUTION, TERMINAL_STEP, ExecutionRecord, StepRecord, is_item_key
 from baton.engine.service import Engine
 from baton.errors import ExecutionNotFoundError
+from baton.ports import ItemJoin
 
 __all__ = ["Delivery", "ExecutionLoader", "Lifecycle", "StepMessageHandler"]
 
@@ -43,15 +44,21 @@ class Delivery:
     def request(self) -> DriveRequest:
         """What the driver is asked to do for this delivery."""
         unit = self.message.unit
-        return DriveRequest(unit=unit, courier=unit is not None and self.receive_count == 1,
-                            receive_count=self.receive_count, last_delivery=self.final)  # fmt: skip
+        courier = unit is not None and self.receive_count == 1
+        return DriveRequest(unit=unit, courier=courier, receive_count=self.receive_count, last_delivery=self.final,
+                            alone=courier and unit is not None and is_item_key(unit))  # fmt: skip
 
 
-class ExecutionLoader(Protocol):
-    """What the handler needs beyond the ``StateStore`` port: one read of a whole execution."""
+class ExecutionLoader(ItemJoin, Protocol):
+    """What the handler needs beyond the ``StateStore`` port: one read of a whole execution,
+    a narrower read for one ``for_each`` item, and the item join."""
 
     def load(self, execution_id: str) -> tuple[ExecutionRecord, dict[str, StepRecord]]:
         """The execution and every record of it."""
+        ...
+
+    def load_unit(self, execution_id: str, key: str) -> tuple[ExecutionRecord, dict[str, StepRecord]]:
+        """The execution and the records one ``for_each`` item needs (not its siblings)."""
         ...
 
 
@@ -202,8 +209,12 @@ class StepMessageHandler:
     def handle(self, delivery: Delivery, visibility: MessageVisibility | None = None) -> DriveResult:
         """Do the message's work and whatever follows while time remains."""
         execution_id = delivery.message.execution_id
+        request = delivery.request()
         try:
-            execution, records = self.loader.load(execution_id)
+            if request.alone and request.unit is not None:
+                execution, records = self.loader.load_unit(execution_id, request.unit)
+            else:
+                execution, records = self.loader.load(execution_id)
         except ExecutionNotFoundError:
             gone = ExecutionRecord(execution_id, "", "", status="unknown")
             return DriveResult(gone, note=f"execution {execution_id} does not exist (expired or never created)")
@@ -222,11 +233,12 @@ class StepMessageHandler:
             pace=LAMBDA_PACE,
             hooks=_EndedHooks(self.hooks, self.lifecycle, visibility),
             recheck_seconds=self.recheck_seconds,
+            join=self.loader,
         )
         if visibility is not None:
             visibility.hold()
         try:
-            return self.engine.run_driver(driver, delivery.request())
+            return self.engine.run_driver(driver, request)
         finally:
             self.lifecycle.flush()
 
