@@ -15,6 +15,7 @@ from baton.engine.cache import full_cache_key
 from baton.engine.definition import BodyDef, Definition, StepDef
 from baton.engine.expressions import Expressions
 from baton.engine.masking import Masker
+from baton.engine.planner import PlanIndex
 from baton.engine.records import RUNNING, WAITING, ExecutionRecord, StepRecord, item_key
 from baton.engine.views import expression_context, step_view
 from baton.ports import Dispatcher, Ports
@@ -95,6 +96,8 @@ class UnitContext:
         self._views: dict[str, dict[str, Any]] = {}
         self._stale_views: set[str] = set()
         self._input_digests: dict[str, str] | None = None
+        self.plan_index = PlanIndex(definition)
+        """The planner's index of these records (kept up to date by :meth:`remember`)."""
         self._setup()
         for record in records.values():
             self.remember(record)
@@ -105,6 +108,7 @@ class UnitContext:
     def remember(self, record: StepRecord) -> None:
         """Keep a record just read or written; views of its step are recomputed."""
         key = record.key
+        self.plan_index.update(self.records.get(key), record)
         self.records[key] = record
         self._stale_views.add(record.step_id)
         if record.status == RUNNING and record.lease_owner not in (None, self.owner):

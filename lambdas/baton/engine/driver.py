@@ -363,6 +363,7 @@ class Driver:
             now=now,
             cancel_requested=executor.execution.cancel_requested,
             orphaned=self._orphaned(now),
+            index=executor.plan_index,
         )
 
     def _settle(self, decision: Decision) -> bool:
@@ -416,8 +417,15 @@ class Driver:
         if executor.execution.cancel_requested or executor.execution.status != RUNNING:
             return None
         now = self.clock.now()
-        records = {**executor.records, ended.key: ended}
-        decision = plan(executor.definition, records, now=now, orphaned=self._orphaned(now))
+        records, index = executor.records, executor.plan_index
+        before = records[ended.key]
+        records[ended.key] = ended  # as if written; put back below
+        index.update(before, ended)
+        try:
+            decision = plan(executor.definition, records, now=now, orphaned=self._orphaned(now), index=index)
+        finally:
+            records[ended.key] = before
+            index.update(ended, before)
         if decision.skip or decision.finish or decision.outcome is not None:
             return None
         ready = [k for k in decision.start if k not in executor.in_flight and k not in self.handed_off]

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from jinja2 import Template, nodes
+from jinja2 import Template, meta, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.parser import Parser
@@ -62,6 +62,24 @@ class _CompiledTemplate:
     template: Template
     #: Set when the template is exactly one ``{{ expr }}``: evaluates to the native value.
     single: TemplateExpression | None
+    #: The context names the template reads: only these are handed to Jinja, which copies
+    #: what it is given (a context with every step of a 10,000-step workflow is large).
+    names: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _CompiledExpression:
+    expression: TemplateExpression
+    names: frozenset[str]
+
+
+def _only(context: Mapping[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """The part of ``context`` an expression reads (the others are Jinja globals or unset)."""
+    return {name: context[name] for name in names if name in context}
+
+
+def _free_names(tree: nodes.Template) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(tree))
 
 
 class _LRUCache(Generic[_T]):
@@ -96,13 +114,13 @@ class ExpressionEngine:
     def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
         self._env = BatonSandbox(dict(functions or {}), finalize=to_text)
         self._templates: _LRUCache[_CompiledTemplate] = _LRUCache(_CACHE_SIZE)
-        self._expressions: _LRUCache[TemplateExpression] = _LRUCache(_CACHE_SIZE)
+        self._expressions: _LRUCache[_CompiledExpression] = _LRUCache(_CACHE_SIZE)
 
     def render(self, template: str, context: Mapping[str, Any]) -> str:
         """Render a ``{{ }}`` template to text."""
         with _translated_errors("template", template), limits.evaluation_budget():
             compiled = self._templates.get(template, self._compile_template)
-            return _render_limited(compiled.template, context)
+            return _render_limited(compiled.template, _only(context, compiled.names))
 
     def render_value(self, template: Any, context: Mapping[str, Any]) -> Any:
         """Like :meth:`render`, but a template that is exactly one ``{{ expr }}`` (surrounding
@@ -113,8 +131,8 @@ class ExpressionEngine:
         with _translated_errors("template", template), limits.evaluation_budget():
             compiled = self._templates.get(template, self._compile_template)
             if compiled.single is None:
-                return _render_limited(compiled.template, context)
-            return to_native(compiled.single(dict(context)))
+                return _render_limited(compiled.template, _only(context, compiled.names))
+            return to_native(compiled.single(_only(context, compiled.names)))
 
     def render_data(self, data: Any, context: Mapping[str, Any]) -> Any:
         """Apply :meth:`render_value` to every string inside nested dicts and lists (dict keys
@@ -135,7 +153,7 @@ class ExpressionEngine:
             return expression
         with _translated_errors("expression", expression), limits.evaluation_budget():
             compiled = self._expressions.get(expression, self._compile_expression)
-            return to_native(compiled(dict(context)))
+            return to_native(compiled.expression(_only(context, compiled.names)))
 
     def check(self, text: str, *, bare: bool) -> None:
         """Check syntax only (unknown filters and tests included); raises ``ExpressionError``."""
@@ -157,13 +175,18 @@ class ExpressionEngine:
 
     def _compile_template(self, source: str) -> _CompiledTemplate:
         template = self._env.from_string(source)
-        expression = _single_expression(self._env.parse(source))
+        tree = self._env.parse(source)
+        names = _free_names(tree)
+        expression = _single_expression(tree)
         if expression is None:
-            return _CompiledTemplate(template, None)
-        return _CompiledTemplate(template, self._compile_tree(expression))
+            return _CompiledTemplate(template, None, names)
+        return _CompiledTemplate(template, self._compile_tree(expression), names)
 
-    def _compile_expression(self, source: str) -> TemplateExpression:
-        return self._env.compile_expression(substitute_bare_templates(source), undefined_to_none=False)
+    def _compile_expression(self, source: str) -> _CompiledExpression:
+        compiled = self._env.compile_expression(substitute_bare_templates(source), undefined_to_none=False)
+        tree = nodes.Template([nodes.Output([self._parse_bare(source)])], lineno=1)
+        tree.set_environment(self._env)
+        return _CompiledExpression(compiled, _free_names(tree))
 
     def _compile_tree(self, expression: nodes.Expr) -> TemplateExpression:
         # What Environment.compile_expression does, from an already parsed expression.

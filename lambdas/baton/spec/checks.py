@@ -6,7 +6,7 @@ templates that parse and only name inputs, steps, outputs and secrets that exist
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,9 +67,8 @@ def check_document(data: dict[str, Any], engine: ExpressionEngine | None = None)
     steps = _collect_steps(data, problems)
     for list_name in STEP_LISTS:
         problems += _check_needs(list_name, [s for s in steps.values() if s.list_name == list_name], steps)
-    ancestors = _ancestors(steps)
     for info in steps.values():
-        problems += _check_step_templates(data, info, steps, ancestors, engine)
+        problems += _check_step_templates(data, info, steps, engine)
     problems += _check_workflow_templates(data, steps, engine)
     return problems
 
@@ -150,31 +149,34 @@ def _check_needs(list_name: str, infos: list[_StepInfo], steps: dict[str, _StepI
     return problems
 
 
-def _ancestors(steps: dict[str, _StepInfo]) -> dict[str, set[str]]:
-    """Every step a step transitively waits for; on_failure/finally also wait for all of steps."""
-    main = {step_id for step_id, info in steps.items() if info.list_name == "steps"}
-    result: dict[str, set[str]] = {}
+@dataclass(frozen=True)
+class _Ancestors:
+    """The steps one step transitively waits for (on_failure/finally also wait for all of
+    steps), answered one question at a time: holding every step's set at once would be
+    quadratic in a long chain."""
 
-    def visit(step_id: str, trail: frozenset[str]) -> set[str]:
-        if step_id in result:
-            return result[step_id]
-        found: set[str] = set(main) if steps[step_id].list_name != "steps" else set()
-        for need in steps[step_id].needs:
-            if need in steps and need not in trail:
-                found |= {need} | visit(need, trail | {need})
-        result[step_id] = found
-        return found
+    steps: dict[str, _StepInfo]
+    step_id: str
 
-    for step_id in steps:
-        visit(step_id, frozenset({step_id}))
-    return result
+    def __contains__(self, other: object) -> bool:
+        steps = self.steps
+        if steps[self.step_id].list_name != "steps" and other in steps and steps[str(other)].list_name == "steps":
+            return True
+        seen, stack = {self.step_id}, [self.step_id]
+        while stack:
+            for need in steps[stack.pop()].needs:
+                if need == other:
+                    return True
+                if need in steps and need not in seen:
+                    seen.add(need)
+                    stack.append(need)
+        return False
 
 
 def _check_step_templates(
     data: dict[str, Any],
     info: _StepInfo,
     steps: dict[str, _StepInfo],
-    ancestors: dict[str, set[str]],
     engine: ExpressionEngine,
 ) -> list[Problem]:
     problems: list[Problem] = []
@@ -183,7 +185,7 @@ def _check_step_templates(
     in_loop = info.raw.get("for_each") is not None
     for path, text, bare in _template_strings(info.raw, base):
         loop_names = in_loop and path[len(base)] != "for_each"
-        scope = _Scope(data, steps, reachable=ancestors[step_id], loop=loop_names, owner=step_id)
+        scope = _Scope(data, steps, reachable=_Ancestors(steps, step_id), loop=loop_names, owner=step_id)
         problems += _check_text(path, text, bare, scope, engine, shell=path[-1] == "command")
     if info.raw.get("max_concurrency") is not None and not in_loop:
         problems.append(((*base, "max_concurrency"), "max_concurrency only applies to a step with for_each"))
@@ -241,7 +243,7 @@ def _template_strings(raw: Any, path: PathKey, bare: bool = False) -> Iterator[t
 class _Scope:
     data: dict[str, Any]
     steps: dict[str, _StepInfo]
-    reachable: set[str]
+    reachable: Container[str]
     loop: bool
     owner: str | None
 

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from planner_sim import Simulator, definition, step
 
 from baton.engine.definition import BodyDef, StepDef
-from baton.engine.records import DONE_OK, FAILED, TERMINAL_EXECUTION
+from baton.engine.planner import Decision, PlanIndex, plan
+from baton.engine.records import DONE_OK, FAILED, TERMINAL_EXECUTION, StepRecord
 
 UNDO = BodyDef("shell", {"command": "undo"})
 
@@ -72,3 +73,46 @@ def test_random_executions_respect_order_and_end(
     assert outcome in TERMINAL_EXECUTION
     assert len(starts) == len(set(starts)), "a unit was started twice for one attempt"
     assert all(r.status in DONE_OK | {FAILED, "cancelled"} for r in sim.records.values())
+
+
+class IndexedSimulator(Simulator):
+    """Plans from an index kept up to date record by record, and checks every decision
+    against the full pass (and against an index built from scratch)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.index = PlanIndex(self.definition)
+        self.seen: dict[str, StepRecord] = {}
+        self.decisions = 0
+
+    def decide(self, **options: object) -> Decision:
+        for key, record in self.records.items():
+            if self.seen.get(key) is not record:
+                self.index.update(self.seen.get(key), record)
+                self.seen[key] = record
+        fresh = PlanIndex(self.definition)
+        for record in self.records.values():
+            fresh.update(None, record)
+        full = plan(self.definition, self.records, now=self.now, **options)  # type: ignore[arg-type]
+        for index in (self.index, fresh):
+            indexed = plan(self.definition, self.records, now=self.now, index=index, **options)  # type: ignore[arg-type]
+            assert indexed == full, (indexed, full, self.records)
+        self.decisions += 1
+        return full
+
+
+@settings(max_examples=150, deadline=None)
+@given(workflows(), st.integers(0, 3), st.booleans())
+def test_the_indexed_pass_decides_exactly_as_the_full_pass(
+    drawn: tuple[list[StepDef], set[str], set[str], int], items: int, cancel: bool
+) -> None:
+    steps, failing, skipped, retries = drawn
+    sim = IndexedSimulator(
+        definition(*steps),
+        outcome=lambda key, attempt: key not in failing or (attempt >= 2 and len(key) % 2 == 0),
+        items=lambda _: items,
+        skipped_by_when=frozenset(skipped),
+        retries=retries,
+    )
+    assert sim.play(cancel_requested=cancel) in TERMINAL_EXECUTION
+    assert sim.decisions > 0
