@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import pytest
 import yaml
-from agent_env import provider_env
+from agent_env import PROVIDERS, provider_env
 from baton_cli import WORKFLOWS, Workspace
 from catalog_servers import CommentsApi, OsvMirror, ShopService
 
@@ -194,6 +194,18 @@ def test_fix_typing_errors(catalog: MakeCatalog) -> None:
         assert "def total_weight(items: list[Item]) -> float:" in (workspace.path / "shop" / "inventory.py").read_text()
     assert first["steps"]["mypy_after"]["outputs"]["stdout"].startswith("Success: no issues found")
     assert first["steps"]["tests"]["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.values[0] != "bedrock"])
+def test_the_recorded_conversations_play_on_the_other_providers(catalog: MakeCatalog, provider: str) -> None:
+    typing = catalog("fix-typing-errors", BATON_AGENT_PROVIDER=provider)
+
+    record = typing.run(typing.project(), "path=shop")
+
+    assert record["status"] == "succeeded", record["error"]
+    fix = record["steps"]["fix"]["outputs"]
+    assert (fix["provider"], fix["files_changed"], fix["denied"]) == (provider, ["shop/inventory.py"], [])
+    assert record["steps"]["mypy_after"]["status"] == "succeeded"
 
 
 def test_code_migration(catalog: MakeCatalog) -> None:
