@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -129,8 +130,6 @@ def catalog(tmp_path: Path) -> Iterator[MakeCatalog]:
 
 
 def _line_rate(report: Path) -> float:
-    from xml.etree import ElementTree
-
     return float(ElementTree.parse(report).getroot().get("line-rate", "0")) * 100
 
 
