@@ -16,7 +16,7 @@ from tests.aws.moto_stack import MotoServer, Stack
 from baton.testing.modelserver import ModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / "workflows" / "increase-test-coverage.yaml"
+WORKFLOW = ROOT / "workflows" / "reference" / "increase-test-coverage.yaml"
 SAMPLE = ROOT / "workflows" / "samples" / "coverage"
 
 

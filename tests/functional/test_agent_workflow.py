@@ -1,4 +1,4 @@
-"""The reference workflow (workflows/increase-test-coverage.yaml, as the original design wrote it)
+"""The reference workflow (workflows/reference/increase-test-coverage.yaml, as the original design wrote it)
 on the sample project, with each agent provider against the scripted model server: the agent's
 test file appears, coverage passes the target, and a second run in a fresh copy of the project
 comes back from the cache with no model request."""
@@ -17,7 +17,7 @@ from baton_cli import WORKFLOWS, Workspace
 
 from baton.testing.modelserver import ModelServer
 
-WORKFLOW = WORKFLOWS / "increase-test-coverage.yaml"
+WORKFLOW = WORKFLOWS / "reference" / "increase-test-coverage.yaml"
 PROJECT = SAMPLES / "coverage" / "project"
 SCRIPT = SAMPLES / "coverage" / "model-script.yaml"
 

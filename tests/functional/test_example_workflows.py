@@ -23,7 +23,6 @@ EXPECTED: dict[str, tuple[int, str, dict[str, str]]] = {
 }
 NEEDS_THE_CLOUD = {
     "coverage-with-pr": "runs an agent on Bedrock and calls the GitHub API",
-    "increase-test-coverage": "needs its sample project and a model: tests/functional/test_agent_workflow.py runs it",
 }
 EXAMPLES = sorted(path.stem for path in WORKFLOWS.glob("*.yaml"))
 

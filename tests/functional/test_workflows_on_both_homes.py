@@ -21,7 +21,6 @@ from tests.aws.moto_stack import MotoServer, create_stack, moto_server
 LOCAL_ONLY = {"secrets": "an {env: NAME} secret is refused on AWS by design (tested in tests/aws)"}
 NEEDS_THE_CLOUD = {
     "coverage-with-pr": "runs an agent on Bedrock and calls the GitHub API",
-    "increase-test-coverage": "needs its sample project and a model: tests/functional/test_agent_workflow.py runs it",
 }
 
 

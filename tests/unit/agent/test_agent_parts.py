@@ -107,3 +107,18 @@ def test_outputs_without_a_value_take_the_step_output_of_the_same_name() -> None
     assert output_warnings(workflow) == [
         "outputs.missing: no step declares 'outputs: {missing: PATH}', so it will be empty"
     ]
+
+
+def test_an_input_directory_is_digested_without_bytecode_or_tool_caches(tmp_path: Path) -> None:
+    from baton.steps.agent import _digest
+
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "orders.py").write_text("x = 1\n")
+    before = _digest(package)
+    for cache in ("__pycache__", ".mypy_cache", ".ruff_cache"):
+        (package / cache).mkdir()
+        (package / cache / "orders.cpython-311.pyc").write_bytes(b"\x00 compiled from /some/absolute/path")
+    assert _digest(package) == before
+    (package / "orders.py").write_text("x = 2\n")
+    assert _digest(package) != before

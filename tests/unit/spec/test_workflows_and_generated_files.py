@@ -1,4 +1,4 @@
-"""Every example validates, the committed schema and YAML reference are current, and the
+"""Every example (and every reference workflow) validates, the committed schema and YAML reference are current, and the
 schema accepts every example (checked with the jsonschema package)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from baton.spec.schema import schema_json, workflow_schema
 from baton.spec.source import read_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-EXAMPLES = sorted((ROOT / "workflows").glob("*.yaml"))
+EXAMPLES = sorted([*(ROOT / "workflows").glob("*.yaml"), *(ROOT / "workflows" / "reference").glob("*.yaml")])
 
 
 def test_there_are_examples() -> None:

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from baton.errors import StepFailedError
 from baton.steps.agent.common import AgentRequest, Limits, Progress, SecurityViolationError
 from baton.steps.agent.profiles import profile
-from baton.steps.agent.workspace import Snapshot
+from baton.steps.agent.workspace import SKIPPED_DIRECTORIES, Snapshot
 from baton.steps.base import Invocation, StepResult, StepType
 
 if TYPE_CHECKING:
@@ -152,9 +152,13 @@ def _relative(path: str, workspace: Path) -> str:
 
 
 def _digest(path: Path) -> str:
+    """SHA-256 of a file, or of a directory's files by relative path. Tooling directories
+    (bytecode, tool caches) are left out: running the tests before the agent must not change
+    the key, and bytecode holds absolute paths, so a copy of the project elsewhere would miss."""
     if path.is_dir():
         digest = hashlib.sha256()
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        children = (p for p in path.rglob("*") if not SKIPPED_DIRECTORIES.intersection(p.relative_to(path).parts))
+        for child in sorted(p for p in children if p.is_file()):
             digest.update(child.relative_to(path).as_posix().encode() + b"\0" + _digest(child).encode())
         return digest.hexdigest()
     try:

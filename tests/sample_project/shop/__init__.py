@@ -1,0 +1,1 @@
+"""A small shop: prices, stock, orders, unit conversions, statistics and exports."""
