@@ -77,6 +77,9 @@ class DriveRequest:
     courier: bool = False
     receive_count: int = 1
     last_delivery: bool = False
+    held: bool = False
+    """``unit`` is held in this driver's name by the driver that handed it to the long-step
+    runner (this is the runner's process): run it, and pass every other ready unit on."""
 
 
 @dataclass
@@ -142,6 +145,8 @@ class Driver:
         self.handed_off: set[str] = set()
         """Units sent to the queue and not received back: someone else's to start."""
         self._target: str | None = None
+        self._held: str | None = None
+        """The unit handed to this driver by a long-step runner: the only one it starts."""
         self._checked_at = self.clock.monotonic()
         self._refreshed_at = self._checked_at
         self._looked_after = executor.settled
@@ -215,6 +220,8 @@ class Driver:
         target = request.unit
         if target is None:
             return
+        if request.held:
+            self._held = target
         decision = self._plan()
         if request.courier:
             self.handed_off = set(decision.start) - {target}
@@ -309,13 +316,17 @@ class Driver:
         changed = False
         conflicts = executor.conflicts
         for key in ready:
+            runner = executor.long_runner_for(key)
             needed = unit_budget_seconds(executor, key) + self.margin_seconds
-            if needed >= self.most_seconds:
-                changed |= self._refuse(key, needed)
-            elif needed >= self.remaining_seconds() or not self._has_room():
+            most = runner.most_seconds if runner is not None else self.most_seconds
+            if needed >= most:
+                changed |= self._refuse(key, needed, most, long=runner is not None)
+            elif self._held not in (None, key):
+                passed.append(key)  # a long-step runner's process runs its one unit only
+            elif runner is None and (needed >= self.remaining_seconds() or not self._has_room()):
                 passed.append(key)
             else:
-                changed |= self._begin(key)
+                changed |= self._begin(key)  # a long unit is only handed over: that takes no time
             if executor.conflicts != conflicts:
                 return True  # stale records: plan again before starting anything else
         if passed:
@@ -324,13 +335,15 @@ class Driver:
             self.result.sent += len(passed) if self.queue.shared else 0
         return changed
 
-    def _refuse(self, key: str, needed: float) -> bool:
+    def _refuse(self, key: str, needed: float, most: float, *, long: bool = False) -> bool:
         """A unit no worker of this kind can give the time it needs fails, instead of being
         passed on from worker to worker forever."""
         record = self.executor.records[key]
+        where, advice = ("the long-step runner", "lower its timeout") if long else (
+            "a worker", "lower its timeout or give it `runner: long`")  # fmt: skip
         error = (
-            f"this step needs up to {needed:.0f}s (its timeout and a margin) but a worker runs for at most "
-            f"{self.most_seconds:.0f}s; lower its timeout or give it `runner: long`"
+            f"this step needs up to {needed:.0f}s (its timeout and a margin) but {where} runs for at most "
+            f"{most:.0f}s; {advice}"
         )
         failed = record.evolve(status=FAILED, error=error, finished_at=self.clock.now(), error_kind="timeout",
                                lease_owner=None, lease_expires_at=None, wake_at=None)  # fmt: skip
@@ -470,6 +483,10 @@ class Driver:
         """Running units whose holder's lease expired or whose holder is known dead."""
         supervisor = self.executor.ports.supervisor
         found = set()
+        held = self.executor.records.get(self._held) if self._held is not None else None
+        if held is not None and held.status == RUNNING and held.lease_owner == self.executor.owner \
+                and held.key not in self.executor.in_flight:  # fmt: skip
+            found.add(held.key)  # claimed for this process by the driver that handed it over
         for key in self.executor.foreign:
             record = self.executor.records[key]
             owner = record.lease_owner

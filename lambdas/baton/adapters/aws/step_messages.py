@@ -39,12 +39,15 @@ class Delivery:
     """The last delivery before the dead-letter queue."""
     receipt_handle: str | None = None
     """The queue's handle of this receipt (to keep the message hidden while it is worked on)."""
+    held: bool = False
+    """Not from the queue: a long-step runner's job, its unit claimed for this process."""
 
     def request(self) -> DriveRequest:
         """What the driver is asked to do for this delivery."""
         unit = self.message.unit
         return DriveRequest(unit=unit, courier=unit is not None and self.receive_count == 1,
-                            receive_count=self.receive_count, last_delivery=self.final)  # fmt: skip
+                            receive_count=self.receive_count, last_delivery=self.final,
+                            held=self.held)  # fmt: skip
 
 
 class ExecutionLoader(Protocol):
