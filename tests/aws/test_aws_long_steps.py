@@ -115,7 +115,8 @@ def test_a_worker_hands_a_long_step_to_a_build_and_the_build_hands_the_execution
     # The worker ran prep, claimed soak for a build and started it, and ran nothing more.
     (call,) = started_builds
     record = harness.backend.store.get_steps(execution_id)["soak"]
-    assert record.status == RUNNING and record.lease_owner == f"long:{execution_id}/soak/1"
+    assert record.status == RUNNING
+    assert record.lease_owner == f"long:{execution_id}/soak/1"
     assert record.lease_expires_at is not None
     held_for = (record.lease_expires_at - datetime.now(UTC)).total_seconds()
     assert LONG_HOLD_SECONDS - 60 < held_for <= LONG_HOLD_SECONDS
@@ -132,8 +133,10 @@ def test_a_worker_hands_a_long_step_to_a_build_and_the_build_hands_the_execution
     # The build runs the entry point: the unit is run, committed, and the next message sent.
     assert long_step.main(job, backend=build_backend(moto, harness, tmp_path / "build")) == 0
     record = harness.backend.store.get_steps(execution_id)["soak"]
-    assert record.status == SUCCEEDED and record.outputs["stdout"] == "soaked warm"
-    assert record.lease_owner is None and record.tries == 1
+    assert record.status == SUCCEEDED
+    assert record.outputs["stdout"] == "soaked warm"
+    assert record.lease_owner is None
+    assert record.tries == 1
     assert (tmp_path / "soak-ran").read_text() == "ran\n"
 
     finished = harness.run_concurrently(execution_id)
@@ -164,8 +167,10 @@ def test_a_killed_build_fails_its_attempt_and_the_retry_runs_in_a_new_build(
 
     assert len(started_builds) == 2
     record = harness.backend.store.get_steps(execution_id)["soak"]
-    assert record.status == RUNNING and record.lease_owner == f"long:{execution_id}/soak/2"
-    assert record.tries == 2 and record.error is None
+    assert record.status == RUNNING
+    assert record.lease_owner == f"long:{execution_id}/soak/2"
+    assert record.tries == 2
+    assert record.error is None
     second = job_of(started_builds[1])
     assert second["BATON_LONG_OWNER"] == record.lease_owner
 
@@ -194,7 +199,8 @@ def test_a_killed_build_without_a_retry_fails_the_step_with_the_reason(
 
     assert finished.status == FAILED
     record = harness.backend.store.get_steps(execution_id)["soak"]
-    assert record.status == FAILED and record.error == RUNNER_STOPPED
+    assert record.status == FAILED
+    assert record.error == RUNNER_STOPPED
     assert len(started_builds) == 1
 
 
