@@ -230,8 +230,24 @@ ENV_LONG_RUNNER: Final = "BATON_LONG_RUNNER"
 or ``process`` (a process on the worker's host running the same entry point: the stand-in
 for CodeBuild where there is none, as on LocalStack's community edition)."""
 LONG_RUNNERS: Final = ("codebuild", "process")
+ENV_LONG_EXECUTION_ID: Final = "BATON_LONG_EXECUTION_ID"
+ENV_LONG_UNIT: Final = "BATON_LONG_UNIT"
+ENV_LONG_OWNER: Final = "BATON_LONG_OWNER"
+ENV_LONG_BUDGET: Final = "BATON_LONG_BUDGET_SECONDS"
+LONG_STEP_JOB_VARIABLES: Final = (ENV_LONG_EXECUTION_ID, ENV_LONG_UNIT, ENV_LONG_OWNER, ENV_LONG_BUDGET)
+"""The job of one long-step build: set by the worker on each build it starts (environment
+overrides), never by the stack: the execution, the unit, the lease owner it was claimed in,
+and the seconds it may take."""
 LONG_STEP_ENTRY_POINT: Final = "baton.handlers.long_step"
 """The module a long-step runner's process runs (``python -m baton.handlers.long_step``)."""
+
+
+LONG_RUNNER_MAX_SECONDS: Final = 8 * 3600
+"""The longest a long-step build runs (CodeBuild's build timeout limit, 480 minutes): the
+project's timeout, and the ceiling of each build's."""
+LONG_QUEUED_MINUTES: Final = 8
+"""A build still queued after this long is stopped by CodeBuild, so it never starts after
+the claim the worker made for it ran out."""
 
 
 def long_step_project_name(resource_prefix: str) -> str:

@@ -20,11 +20,12 @@ from tests.aws.moto_stack import ACCOUNT, MotoServer, Stack
 
 from baton.adapters.aws.bootstrap import AwsBackend, aws_backend
 from baton.adapters.aws.long_step_job import LongStepJob
-from baton.adapters.aws.long_steps import LONG_HOLD_SECONDS, LONG_QUEUED_MINUTES
+from baton.adapters.aws.long_steps import LONG_HOLD_SECONDS
 from baton.adapters.aws.runtime import step_environment
 from baton.engine.executor import RUNNER_STOPPED
 from baton.engine.records import FAILED, RUNNING, SUCCEEDED
 from baton.handlers import long_step
+from baton.resource_names import LONG_QUEUED_MINUTES
 
 WORKFLOW = """
 name: soak

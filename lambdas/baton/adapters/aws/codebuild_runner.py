@@ -15,15 +15,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from baton.adapters.aws.long_step_job import LongStepJob
-from baton.adapters.aws.long_steps import LONG_HOLD_SECONDS, LONG_QUEUED_MINUTES, long_limit_seconds
-from baton.adapters.aws.long_steps import WORKER_MARGIN_SECONDS as MARGIN
+from baton.adapters.aws.long_steps import LONG_HOLD_SECONDS, WORKER_MARGIN_SECONDS, long_limit_seconds
 from baton.errors import LongRunnerError
+from baton.resource_names import LONG_QUEUED_MINUTES
 
 
 class CodeBuildRunner:
     """Starts builds of one project (the ``LongRunner`` port)."""
 
-    most_seconds = long_limit_seconds() + MARGIN
+    most_seconds = long_limit_seconds() + WORKER_MARGIN_SECONDS
     hold_seconds = LONG_HOLD_SECONDS
 
     def __init__(self, codebuild: Callable[[], Any], project: str) -> None:

@@ -12,19 +12,16 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from baton.adapters.aws.long_steps import (
-    LONG_RUNNER_MAX_SECONDS,
-    LONG_SETUP_SECONDS,
-    LONG_SLACK_SECONDS,
-    WORKER_MARGIN_SECONDS,
-)
+from baton import resource_names as names
+from baton.adapters.aws.long_steps import LONG_SETUP_SECONDS, LONG_SLACK_SECONDS, WORKER_MARGIN_SECONDS
 from baton.errors import BatonError
+from baton.resource_names import LONG_RUNNER_MAX_SECONDS
 
-ENV_EXECUTION_ID = "BATON_LONG_EXECUTION_ID"
-ENV_UNIT = "BATON_LONG_UNIT"
-ENV_OWNER = "BATON_LONG_OWNER"
-ENV_BUDGET = "BATON_LONG_BUDGET_SECONDS"
-JOB_VARIABLES = (ENV_EXECUTION_ID, ENV_UNIT, ENV_OWNER, ENV_BUDGET)
+ENV_EXECUTION_ID = names.ENV_LONG_EXECUTION_ID
+ENV_UNIT = names.ENV_LONG_UNIT
+ENV_OWNER = names.ENV_LONG_OWNER
+ENV_BUDGET = names.ENV_LONG_BUDGET
+JOB_VARIABLES = names.LONG_STEP_JOB_VARIABLES
 
 
 class LongStepJobError(BatonError):

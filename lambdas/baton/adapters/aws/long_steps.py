@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from baton.engine.units import DEFAULT_STEP_SECONDS, SUSPENDING_TYPES
+from baton.resource_names import LONG_RUNNER_MAX_SECONDS
 
 WORKER_MARGIN_SECONDS = 15.0
 """What a worker's driver keeps back from an invocation for the writes after a step (the
@@ -24,16 +25,12 @@ MAX_PASSES = 3
 """Hand-offs of one unit to a fresh invocation before it fails: a fresh invocation has its
 whole timeout, so a unit that fits runs at the first; more means it cannot."""
 LONG_RUNNER = "long"
-LONG_RUNNER_MAX_SECONDS = 8 * 3600
-"""The longest a long-step runner's process runs (CodeBuild's build timeout limit, 480 minutes)."""
 LONG_SETUP_SECONDS = 300.0
 """What a runner's process keeps back for itself before the step: fetching the code, starting."""
 LONG_HOLD_SECONDS = 900.0
 """How long a unit stays claimed for the runner before its process takes the lease over: the
-builds' queue timeout (``LONG_QUEUED_MINUTES``) and their start, with room to spare."""
-LONG_QUEUED_MINUTES = 8
-"""A build still queued after this long is stopped by CodeBuild, so it never starts after
-its claim ran out."""
+builds' queue timeout (``resource_names.LONG_QUEUED_MINUTES``) and their start, with room to
+spare."""
 LONG_SLACK_SECONDS = 60.0
 """Time a runner's process is given beyond the step's timeout and the margin (imports, reads)."""
 
