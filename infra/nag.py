@@ -83,7 +83,7 @@ def acknowledge_findings(stack: BatonStack) -> None:
         _acknowledge_policy(functions.role_of(function), "*", XRAY_REASON)
         _acknowledge_policy(functions.role_of(function), _objects(stack.storage.artifacts_bucket), OBJECTS_REASON)
     registrar, worker = functions.role_of(functions.registrar), functions.role_of(functions.worker)
-    builds = stack.long_steps.role
+    builds = stack.long_steps.role if stack.long_steps else None
     _acknowledge_policy(registrar, _objects(stack.storage.definitions_bucket), OBJECTS_REASON)
     prefix = stack.props.resource_prefix
     _acknowledge_policy(registrar, _arn("events", f"rule/{names.rule_name_prefix(prefix)}*"), RULES_REASON)
@@ -92,13 +92,15 @@ def acknowledge_findings(stack: BatonStack) -> None:
     _acknowledge_policy(registrar, schedules, SCHEDULES_REASON)
     secrets = stack.props.effective_secrets_prefix
     # A long-step build runs its unit as a worker does: the same grants, the same reasons.
-    for role in (worker, builds):
+    for role in (worker, *([builds] if builds else [])):
         _acknowledge_policy(role, _objects(stack.storage.cache_bucket), OBJECTS_REASON)
         _acknowledge_policy(role, schedules, SCHEDULES_REASON)
         _acknowledge_policy(role, _arn("ssm", f"parameter/{secrets}/*"), SECRETS_REASON)
         _acknowledge_policy(role, _arn("secretsmanager", f"secret:{secrets}/*"), SECRETS_REASON)
         _acknowledge_policy(role, "arn:<AWS::Partition>:bedrock:*::foundation-model/*", MODELS_REASON)
         _acknowledge_policy(role, _arn("bedrock", "inference-profile/*"), MODELS_REASON)
+    if stack.long_steps is None or builds is None:
+        return
     _acknowledge_policy(builds, _objects(stack.storage.artifacts_bucket), OBJECTS_REASON)
     project = stack.long_steps.project
     _acknowledge(project, "AwsSolutions-CB4", BUILD_KEY_REASON)

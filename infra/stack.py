@@ -150,8 +150,15 @@ class BatonStack(Stack):
 
     def _long_steps(self, resources: access.Resources) -> None:
         """The CodeBuild project of ``runner: long`` steps: the worker starts its builds, the
-        registrar accepts such steps, each build acts as a worker for its one unit."""
+        registrar accepts such steps, each build acts as a worker for its one unit. With
+        ``baton:long-runner=process`` (an emulator without CodeBuild) there is no project and
+        the worker starts the same entry point as a process of its host."""
         functions, props = self.functions, self.props
+        self.long_steps: LongSteps | None = None
+        if props.long_runner == "process":
+            for function in (functions.worker, functions.registrar):
+                function.add_environment(names.ENV_LONG_RUNNER, "process")
+            return
         environment = {
             **self.function_environment,
             **powertools_environment(props.log_level),
@@ -198,11 +205,11 @@ class BatonStack(Stack):
             "StarterFunctionName": functions.starter.function_name,
             "WorkerFunctionName": functions.worker.function_name,
             "ApproverFunctionName": functions.approver.function_name,
-            "LongStepProjectName": self.long_steps.project.project_name,
             "WorkerRoleArn": functions.role_of(functions.worker).role_arn,
             "StepRoleArn": self.step_role.role_arn,
             "ScheduleGroupName": names.schedule_group_name(self.props.resource_prefix),
             "SchedulerRoleArn": self.scheduling.role.role_arn,
             # The name, not a Ref: LocalStack answers Ref of a dashboard with "unknown".
             "DashboardName": self.props.resource_prefix,
+            **({"LongStepProjectName": self.long_steps.project.project_name} if self.long_steps else {}),
         }

@@ -3,12 +3,18 @@ grants, and that the worker may start its builds and nothing else of CodeBuild."
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+from tests.infra.conftest import NO_BUNDLING
 from tests.infra.test_infra_access import _actions, _as_list
 
 from baton import resource_names as names
+from infra.application import build_app
 
 
 def _project(resources: dict[str, Any], logical_ids: dict[str, str]) -> dict[str, Any]:
@@ -74,3 +80,24 @@ def test_a_build_has_the_workers_grants_and_its_own_logs_and_code(
     assert worker - build == tracing | event_source | {"codebuild:StartBuild"}
     assert build - worker == {"logs:CreateLogGroup"}  # CodeBuild's own logging statement
     assert {"logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "sts:AssumeRole"} <= build
+
+
+def test_on_an_emulator_without_codebuild_the_worker_runs_long_steps_as_a_process(tmp_path: Path) -> None:
+    # GIVEN a deployment for LocalStack's community edition (no CodeBuild)
+    built = build_app(outdir=str(tmp_path), context={**NO_BUNDLING, "baton:long-runner": "process"}, with_nag=False)
+    resources = Template.from_stack(built.stack).to_json()["Resources"]
+    # THEN there is no project, and the worker and the registrar are told to use a process
+    assert [r for r in resources.values() if r["Type"] == "AWS::CodeBuild::Project"] == []
+    functions = {r["Properties"]["Handler"]: r["Properties"]["Environment"]["Variables"]
+                 for r in resources.values() if r["Type"] == "AWS::Lambda::Function"}  # fmt: skip
+    for role in ("worker", "registrar"):
+        variables = functions[f"baton.handlers.{role}.handler"]
+        assert variables[names.ENV_LONG_RUNNER] == "process"
+        assert names.ENV_LONG_STEP_PROJECT not in variables
+    # AND cdk-nag still finds nothing to report
+    assert AwsSolutionsChecks(verbose=True).validate_scope(built.app).violations == []
+
+
+def test_an_unknown_long_step_runner_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"long-step runner 'fargate' \(baton:long-runner\) must be one of"):
+        build_app(outdir=str(tmp_path), context={**NO_BUNDLING, "baton:long-runner": "fargate"}, with_nag=False)
