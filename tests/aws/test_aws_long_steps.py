@@ -138,6 +138,7 @@ def test_a_worker_hands_a_long_step_to_a_build_and_the_build_hands_the_execution
     assert record.outputs["stdout"] == "soaked warm"
     assert record.lease_owner is None
     assert record.tries == 1
+    assert record.attempt == 1  # the build went on with the attempt the worker claimed for it
     assert (tmp_path / "soak-ran").read_text() == "ran\n"
 
     finished = harness.run_concurrently(execution_id)

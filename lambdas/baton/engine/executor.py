@@ -163,8 +163,11 @@ class Executor(UnitContext):
     def _claim_and_run(self, record: StepRecord, body: BodyDef, prepared: Prepared, *, takeover: bool) -> bool:
         kind = prepared.step_type
         now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)
+        # A unit claimed in this process's name by whoever handed it over (a long-step
+        # runner's process) goes on with that attempt; any other claim is a new attempt.
+        handed_over = takeover and record.lease_owner == self.owner
         claim: dict[str, Any] = {
-            "attempt": record.attempt + 1,
+            "attempt": record.attempt if handed_over else record.attempt + 1,
             "tries": record.tries if takeover else record.tries + 1,
             "started_at": record.started_at or now,
             "cache_key": prepared.cache_key,

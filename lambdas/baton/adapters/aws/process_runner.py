@@ -35,7 +35,9 @@ class ProcessRunner:
     def start(self, execution_id: str, unit_key: str, *, owner: str, seconds: float) -> str:
         """Start the process; its pid. ``LongRunnerError`` when it cannot be started."""
         job = LongStepJob.for_step(execution_id, unit_key, owner, seconds)
-        env = {**self.environ, **job.environment()}
+        # The same modules as this process (a Lambda runtime may load the code from its own path).
+        path = os.pathsep.join(entry for entry in sys.path if entry and Path(entry).is_dir())
+        env = {**self.environ, **job.environment(), "PYTHONPATH": path}
         env.pop(names.ENV_LONG_RUNNER, None)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"long-step-{execution_id}-{os.getpid()}-{len(os.listdir(self.log_dir))}.log"
