@@ -12,7 +12,10 @@ Where the two homes differ is data, not code:
   stops once nothing is left that is its own to do;
 - the time budget: unbounded locally; the invocation's remaining time on Lambda, so a unit
   that cannot finish before the function ends is passed on instead of started;
-- the room: how many units run at once in this process.
+- the room: how many units run at once in this process;
+- the long-step runner (``Ports.long_runner``): none locally; on AWS a ``runner: long``
+  unit is claimed for a CodeBuild build and handed to it instead of being run here, and
+  the build's process runs this same loop for that one unit (``DriveRequest.held``).
 
 Several drivers may work on one execution at once (two ``resume`` commands, or many Lambda
 invocations): every claim is a conditional write, so they share the work and never run a
