@@ -229,3 +229,21 @@ def test_the_entry_point_without_a_job_says_what_it_needs(capsys: pytest.Capture
 def test_a_job_asks_for_the_step_time_and_stays_within_codebuild_limits() -> None:
     assert LongStepJob.for_step("e", "u", "o", 60).timeout_minutes == 8
     assert LongStepJob.for_step("e", "u", "o", 8 * 3600).timeout_minutes == 480
+
+
+def test_a_message_for_a_unit_a_build_holds_starts_nothing_and_sends_nothing(
+    long_harness: AwsHarness, started_builds: list[dict[str, Any]]
+) -> None:
+    harness = long_harness
+    harness.upload("soak.yaml", WORKFLOW.format(retry=""))
+    execution_id = harness.start("soak")
+    settle(harness)
+    held = harness.backend.store.get_steps(execution_id)["soak"]
+
+    harness.backend.queue.send(execution_id, ["soak"])  # a duplicate of the hand-over's message
+    messages = harness.receive(wait_seconds=1)
+    harness.deliver(messages)
+
+    assert len(started_builds) == 1
+    assert harness.backend.store.get_steps(execution_id)["soak"].version == held.version
+    assert harness.receive(wait_seconds=1) == []  # no watch of the build's lease: the sweeper has it

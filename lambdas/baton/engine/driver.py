@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from baton.engine.admission import RECHECK_SECONDS, admit, release, request_cancel
-from baton.engine.executor import Executor
+from baton.engine.executor import RUNNER_OWNER_PREFIX, Executor
 from baton.engine.outcome import final_changes
 from baton.engine.planner import Decision, plan
 from baton.engine.records import (
@@ -247,8 +247,10 @@ class Driver:
             self._send_at(key, record.wake_at)
         elif record.status == RUNNING and key in self.executor.foreign and record.lease_expires_at is not None:
             # A duplicate delivery while another worker holds the unit: watch its lease, so
-            # the unit is taken over if that worker dies without sending anything.
-            self._send_at(key, record.lease_expires_at + timedelta(seconds=1))
+            # the unit is taken over if that worker dies without sending anything. A build
+            # may hold one for hours: the sweeper watches those instead of a chain of messages.
+            if not _held_by_runner(record):
+                self._send_at(key, record.lease_expires_at + timedelta(seconds=1))
         elif record.status == PENDING and key not in {k for k, _, _ in decision.skip}:
             self.queue.send(self.execution_id, [key], NOT_READY_DELAY_SECONDS)
             self.result.sent += 1
@@ -465,6 +467,8 @@ class Driver:
             record = self.executor.records[key]
             if key in self.handed_off or record.lease_expires_at is None or record.lease_expires_at <= now:
                 continue
+            if _held_by_runner(record):
+                continue  # the sweeper watches a long-step build's lease
             self._send_at(key, record.lease_expires_at + timedelta(seconds=1))
 
     def _only_answers_awaited(self, decision: Decision) -> bool:
@@ -554,3 +558,8 @@ class Driver:
         release(self.executor.ports.store, stored)
         self.hooks.execution_ended(stored)
         return True
+
+
+def _held_by_runner(record: StepRecord) -> bool:
+    """True for a unit claimed for (or by) a long-step runner's process."""
+    return (record.lease_owner or "").startswith(RUNNER_OWNER_PREFIX)
