@@ -50,7 +50,8 @@ def run(backend: AwsBackend, job: LongStepJob, *, monotonic: Callable[[], float]
 
 
 def main(environ: Mapping[str, str] | None = None, backend: AwsBackend | None = None) -> int:
-    """Run the job the environment names; 0 once its result is recorded, 2 on a bad set-up."""
+    """Run the job the environment names; 0 once its result is recorded, 2 on a bad set-up,
+    1 on an unexpected failure (the unit's lease then runs out and a worker records it)."""
     environ = os.environ if environ is None else environ
     try:
         job = LongStepJob.from_environ(environ)
@@ -60,6 +61,9 @@ def main(environ: Mapping[str, str] | None = None, backend: AwsBackend | None = 
         logger.error("long step not run", extra={"reason": str(exc)})
         print(f"baton long step: {exc}", file=sys.stderr)
         return 2
+    except Exception:  # the build's log is where an unexpected failure is told
+        logger.exception("long step failed; its lease runs out and the attempt is recorded as failed")
+        return 1
     logger.info("long step handled", extra={"ran": result.ran, "sent": result.sent,
                                             "status": result.execution.status, "note": result.note})  # fmt: skip
     return 0
