@@ -161,6 +161,12 @@ def grant_worker(role: iam.IRole, resources: Resources) -> None:
     grants.models()
 
 
+def grant_long_step(role: iam.IRole, resources: Resources) -> None:
+    """A long-step build runs one unit as a worker does, so it gets the worker's grants on
+    state, artifacts, cache, secrets, step messages and wake-ups (and nothing of CodeBuild)."""
+    grant_worker(role, resources)
+
+
 def grant_approver(role: iam.IRole, resources: Resources) -> None:
     """Record an answer and hand the execution back to the workers."""
     grants = Grants(role, resources)

@@ -117,20 +117,26 @@ class PipLocalBundling:
         return True
 
 
+def asset_options(*, with_aws_extra: bool = True, architecture: str = "arm64") -> dict[str, Any]:
+    """How the code asset is made: its source folder, hash and bundling (keyword arguments
+    of ``Code.from_asset`` and of an S3 ``Asset``)."""
+    requirements = runtime_requirements(with_aws_extra=with_aws_extra)
+    platform = PLATFORMS[architecture]
+    return {
+        "path": str(PACKAGE_DIR.parent),
+        "asset_hash_type": AssetHashType.CUSTOM,
+        "asset_hash": source_digest(requirements, platform=platform),
+        "bundling": BundlingOptions(
+            image=DockerImage.from_registry(_DOCKER_IMAGE),
+            local=PipLocalBundling(requirements, platform=platform),
+        ),
+    }
+
+
 def lambda_code(*, with_aws_extra: bool = True, architecture: str = "arm64") -> lambda_.Code:
     """The one code asset all Baton functions share.
 
     ``with_aws_extra`` false leaves boto3 and Powertools out (the runtime and the
     AWS-managed Powertools layer provide them).
     """
-    requirements = runtime_requirements(with_aws_extra=with_aws_extra)
-    platform = PLATFORMS[architecture]
-    return lambda_.Code.from_asset(
-        str(PACKAGE_DIR.parent),
-        asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=source_digest(requirements, platform=platform),
-        bundling=BundlingOptions(
-            image=DockerImage.from_registry(_DOCKER_IMAGE),
-            local=PipLocalBundling(requirements, platform=platform),
-        ),
-    )
+    return lambda_.Code.from_asset(**asset_options(with_aws_extra=with_aws_extra, architecture=architecture))

@@ -33,6 +33,10 @@ CONTEXT_STEP_EVENTS = "baton:step-events"
 CONTEXT_WORKER_MEMORY = "baton:worker-memory-mb"
 CONTEXT_ARCHITECTURE = "baton:architecture"
 ARCHITECTURES = ("arm64", "x86_64")
+CONTEXT_LONG_RUNNER = "baton:long-runner"
+LONG_RUNNERS = ("codebuild", "process")
+"""``codebuild``: ``runner: long`` steps run in builds of the stack's project. ``process``:
+no project; the worker runs them as a process on its host (emulators without CodeBuild)."""
 DEFAULT_WORKER_RESERVED_CONCURRENCY = 50
 """Caps a runaway fan-out (and its bill) and keeps the rest of the account's functions
 running; AWS keeps 100 of the account's concurrency unreserved, so a deployment in an
@@ -100,6 +104,8 @@ class BatonStackProps:
     step_policy_arns: tuple[str, ...] = ()
     """Managed policies attached to the step role: what steps may do on AWS (nothing if
     empty). Baton's own resources stay denied whatever they allow."""
+    long_runner: str = "codebuild"
+    """Where ``runner: long`` steps run (``LONG_RUNNERS``)."""
 
     def __post_init__(self) -> None:
         if not is_valid_resource_prefix(self.resource_prefix):
@@ -122,6 +128,10 @@ class BatonStackProps:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(
                 f"architecture {self.architecture!r} ({CONTEXT_ARCHITECTURE}) must be one of {ARCHITECTURES}"
+            )
+        if self.long_runner not in LONG_RUNNERS:
+            raise ValueError(
+                f"long-step runner {self.long_runner!r} ({CONTEXT_LONG_RUNNER}) must be one of {LONG_RUNNERS}"
             )
         if self.execution_retention_days < 1:
             raise ValueError(f"execution retention (context {CONTEXT_EXECUTION_RETENTION_DAYS}) must be >= 1 day")
@@ -208,6 +218,7 @@ def props_from_context(node: Node) -> BatonStackProps:
         powertools_layer_version=_optional_integer(node, CONTEXT_POWERTOOLS_LAYER_VERSION),
         secrets_prefix=None if secrets_prefix is None else str(secrets_prefix).strip("/"),
         step_policy_arns=_arn_list(node, CONTEXT_STEP_POLICY_ARNS),
+        long_runner=str(_context(node, CONTEXT_LONG_RUNNER, defaults.long_runner)).strip().lower(),
     )
 
 

@@ -41,6 +41,13 @@ SECRETS_REASON = (
     "Workflows name their secrets; the worker may read only parameters and secrets under the "
     "deployment's secrets prefix."
 )
+BUILD_KEY_REASON = (
+    "The long-step project has no artifacts and no cache (NO_ARTIFACTS, NO_CACHE): an encryption "
+    "key of its own would encrypt nothing; its state goes to the stack's encrypted table and buckets."
+)
+BUILD_LOGS_REASON = (
+    "CodeBuild names a log stream per build in the project's own log group; the statement is limited to that one group."
+)
 RUNTIME_REASON = (
     "Pinned to Python 3.12: the asset's wheels are built for CPython 3.12 and the local "
     "emulator runs 3.12; raise it together with infra.bundling.LAMBDA_PYTHON_VERSION."
@@ -76,19 +83,29 @@ def acknowledge_findings(stack: BatonStack) -> None:
         _acknowledge_policy(functions.role_of(function), "*", XRAY_REASON)
         _acknowledge_policy(functions.role_of(function), _objects(stack.storage.artifacts_bucket), OBJECTS_REASON)
     registrar, worker = functions.role_of(functions.registrar), functions.role_of(functions.worker)
+    builds = stack.long_steps.role if stack.long_steps else None
     _acknowledge_policy(registrar, _objects(stack.storage.definitions_bucket), OBJECTS_REASON)
-    _acknowledge_policy(worker, _objects(stack.storage.cache_bucket), OBJECTS_REASON)
     prefix = stack.props.resource_prefix
     _acknowledge_policy(registrar, _arn("events", f"rule/{names.rule_name_prefix(prefix)}*"), RULES_REASON)
     group = names.schedule_group_name(prefix)
     schedules = _arn("scheduler", f"schedule/{group}/{names.schedule_name_prefix(prefix)}*")
-    for role in (registrar, worker):
-        _acknowledge_policy(role, schedules, SCHEDULES_REASON)
+    _acknowledge_policy(registrar, schedules, SCHEDULES_REASON)
     secrets = stack.props.effective_secrets_prefix
-    _acknowledge_policy(worker, _arn("ssm", f"parameter/{secrets}/*"), SECRETS_REASON)
-    _acknowledge_policy(worker, _arn("secretsmanager", f"secret:{secrets}/*"), SECRETS_REASON)
-    _acknowledge_policy(worker, "arn:<AWS::Partition>:bedrock:*::foundation-model/*", MODELS_REASON)
-    _acknowledge_policy(worker, _arn("bedrock", "inference-profile/*"), MODELS_REASON)
+    # A long-step build runs its unit as a worker does: the same grants, the same reasons.
+    for role in (worker, *([builds] if builds else [])):
+        _acknowledge_policy(role, _objects(stack.storage.cache_bucket), OBJECTS_REASON)
+        _acknowledge_policy(role, schedules, SCHEDULES_REASON)
+        _acknowledge_policy(role, _arn("ssm", f"parameter/{secrets}/*"), SECRETS_REASON)
+        _acknowledge_policy(role, _arn("secretsmanager", f"secret:{secrets}/*"), SECRETS_REASON)
+        _acknowledge_policy(role, "arn:<AWS::Partition>:bedrock:*::foundation-model/*", MODELS_REASON)
+        _acknowledge_policy(role, _arn("bedrock", "inference-profile/*"), MODELS_REASON)
+    if stack.long_steps is None or builds is None:
+        return
+    _acknowledge_policy(builds, _objects(stack.storage.artifacts_bucket), OBJECTS_REASON)
+    project = stack.long_steps.project
+    _acknowledge(project, "AwsSolutions-CB4", BUILD_KEY_REASON)
+    project_id = stack.resolve(stack.get_logical_id(cast(CfnElement, project.node.default_child)))
+    _acknowledge_policy(builds, _arn("logs", f"log-group:/aws/codebuild/<{project_id}>:*"), BUILD_LOGS_REASON)
 
 
 def _objects(bucket: IConstruct) -> str:

@@ -10,7 +10,8 @@ from infra import access
 from infra.api import Api, stack_resources
 from infra.config import BatonStackProps
 from infra.events import Events
-from infra.functions import Functions
+from infra.functions import Functions, powertools_environment
+from infra.long_steps import LongSteps
 from infra.nag import acknowledge_findings
 from infra.observability import Observability
 from infra.queueing import Queueing
@@ -132,7 +133,7 @@ class BatonStack(Stack):
         access.grant_worker(functions.role_of(functions.worker), resources)
         access.grant_approver(functions.role_of(functions.approver), resources)
         access.grant_sweeper(functions.role_of(functions.sweeper), resources)
-        self.step_role = StepRole(
+        self.step_identities = StepRole(
             self,
             "Steps",
             worker_role=functions.role_of(functions.worker),
@@ -140,10 +141,42 @@ class BatonStack(Stack):
                                  dead_letter_queue_arns=[self.queueing.dead_letter_queue.queue_arn,
                                     self.queueing.failed_invocations_queue.queue_arn]),
             managed_policy_arns=self.props.step_policy_arns,
-        ).role  # fmt: skip
+        )  # fmt: skip
+        self.step_role = self.step_identities.role
         functions.worker.add_environment(names.ENV_STEP_ROLE_ARN, self.step_role.role_arn)
         if self.props.step_events:
             functions.worker.add_environment(names.ENV_STEP_EVENTS, "true")
+        self._long_steps(resources)
+
+    def _long_steps(self, resources: access.Resources) -> None:
+        """The CodeBuild project of ``runner: long`` steps: the worker starts its builds, the
+        registrar accepts such steps, each build acts as a worker for its one unit. With
+        ``baton:long-runner=process`` (an emulator without CodeBuild) there is no project and
+        the worker starts the same entry point as a process of its host."""
+        functions, props = self.functions, self.props
+        self.long_steps: LongSteps | None = None
+        if props.long_runner == "process":
+            for function in (functions.worker, functions.registrar):
+                function.add_environment(names.ENV_LONG_RUNNER, "process")
+            return
+        environment = {
+            **self.function_environment,
+            **powertools_environment(props.log_level),
+            names.ENV_RETENTION_DAYS: str(props.execution_retention_days),
+            names.ENV_SECRETS_PREFIX: props.effective_secrets_prefix,
+            names.ENV_WORKER_TIMEOUT: str(props.worker_timeout_seconds),
+            names.ENV_STEP_QUEUE_ARN: self.queueing.step_queue.queue_arn,
+            names.ENV_SCHEDULER_ROLE_ARN: self.scheduling.role.role_arn,
+            names.ENV_SCHEDULE_GROUP: names.schedule_group_name(props.resource_prefix),
+            names.ENV_STEP_ROLE_ARN: self.step_role.role_arn,
+            **({names.ENV_STEP_EVENTS: "true"} if props.step_events else {}),
+        }
+        self.long_steps = LongSteps(self, "LongSteps", props=props, environment=environment)
+        access.grant_long_step(self.long_steps.role, resources)
+        self.step_identities.allow(self.long_steps.role)
+        self.long_steps.allow_start(functions.role_of(functions.worker))
+        for function in (functions.worker, functions.registrar):
+            function.add_environment(names.ENV_LONG_STEP_PROJECT, self.long_steps.project.project_name)
 
     def _add_outputs(self) -> None:
         # `baton ... --stack NAME` and operators find every resource through these outputs.
@@ -178,4 +211,5 @@ class BatonStack(Stack):
             "SchedulerRoleArn": self.scheduling.role.role_arn,
             # The name, not a Ref: LocalStack answers Ref of a dashboard with "unknown".
             "DashboardName": self.props.resource_prefix,
+            **({"LongStepProjectName": self.long_steps.project.project_name} if self.long_steps else {}),
         }

@@ -59,6 +59,7 @@ class StepRole(Construct):
         managed_policy_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
+        self._worker_role = worker_role
         document = iam.PolicyDocument.from_json({"Version": "2012-10-17", "Statement": guard_statements(guarded)})
         self.role = iam.Role(
             self,
@@ -71,6 +72,15 @@ class StepRole(Construct):
                 for index, arn in enumerate(managed_policy_arns)
             ],
         )
-        worker_role.add_to_principal_policy(
+        self.allow(worker_role)
+
+    def allow(self, role: iam.IRole) -> None:
+        """Let ``role`` assume the step role with session tags (the worker; the long-step builds)."""
+        if role is not self._worker_role:
+            statement = iam.PolicyStatement(
+                actions=["sts:AssumeRole", "sts:TagSession"], principals=[iam.ArnPrincipal(role.role_arn)]
+            )
+            self.role.assume_role_policy.add_statements(statement)  # type: ignore[union-attr]
+        role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sts:AssumeRole", "sts:TagSession"], resources=[self.role.role_arn])
         )

@@ -91,3 +91,7 @@ class StateStoreError(BatonError):
     """
 
     retryable = False
+
+
+class LongRunnerError(BatonError):
+    """The long-step runner could not start the process that runs a ``runner: long`` step."""

@@ -24,6 +24,7 @@ __all__ = [
     "ExecutionRecord",
     "ItemJoin",
     "LogEntry",
+    "LongRunner",
     "NullSupervisor",
     "Ports",
     "ProcessSupervisor",
@@ -333,6 +334,30 @@ class NoStepIdentity:
         return {}
 
 
+class LongRunner(Protocol):
+    """Runs the attempts of ``runner: long`` steps away from the process that drives the
+    execution: each in a process of its own (a CodeBuild build on AWS) that runs the engine's
+    driver for that one unit (``DriveRequest.held``) and hands the execution back as a
+    worker would. None on the embedded backend: a laptop runs every step itself.
+
+    The driver claims the unit in the runner's name before it calls ``start`` (the lease
+    owner is ``owner``, the lease lasts ``hold_seconds``), so no other worker runs it or
+    takes it over while the runner's process starts; that process then takes the lease over
+    and renews it like any worker while the step runs.
+    """
+
+    most_seconds: float
+    """The longest a unit may need there (its timeout and the driver's margin)."""
+    hold_seconds: float
+    """How long the claim made for the runner lasts before its process takes it over: longer
+    than the runner may take to start one (it gives up on a start that takes longer)."""
+
+    def start(self, execution_id: str, unit_key: str, *, owner: str, seconds: float) -> str:
+        """Start the process that runs the unit held in ``owner``'s name, for up to ``seconds``
+        of step time; return its id (a build id). ``LongRunnerError`` if it cannot start."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """One set of adapters, as ``bootstrap`` wires them."""
@@ -346,3 +371,5 @@ class Ports:
     """A fresh dispatcher per drive (a thread pool locally)."""
     step_identity: StepIdentity = field(default_factory=NoStepIdentity)
     """Credentials handed to each step of a workflow (none by default)."""
+    long_runner: LongRunner | None = None
+    """Where ``runner: long`` steps run; None: here, like every other step."""

@@ -203,6 +203,7 @@ FUNCTION_ENVIRONMENT_VARIABLES: Final[Mapping[str, tuple[str, ...]]] = MappingPr
         "worker": (*ENVIRONMENT_VARIABLES, ENV_STEP_QUEUE_ARN, *_SCHEDULING_VARIABLES),
         "approver": ENVIRONMENT_VARIABLES,
         "sweeper": ENVIRONMENT_VARIABLES,
+        "long_step": (*ENVIRONMENT_VARIABLES, ENV_STEP_QUEUE_ARN, *_SCHEDULING_VARIABLES),
     }
 )
 """What each function needs to find its resources, by role: its handler refuses to start
@@ -221,7 +222,41 @@ STACK_SETTING_VARIABLES: Final = (
 ENV_FAILED_INVOCATIONS_QUEUE_ARN: Final = "BATON_FAILED_INVOCATIONS_QUEUE_ARN"
 """Queue of start requests given up on: the dead-letter queue of the registrar's schedules."""
 
-OPTIONAL_FUNCTION_VARIABLES: Final = (ENV_STEP_ROLE_ARN, ENV_STEP_EVENTS, ENV_FAILED_INVOCATIONS_QUEUE_ARN)
+ENV_LONG_STEP_PROJECT: Final = "BATON_LONG_STEP_PROJECT"
+"""CodeBuild project of the long-step runner (set on the worker, which starts its builds, and
+on the registrar, which then accepts ``runner: long`` steps)."""
+ENV_LONG_RUNNER: Final = "BATON_LONG_RUNNER"
+"""Which long-step runner the worker uses: ``codebuild`` (the default when the project is set)
+or ``process`` (a process on the worker's host running the same entry point: the stand-in
+for CodeBuild where there is none, as on LocalStack's community edition)."""
+LONG_RUNNERS: Final = ("codebuild", "process")
+ENV_LONG_EXECUTION_ID: Final = "BATON_LONG_EXECUTION_ID"
+ENV_LONG_UNIT: Final = "BATON_LONG_UNIT"
+ENV_LONG_OWNER: Final = "BATON_LONG_OWNER"
+ENV_LONG_BUDGET: Final = "BATON_LONG_BUDGET_SECONDS"
+LONG_STEP_JOB_VARIABLES: Final = (ENV_LONG_EXECUTION_ID, ENV_LONG_UNIT, ENV_LONG_OWNER, ENV_LONG_BUDGET)
+"""The job of one long-step build: set by the worker on each build it starts (environment
+overrides), never by the stack: the execution, the unit, the lease owner it was claimed in,
+and the seconds it may take."""
+LONG_STEP_ENTRY_POINT: Final = "baton.handlers.long_step"
+"""The module a long-step runner's process runs (``python -m baton.handlers.long_step``)."""
+
+
+LONG_RUNNER_MAX_SECONDS: Final = 8 * 3600
+"""The longest a long-step build runs (CodeBuild's build timeout limit, 480 minutes): the
+project's timeout, and the ceiling of each build's."""
+LONG_QUEUED_MINUTES: Final = 8
+"""A build still queued after this long is stopped by CodeBuild, so it never starts after
+the claim the worker made for it ran out."""
+
+
+def long_step_project_name(resource_prefix: str) -> str:
+    """Return the name of the long-step runner's CodeBuild project."""
+    return f"{resource_prefix}-long-steps"
+
+
+OPTIONAL_FUNCTION_VARIABLES: Final = (ENV_STEP_ROLE_ARN, ENV_STEP_EVENTS, ENV_FAILED_INVOCATIONS_QUEUE_ARN,
+                                      ENV_LONG_STEP_PROJECT, ENV_LONG_RUNNER)  # fmt: skip
 """Set by the stack where they apply (the worker's step role always, step events when
 switched on; the registrar's failure queue); the functions run without them: steps get no
 credentials, no per-step events are published, schedules keep no dead letters."""

@@ -4,11 +4,14 @@ workflow takes its old name's triggers away."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from tests.aws.harness import AwsHarness
+from tests.aws.moto_stack import MotoServer, Stack
 
 from baton.adapters.aws.triggers import TriggerManager
 from baton.handlers.observability import lambda_entry_point
@@ -186,6 +189,30 @@ def test_a_step_longer_than_a_worker_can_give_is_refused(
     else:
         assert result["status"] == "rejected"
         assert error in result["errors"][0]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error"),
+    [
+        ("2h", None),
+        ("28425s", None),
+        ("28426s", "timeout 28426s exceeds the 28425s the long-step runner can give (a build runs for at most 8 h"),
+        ("9h", "shorten it or split the step"),
+    ],
+    ids=["two-hours", "just-fits", "just-over", "nine-hours"],
+)
+def test_a_long_step_is_accepted_where_a_runner_is_configured_up_to_its_limit(
+    moto: MotoServer, stack: Stack, tmp_path: Path, timeout: str, error: str | None
+) -> None:
+    settings = dataclasses.replace(stack.settings, long_step_project=f"{stack.settings.resource_prefix}-long-steps",
+                                   long_runner="codebuild")  # fmt: skip
+    harness = AwsHarness(moto, settings, tmp_path)
+    result = harness.upload("long.yaml", LONG.format(timeout=timeout, runner="    runner: long\n"))
+    if error is None:
+        assert result["status"] == "registered", result
+    else:
+        assert result["status"] == "rejected"
+        assert error in result["errors"][0], result
 
 
 def test_a_schedule_keeps_the_firings_it_cannot_deliver(harness: AwsHarness) -> None:

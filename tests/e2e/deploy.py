@@ -23,9 +23,11 @@ REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
 # Buckets and tables go with the stack; nothing outlives a LocalStack run anyway. LocalStack
 # runs the functions on this machine's Python, so the bundle is built for this machine's
-# architecture (AWS gets arm64 by default).
+# architecture (AWS gets arm64 by default). Its community edition has no CodeBuild: the
+# worker runs long steps as a process on this host instead (docs/deploy.md, "Long steps").
 CONTEXT = {"baton:stack-name": STACK_NAME, "baton:removal-policy": "destroy",
-           "baton:architecture": "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"}  # fmt: skip
+           "baton:architecture": "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64",
+           "baton:long-runner": "process"}  # fmt: skip
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:

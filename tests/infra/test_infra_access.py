@@ -66,12 +66,12 @@ def test_only_x_ray_gets_the_star_resource(policy_statements: dict[str, list[dic
 
 def test_lambda_roles_carry_no_managed_policies(resources: dict[str, Any]) -> None:
     roles = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
-    # The function roles, the scheduler's and the steps'; API Gateway's account-wide logging
-    # role is the one that carries (its documented) managed policy.
+    # The function roles, the scheduler's, the steps' and the long-step builds'; API Gateway's
+    # account-wide logging role is the one that carries (its documented) managed policy.
     lambda_roles = [role for role in roles if "apigateway" not in json.dumps(role["AssumeRolePolicyDocument"])]
-    assert len(lambda_roles) == 8  # six functions, the scheduler, the steps
-    assert [role.get("ManagedPolicyArns") for role in lambda_roles] == [None] * 8
-    assert len(roles) == 9
+    assert len(lambda_roles) == 9  # six functions, the scheduler, the steps, the long-step builds
+    assert [role.get("ManagedPolicyArns") for role in lambda_roles] == [None] * 9
+    assert len(roles) == 10
 
 
 @pytest.mark.parametrize(

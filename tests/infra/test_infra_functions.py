@@ -115,8 +115,10 @@ def test_trigger_settings_point_at_the_starter_queue_and_scheduler_role(
     assert registrar[names.ENV_SCHEDULE_GROUP] == worker[names.ENV_SCHEDULE_GROUP] == "baton"
 
 
-LEFT_AT_DEFAULT = {WORKSPACE_ROOT_ENV, LEASE_SECONDS_ENV, names.ENV_STEP_EVENTS}
+LEFT_AT_DEFAULT = {WORKSPACE_ROOT_ENV, LEASE_SECONDS_ENV, names.ENV_STEP_EVENTS, names.ENV_LONG_RUNNER}
 """Tunables the runtime reads with a default that the stack does not change."""
+PER_BUILD = set(names.LONG_STEP_JOB_VARIABLES)
+"""Set by the worker on each long-step build it starts, not by the stack."""
 
 
 def _variables(value: object) -> set[str]:
@@ -144,7 +146,7 @@ def test_every_variable_the_runtime_reads_is_one_a_function_gets_or_a_tunable() 
     read = runtime_variables()
     assert {names.ENV_EVENT_BUS, names.ENV_SCHEDULE_GROUP, names.ENV_POWERTOOLS_SERVICE_NAME} <= read, read
     declared = {*_variables(names.FUNCTION_ENVIRONMENT_VARIABLES), *names.STACK_SETTING_VARIABLES,
-                *names.OPTIONAL_FUNCTION_VARIABLES}  # fmt: skip
+                *names.OPTIONAL_FUNCTION_VARIABLES, *PER_BUILD}  # fmt: skip
     assert read - declared - LEFT_AT_DEFAULT == set(), "declare it in baton.resource_names and set it in infra/"
 
 
@@ -166,7 +168,7 @@ def test_the_stack_sets_every_variable_the_runtime_reads_but_the_tunables(
     set_somewhere = {
         name for role in ROLES for name in _props(resources, logical_ids[role])["Environment"]["Variables"]
     }
-    assert runtime_variables() - set_somewhere == LEFT_AT_DEFAULT
+    assert runtime_variables() - set_somewhere - PER_BUILD == LEFT_AT_DEFAULT
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -222,7 +224,8 @@ def test_log_settings_from_context_reach_functions_and_groups(tuned: dict[str, A
     assert _function(tuned, "starter")["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
     groups = [r["Properties"] for r in tuned["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
     named = sorted(group["LogGroupName"] for group in groups if "LogGroupName" in group)
-    assert named == sorted(f"/aws/lambda/batontuned-{r}" for r in (*ROLES, "api"))
+    expected = [f"/aws/lambda/batontuned-{r}" for r in (*ROLES, "api")] + ["/aws/codebuild/batontuned-long-steps"]
+    assert named == sorted(expected)
     assert len(groups) == len(named) + 1  # the API's access logs
     assert {group["RetentionInDays"] for group in groups} == {90}
 

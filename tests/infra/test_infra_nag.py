@@ -74,6 +74,14 @@ def test_acknowledgements_are_the_expected_ones_each_with_a_reason(
              "Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*]",
              ARN.format("bedrock", "inference-profile/*")]
         ),
+        "Baton/LongSteps/Project": ["Annotation::AwsSolutions-CB4"],
+        "Baton/LongSteps/Role/DefaultPolicy": sorted(
+            [artifacts, _objects(logical_ids["cache_bucket"]), *SCHEDULES,
+             ARN.format("ssm", "parameter/baton/*"), ARN.format("secretsmanager", "secret:baton/*"),
+             "Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/*]",
+             ARN.format("bedrock", "inference-profile/*"),
+             ARN.format("logs", f"log-group:/aws/codebuild/<{logical_ids['long_step_project']}>:*")]
+        ),
     }  # fmt: skip
     assert {path: sorted(rules) for path, rules in acknowledgements.items()} == expected
     reasons = [reason for rules in acknowledgements.values() for reason in rules.values()]

@@ -112,20 +112,21 @@ def test_the_step_role_allows_nothing_by_default_and_may_act_elsewhere_when_gran
     assert step_policy.is_action_permitted("dynamodb:PutItem", other) == PermissionResult.NEUTRAL
 
 
-def test_only_the_worker_may_assume_the_step_role_with_its_workflow_tag(
+def test_only_the_worker_and_the_long_step_builds_may_assume_the_step_role_with_its_workflow_tag(
     resources: dict[str, Any], logical_ids: dict[str, str], policy_statements: dict[str, list[dict[str, Any]]]
 ) -> None:
     trust = _step_role(resources, logical_ids)["AssumeRolePolicyDocument"]["Statement"]
     assert len(trust) == 1
     assert sorted(trust[0]["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-    assert trust[0]["Principal"] == {"AWS": {"Fn::GetAtt": [logical_ids["worker_role"], "Arn"]}}
+    assert trust[0]["Principal"] == {"AWS": [{"Fn::GetAtt": [logical_ids["worker_role"], "Arn"]},
+                                             {"Fn::GetAtt": [logical_ids["long_step_role"], "Arn"]}]}  # fmt: skip
     assumers = [
         role
         for role, statements in policy_statements.items()
         for statement in statements
         if "sts:AssumeRole" in statement["Action"]
     ]
-    assert assumers == [logical_ids["worker_role"]]
+    assert sorted(assumers) == sorted([logical_ids["worker_role"], logical_ids["long_step_role"]])
 
 
 def test_the_worker_is_told_the_step_role(

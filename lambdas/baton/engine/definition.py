@@ -19,10 +19,11 @@ if TYPE_CHECKING:
     from baton.spec.models import Workflow
     from baton.spec.steps import AnyStep, RetryPolicy
 
-DEFINITION_FORMAT = 2
+DEFINITION_FORMAT = 3
 """Bumped whenever the compiled form changes, so stale stored copies are not reused."""
-_READABLE_FORMATS = (1, 2)
-"""Format 1 lacks ``concurrency``; executions started before it still run."""
+_READABLE_FORMATS = (1, 2, 3)
+"""Format 1 lacks ``concurrency``, format 2 a step's ``runner``; executions started before
+them still run (every step on the worker)."""
 
 STEP_LISTS = ("steps", "on_failure", "finally")
 
@@ -78,6 +79,9 @@ class StepDef:
     templated: bool = False
     needs_by_position: bool = False
     """True when ``needs`` is the previous step in the list because the step declares none."""
+    runner: str = "worker"
+    """``long``: on a backend with a long-step runner the step's attempts run there, not in
+    the process that drives the execution (``ports.LongRunner``)."""
 
     @property
     def type(self) -> str:
@@ -258,6 +262,7 @@ def _compile_step(workflow: Workflow, step: AnyStep, list_name: str, needs: list
         outputs=dict(step.outputs),
         compensate=compensate,
         needs_by_position=step.needs is None and bool(needs),
+        runner=step.runner,
     )
     templated = has_template([body.fields, body.env, compiled.outputs, cache_key, workflow.env])
     return replace(compiled, templated=templated)

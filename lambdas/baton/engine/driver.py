@@ -12,7 +12,10 @@ Where the two homes differ is data, not code:
   stops once nothing is left that is its own to do;
 - the time budget: unbounded locally; the invocation's remaining time on Lambda, so a unit
   that cannot finish before the function ends is passed on instead of started;
-- the room: how many units run at once in this process.
+- the room: how many units run at once in this process;
+- the long-step runner (``Ports.long_runner``): none locally; on AWS a ``runner: long``
+  unit is claimed for a CodeBuild build and handed to it instead of being run here, and
+  the build's process runs this same loop for that one unit (``DriveRequest.held``).
 
 Several drivers may work on one execution at once (two ``resume`` commands, or many Lambda
 invocations): every claim is a conditional write, so they share the work and never run a
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from baton.engine.admission import RECHECK_SECONDS, admit, release, request_cancel
-from baton.engine.executor import Executor
+from baton.engine.executor import RUNNER_OWNER_PREFIX, Executor
 from baton.engine.outcome import final_changes
 from baton.engine.planner import Decision, plan
 from baton.engine.records import (
@@ -83,6 +86,9 @@ class DriveRequest:
     alone: bool = False
     """The unit is a ``for_each`` item read without its siblings: run it by itself, and look
     at the whole execution only when the item join says the item was the last to end."""
+    held: bool = False
+    """``unit`` is held in this driver's name by the driver that handed it to the long-step
+    runner (this is the runner's process): run it, and pass every other ready unit on."""
 
 
 @dataclass
@@ -149,6 +155,8 @@ class Driver:
         self.handed_off: set[str] = set()
         """Units sent to the queue and not received back: someone else's to start."""
         self._target: str | None = None
+        self._held: str | None = None
+        """The unit handed to this driver by a long-step runner: the only one it starts."""
         self._checked_at = self.clock.monotonic()
         self._refreshed_at = self._checked_at
         self._looked_after = executor.settled
@@ -295,6 +303,8 @@ class Driver:
         target = request.unit
         if target is None:
             return
+        if request.held:
+            self._held = target
         decision = self._plan()
         if request.courier:
             self.handed_off = set(decision.start) - {target}
@@ -317,8 +327,10 @@ class Driver:
             self._send_at(key, record.wake_at)
         elif record.status == RUNNING and key in self.executor.foreign and record.lease_expires_at is not None:
             # A duplicate delivery while another worker holds the unit: watch its lease, so
-            # the unit is taken over if that worker dies without sending anything.
-            self._send_at(key, record.lease_expires_at + timedelta(seconds=1))
+            # the unit is taken over if that worker dies without sending anything. A build
+            # may hold one for hours: the sweeper watches those instead of a chain of messages.
+            if not _held_by_runner(record):
+                self._send_at(key, record.lease_expires_at + timedelta(seconds=1))
         elif record.status == PENDING and key not in {k for k, _, _ in decision.skip}:
             self.queue.send(self.execution_id, [key], NOT_READY_DELAY_SECONDS)
             self.result.sent += 1
@@ -390,14 +402,19 @@ class Driver:
         changed = False
         conflicts = executor.conflicts
         for key in ready:
+            runner = executor.long_runner_for(key)
             needed = unit_budget_seconds(executor, key) + self.margin_seconds
-            if needed >= self.most_seconds:
-                changed |= self._refuse(key, needed)
-            elif needed >= self.remaining_seconds() or not self._has_room():
+            most = runner.most_seconds if runner is not None else self.most_seconds
+            if needed >= most:
+                changed |= self._refuse(key, needed, most, long=runner is not None)
+            elif self._held not in (None, key):
+                executor.release_hand_off(key)
+                passed.append(key)  # a long-step runner's process runs its one unit only
+            elif runner is None and (needed >= self.remaining_seconds() or not self._has_room()):
                 executor.release_hand_off(key)
                 passed.append(key)
             else:
-                changed |= self._begin(key)
+                changed |= self._begin(key)  # a long unit is only handed over: that takes no time
             if executor.conflicts != conflicts:
                 return True  # stale records: plan again before starting anything else
         if passed:
@@ -437,18 +454,22 @@ class Driver:
         step = executor.definition.step(record.step_id)
         if step.for_each is not None or step_type(step.body.type).mode == "suspend":
             return None
+        if executor.long_runner_for(record.key) is not None or self._held is not None:
+            return None
         needed = unit_budget_seconds(executor, record.key) + self.margin_seconds
         if needed >= min(self.most_seconds, self.remaining_seconds()) or not self._has_room():
             return None
         return record.key
 
-    def _refuse(self, key: str, needed: float) -> bool:
+    def _refuse(self, key: str, needed: float, most: float, *, long: bool = False) -> bool:
         """A unit no worker of this kind can give the time it needs fails, instead of being
         passed on from worker to worker forever."""
         record = self.executor.records[key]
+        where, advice = ("the long-step runner", "lower its timeout") if long else (
+            "a worker", "lower its timeout or give it `runner: long`")  # fmt: skip
         error = (
-            f"this step needs up to {needed:.0f}s (its timeout and a margin) but a worker runs for at most "
-            f"{self.most_seconds:.0f}s; lower its timeout or give it `runner: long`"
+            f"this step needs up to {needed:.0f}s (its timeout and a margin) but {where} runs for at most "
+            f"{most:.0f}s; {advice}"
         )
         failed = record.evolve(status=FAILED, error=error, finished_at=self.clock.now(), error_kind="timeout",
                                lease_owner=None, lease_expires_at=None, wake_at=None)  # fmt: skip
@@ -567,6 +588,8 @@ class Driver:
             record = self.executor.records[key]
             if key in self.handed_off or record.lease_expires_at is None or record.lease_expires_at <= now:
                 continue
+            if _held_by_runner(record):
+                continue  # the sweeper watches a long-step build's lease
             self._send_at(key, record.lease_expires_at + timedelta(seconds=1))
 
     def _only_answers_awaited(self, decision: Decision) -> bool:
@@ -588,6 +611,10 @@ class Driver:
         """Running units whose holder's lease expired or whose holder is known dead."""
         supervisor = self.executor.ports.supervisor
         found = set()
+        held = self.executor.records.get(self._held) if self._held is not None else None
+        if held is not None and held.status == RUNNING and held.lease_owner == self.executor.owner \
+                and held.key not in self.executor.in_flight:  # fmt: skip
+            found.add(held.key)  # claimed for this process by the driver that handed it over
         for key in self.executor.foreign:
             record = self.executor.records[key]
             owner = record.lease_owner
@@ -648,3 +675,8 @@ class Driver:
         release(self.executor.ports.store, stored)
         self.hooks.execution_ended(stored)
         return True
+
+
+def _held_by_runner(record: StepRecord) -> bool:
+    """True for a unit claimed for (or by) a long-step runner's process."""
+    return (record.lease_owner or "").startswith(RUNNER_OWNER_PREFIX)

@@ -37,11 +37,20 @@ from baton.engine.records import (
     item_key,
 )
 from baton.engine.resume import reset
-from baton.errors import BatonError, StateConflictError, StepFailedError
-from baton.ports import ArtifactRef
+from baton.errors import BatonError, LongRunnerError, StateConflictError, StepFailedError
+from baton.ports import ArtifactRef, LongRunner
 from baton.steps import step_type
 from baton.steps.base import StepResult
 from baton.workspace_paths import OutsideWorkspaceError, inside_workspace
+
+LONG_RUNNER = "long"
+"""``runner:`` of a step whose attempts run on the long-step runner, where there is one."""
+RUNNER_OWNER_PREFIX = "long:"
+"""Lease owners of units claimed for the long-step runner: ``long:<execution>/<unit>/<attempt>``."""
+RUNNER_STOPPED = (
+    "the long-step runner holding this step stopped without finishing it (its process failed, "
+    "was stopped or timed out, or never started in time); see the runner's log"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +143,11 @@ class Executor(UnitContext):
         if record.status == WAITING:
             return self._wake(record)
         if record.status == RUNNING:
+            if self.long_runner_for(key) is not None:
+                # A runner's process ended without recording the attempt: that attempt
+                # failed, and the step's retry policy decides whether another one starts.
+                self.finish(key, AttemptOutcome(StepResult.failure(RUNNER_STOPPED)))
+                return True
             # The holder is gone: stop what it left running, then run the attempt again.
             self.ports.supervisor.reap(self.execution.execution_id, key)
             return self._attempt(record, step.body, takeover=True)
@@ -189,8 +203,11 @@ class Executor(UnitContext):
     def _claim_and_run(self, record: StepRecord, body: BodyDef, prepared: Prepared, *, takeover: bool) -> bool:
         kind = prepared.step_type
         now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)
+        # A unit claimed in this process's name by whoever handed it over (a long-step
+        # runner's process) goes on with that attempt; any other claim is a new attempt.
+        handed_over = takeover and record.lease_owner == self.owner
         claim: dict[str, Any] = {
-            "attempt": record.attempt + 1,
+            "attempt": record.attempt if handed_over else record.attempt + 1,
             "tries": record.tries if takeover else record.tries + 1,
             "started_at": record.started_at or now,
             "cache_key": prepared.cache_key,
@@ -201,6 +218,9 @@ class Executor(UnitContext):
             assert kind.suspend is not None
             wake_at = kind.suspend(prepared.fields, now, body.timeout_seconds)
             return self.write(record.evolve(status=WAITING, wake_at=wake_at, **claim))
+        runner = self.long_runner_for(record.key)
+        if runner is not None:
+            return self._hand_over(record, body, runner, claim)
         lease = now + timedelta(seconds=self.lease_seconds)
         hand = self.handed.get(record.key)
         if hand is not None and hand.version == record.version and record.status == PENDING:
@@ -226,6 +246,39 @@ class Executor(UnitContext):
             return True
         self.in_flight[record.key] = InFlight(self.records[record.key], plan)
         self.dispatcher.submit(record.key, lambda: run_attempt(plan, self.ports.artifacts, self.ports.clock))
+        return True
+
+    def long_runner_for(self, key: str) -> LongRunner | None:
+        """The long-step runner that runs this unit's attempts, or None when they run here.
+
+        Only a ``runner: long`` step's own attempts (and its ``for_each`` items) go there:
+        its compensation and the expansion of its items run in the worker.
+        """
+        runner = self.ports.long_runner
+        if runner is None or key.endswith(COMPENSATION_SUFFIX):
+            return None
+        record = self.records.get(key)
+        step = self.definition.step(record.step_id if record is not None else key.split("[", maxsplit=1)[0])
+        if step.runner != LONG_RUNNER or (step.for_each is not None and (record is None or record.kind != KIND_ITEM)):
+            return None
+        return runner
+
+    def _hand_over(self, record: StepRecord, body: BodyDef, runner: LongRunner, claim: dict[str, Any]) -> bool:
+        """Claim the unit in the runner's name, for as long as its process may take to start,
+        and start that process; a start the runner refuses fails the attempt (retried by the
+        step's policy)."""
+        from baton.engine.units import DEFAULT_STEP_SECONDS
+
+        execution_id = self.execution.execution_id
+        owner = f"{RUNNER_OWNER_PREFIX}{execution_id}/{record.key}/{claim['attempt']}"
+        hold = self.ports.clock.now() + timedelta(seconds=runner.hold_seconds)
+        held = record.evolve(status=RUNNING, lease_owner=owner, lease_expires_at=hold, wake_at=None, **claim)
+        if not self.write(held):
+            return False
+        try:
+            runner.start(execution_id, record.key, owner=owner, seconds=body.timeout_seconds or DEFAULT_STEP_SECONDS)
+        except LongRunnerError as exc:
+            self.finish(record.key, AttemptOutcome(StepResult.failure(str(exc))))
         return True
 
     def _prepare(self, record: StepRecord, step: StepDef, body: BodyDef) -> Prepared:

@@ -37,7 +37,8 @@ class RegistrarApp:
         self.registrar = Registrar(lambda: backend.clients("s3"), backend.store, backend.registry,
                                    triggers, backend.publisher,
                                    secrets_prefix=settings.effective_secrets_prefix,
-                                   worker_timeout_seconds=settings.worker_timeout_seconds)  # fmt: skip
+                                   worker_timeout_seconds=settings.worker_timeout_seconds,
+                                   long_runner_available=settings.long_runner is not None)  # fmt: skip
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Handle one S3 event."""

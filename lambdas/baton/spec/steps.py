@@ -103,7 +103,8 @@ class StepCommon(BodyCommon):
     """Step body run, in reverse completion order, when the execution fails after this step succeeded."""
     runner: Literal["worker", "long"] = "worker"
     """Where the step runs on AWS: ``worker`` (inline in the worker function, so its timeout
-    must fit in one invocation) or ``long`` (the long-step runner). Local runs ignore it."""
+    must fit in one invocation) or ``long`` (a CodeBuild build of its own, for a timeout of up
+    to 8 h less 375 s; its ``compensate`` runs in the worker). Local runs ignore it."""
 
     @field_validator("needs", mode="before")
     @classmethod

@@ -363,3 +363,21 @@ def test_for_each_items_are_cached_one_by_one(harness: Harness) -> None:
     step = harness.document(second)["steps"]["each"]
     assert (step["status"], step["cache_hit"]) == ("cached", True)
     assert (harness.workspace / "runs.log").read_text().split() == ["ran", "ran"], "one run per item, then none"
+
+
+def test_a_long_step_runs_here_when_there_is_no_long_step_runner(harness: Harness) -> None:
+    # The embedded backend has no LongRunner: `runner: long` changes nothing locally.
+    execution = harness.run(
+        """
+name: long-locally
+steps:
+  - id: soak
+    runner: long
+    timeout: 3h
+    command: echo soaked
+"""
+    )
+    assert execution.status == "succeeded"
+    step = harness.document(execution)["steps"]["soak"]
+    assert step["outputs"]["stdout"] == "soaked"
+    assert step["attempts"] == 1

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from baton import resource_names as names
 from baton.adapters.aws.clients import AwsClients
+from baton.adapters.aws.codebuild_runner import CodeBuildRunner
 from baton.adapters.aws.definitions import DefinitionRegistry
 from baton.adapters.aws.dynamodb_state import DynamoDBStateStore
 from baton.adapters.aws.events import EventBridgePublisher
 from baton.adapters.aws.items import ItemCodec
+from baton.adapters.aws.process_runner import ProcessRunner
 from baton.adapters.aws.runtime import LambdaSupervisor, step_environment
 from baton.adapters.aws.s3_artifacts import S3ArtifactStore
 from baton.adapters.aws.secrets import AwsSecretResolver
@@ -25,7 +27,7 @@ from baton.adapters.aws.sqs_step_queue import SqsStepQueue
 from baton.adapters.aws.step_identity import AssumedStepRole
 from baton.adapters.local.runtime import SystemClock, ThreadPoolDispatcher
 from baton.engine.service import Engine
-from baton.ports import NoStepIdentity, Ports, StepIdentity
+from baton.ports import LongRunner, NoStepIdentity, Ports, StepIdentity
 
 # Tunables the stack leaves at their defaults (tests set them).
 WORKSPACE_ROOT_ENV = "BATON_WORKSPACE_ROOT"
@@ -54,22 +56,26 @@ class AwsBackend:
     """How long an execution queued behind its concurrency key waits between looks."""
     step_identity: StepIdentity = field(default_factory=NoStepIdentity)
     """The credentials steps get: the step role's, per workflow (never the function's)."""
+    long_runner: LongRunner | None = None
+    """Where ``runner: long`` steps run (a CodeBuild project); None in the runner's own process."""
 
-    def ports(self, request_id: str) -> Ports:
-        """Ports for one invocation: its own lease owner, a small pool for step processes."""
+    def ports(self, request_id: str, *, owner: str | None = None) -> Ports:
+        """Ports for one invocation: its own lease owner (``owner``: the name a unit was claimed
+        in for a long-step runner's process), a small pool for step processes."""
         return Ports(
             store=self.store,
             artifacts=self.artifacts,
             clock=self.clock,
             secrets=self.secrets,
-            supervisor=LambdaSupervisor(request_id),
+            supervisor=LambdaSupervisor(request_id, owner=owner),
             new_dispatcher=lambda: ThreadPoolDispatcher(max_workers=2),
             step_identity=self.step_identity,
+            long_runner=self.long_runner,
         )
 
-    def engine(self, request_id: str) -> Engine:
+    def engine(self, request_id: str, *, owner: str | None = None) -> Engine:
         """The engine on these adapters for one invocation."""
-        return Engine(self.ports(request_id), base_env=self.base_env, lease_seconds=self.lease_seconds)
+        return Engine(self.ports(request_id, owner=owner), base_env=self.base_env, lease_seconds=self.lease_seconds)
 
 
 def aws_backend(
@@ -80,8 +86,15 @@ def aws_backend(
     base_env: Mapping[str, str] | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     recheck_seconds: int = 30,
+    with_long_runner: bool = True,
+    runner_environ: Mapping[str, str] | None = None,
 ) -> AwsBackend:
-    """Build every adapter over ``clients``."""
+    """Build every adapter over ``clients``.
+
+    ``with_long_runner`` False: ``runner: long`` steps run here (this is the runner's own
+    process). ``runner_environ``: what a stand-in long-step process is started with (the
+    function's environment, by default).
+    """
     clock = SystemClock()
     codec = ItemCodec(lambda: clients("s3"), settings.artifacts_bucket, retention_seconds=settings.retention_seconds)
     store = DynamoDBStateStore(lambda: clients("dynamodb"), codec,
@@ -111,7 +124,23 @@ def aws_backend(
         lease_seconds=lease_seconds,
         recheck_seconds=recheck_seconds,
         step_identity=step_identity(settings, clients, clock),
+        long_runner=long_runner(
+            settings, clients, os.environ if runner_environ is None else runner_environ, workspace_root
+        )
+        if with_long_runner
+        else None,
     )
+
+
+def long_runner(
+    settings: AwsSettings, clients: AwsClients, environ: Mapping[str, str], workspace_root: Path
+) -> LongRunner | None:
+    """The long-step runner the settings select, if any."""
+    if settings.long_runner == "process":
+        return ProcessRunner(environ, workspace_root / "long-steps")
+    if settings.long_runner == "codebuild" and settings.long_step_project:
+        return CodeBuildRunner(lambda: clients("codebuild"), settings.long_step_project)
+    return None
 
 
 def step_identity(settings: AwsSettings, clients: AwsClients, clock: SystemClock) -> StepIdentity:
@@ -135,4 +164,5 @@ def backend_from_environ(
     root = Path(environ.get(WORKSPACE_ROOT_ENV) or DEFAULT_WORKSPACE_ROOT)
     lease = float(environ.get(LEASE_SECONDS_ENV) or DEFAULT_LEASE_SECONDS)
     return aws_backend(settings, clients or AwsClients(), workspace_root=root,
-                       base_env=step_environment(environ, root), lease_seconds=lease)  # fmt: skip
+                       base_env=step_environment(environ, root), lease_seconds=lease,
+                       with_long_runner=role != "long_step", runner_environ=environ)  # fmt: skip

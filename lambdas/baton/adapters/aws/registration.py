@@ -77,9 +77,12 @@ class Registrar:
         *,
         secrets_prefix: str = "baton",
         worker_timeout_seconds: float = 900,
+        long_runner_available: bool = False,
     ) -> None:
         self._s3 = s3
         self.worker_timeout_seconds = worker_timeout_seconds
+        self.long_runner_available = long_runner_available
+        """The deployment has a long-step runner: ``runner: long`` steps are accepted."""
         self.secrets_prefix = secrets_prefix
         self.store = store
         self.registry = registry
@@ -148,18 +151,18 @@ class Registrar:
         return problems + out_of_scope(workflow.name, secrets, self.secrets_prefix)
 
     def _fit_problems(self, workflow: Workflow, compiled: dict[str, Any]) -> list[str]:
-        """Steps too long for a worker that name no other runner (``long_steps``)."""
+        """Steps too long for a worker that name no other runner, and long steps this
+        deployment cannot run (``long_steps``)."""
         from baton.engine.definition import Definition
 
-        runners = {step.id: step.runner for steps in workflow.step_lists().values() for step in steps}
         needs = []
         for step in Definition.from_data(compiled).steps:
-            runner = runners.get(step.id, "worker")
-            needs.append(StepNeed(step.id, step.type, step.body.timeout_seconds, runner))
+            needs.append(StepNeed(step.id, step.type, step.body.timeout_seconds, step.runner))
             if step.compensate is not None:
                 needs.append(StepNeed(f"{step.id} (compensate)", step.compensate.type,
                                       step.compensate.timeout_seconds))  # fmt: skip
-        return registration_problems(needs, self.worker_timeout_seconds, long_runner_available=False)
+        return registration_problems(needs, self.worker_timeout_seconds,
+                                     long_runner_available=self.long_runner_available)  # fmt: skip
 
     def _restore(self, name: str, current: WorkflowVersion | None, attempted: list[TriggerSpec]) -> None:
         """Put the triggers of ``current`` back after a failed or lost registration."""

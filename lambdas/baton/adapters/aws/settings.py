@@ -45,6 +45,11 @@ class AwsSettings:
     """The worker function's timeout (what a step run inline must fit in)."""
     step_events: bool = False
     """Publish one event per step status change (opt-in: each is a billed call)."""
+    long_step_project: str | None = None
+    """CodeBuild project that runs ``runner: long`` steps; None: no CodeBuild runner."""
+    long_runner: str | None = None
+    """``codebuild``, ``process`` (a host process standing in for CodeBuild) or None: the
+    deployment runs no ``runner: long`` step."""
 
     @classmethod
     def from_environ(
@@ -80,6 +85,8 @@ class AwsSettings:
             failed_invocations_queue_arn=environ.get(names.ENV_FAILED_INVOCATIONS_QUEUE_ARN) or None,
             worker_timeout_seconds=_whole(environ, names.ENV_WORKER_TIMEOUT, 900),
             step_events=environ.get(names.ENV_STEP_EVENTS, "").strip().lower() in ("1", "true", "yes"),
+            long_step_project=environ.get(names.ENV_LONG_STEP_PROJECT) or None,
+            long_runner=_long_runner(environ),
         )
 
     @property
@@ -91,6 +98,20 @@ class AwsSettings:
     def retention_seconds(self) -> int:
         """How long an execution's records live after their last change."""
         return self.retention_days * 86_400
+
+
+def _long_runner(environ: Mapping[str, str]) -> str | None:
+    """The long-step runner the environment selects (``BATON_LONG_RUNNER``, else CodeBuild
+    when a project is named)."""
+    kind = (environ.get(names.ENV_LONG_RUNNER) or "").strip().lower()
+    project = environ.get(names.ENV_LONG_STEP_PROJECT)
+    if not kind:
+        return "codebuild" if project else None
+    if kind not in names.LONG_RUNNERS:
+        raise SettingsError(f"{names.ENV_LONG_RUNNER}={kind!r}: expected one of {', '.join(names.LONG_RUNNERS)}")
+    if kind == "codebuild" and not project:
+        raise SettingsError(f"{names.ENV_LONG_RUNNER}=codebuild needs {names.ENV_LONG_STEP_PROJECT}")
+    return kind
 
 
 def _whole(environ: Mapping[str, str], name: str, default: int) -> int:

@@ -40,13 +40,16 @@ class Delivery:
     """The last delivery before the dead-letter queue."""
     receipt_handle: str | None = None
     """The queue's handle of this receipt (to keep the message hidden while it is worked on)."""
+    held: bool = False
+    """Not from the queue: a long-step runner's job, its unit claimed for this process."""
 
     def request(self) -> DriveRequest:
         """What the driver is asked to do for this delivery."""
         unit = self.message.unit
         courier = unit is not None and self.receive_count == 1
         return DriveRequest(unit=unit, courier=courier, receive_count=self.receive_count, last_delivery=self.final,
-                            alone=courier and unit is not None and is_item_key(unit))  # fmt: skip
+                            held=self.held, alone=courier and not self.held and unit is not None
+                            and is_item_key(unit))  # fmt: skip
 
 
 class ExecutionLoader(ItemJoin, Protocol):
