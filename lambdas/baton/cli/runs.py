@@ -72,8 +72,8 @@ def _execution_id(engine: Engine, given: str) -> str:
     """``given`` as a full execution id: ``latest``, a full id, or a unique prefix or suffix."""
     from baton.errors import ExecutionNotFoundError
 
-    if given == "latest":
-        newest = engine.list_executions(1)
+    if given == "latest":  # the newest execution a user started, not one of its children
+        newest = [e for e in engine.list_executions(_LATEST_SEARCH_LIMIT) if "parent" not in e.trigger]
         if not newest:
             _fail("no executions yet, so no 'latest'")
         return newest[0].execution_id
@@ -92,6 +92,7 @@ def _execution_id(engine: Engine, given: str) -> str:
 
 
 _ID_SEARCH_LIMIT = 10_000
+_LATEST_SEARCH_LIMIT = 1_000
 
 
 def _missing_secrets(engine: Engine, execution_id: str) -> str | None:
@@ -263,7 +264,11 @@ def run(
             text_inputs=frozenset(pairs),
             workspace=Path.cwd(),
             no_cache=no_cache,
-            trigger={"source": "cli", "env": start_environment(definition.environment_names())},
+            trigger={
+                "source": "cli",
+                "env": start_environment(definition.environment_names()),
+                "file": str(file.resolve()),
+            },
         )
 
     execution: ExecutionRecord = _guarded(start)

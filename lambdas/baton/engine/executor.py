@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.engine import children
 from baton.engine.attempt import AttemptOutcome, AttemptPlan, outputs_in_workspace, run_attempt
 from baton.engine.context import Prepared, UnitContext
 from baton.engine.definition import BodyDef, StepDef
@@ -160,7 +161,10 @@ class Executor(UnitContext):
         if kind.mode == "suspend":
             assert kind.suspend is not None
             wake_at = kind.suspend(prepared.fields, now, body.timeout_seconds)
-            return self.write(record.evolve(status=WAITING, wake_at=wake_at, **claim))
+            waiting = record.evolve(status=WAITING, wake_at=wake_at, **claim)
+            if kind.name == "workflow":
+                return children.begin(self, waiting, prepared.fields)
+            return self.write(waiting)
         lease = now + timedelta(seconds=self.lease_seconds)
         claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=lease, wake_at=None, **claim)
         if not self.write(claimed):
@@ -298,6 +302,8 @@ class Executor(UnitContext):
 
     def _wake(self, record: StepRecord) -> bool:
         kind = step_type(self.body_of(record).type)
+        if kind.name == "workflow":
+            return children.wake(self, record)
         assert kind.wake is not None
         return self.finish_waiting(record, kind.wake({}))
 
@@ -313,6 +319,7 @@ class Executor(UnitContext):
         record = self.records[key]
         if record.status == RUNNING:
             self.ports.supervisor.reap(self.execution.execution_id, key)
+        children.cancel(self, record)
         error = "cancelled" if status == CANCELLED else None
         return self.write(self._ended(record, status, self.ports.clock.now(), reason=reason, error=error))
 

@@ -82,6 +82,8 @@ class StepRecord:
     reason: str | None = None
     stop: bool = False
     item_count: int | None = None
+    child: str | None = None
+    """The child execution a ``workflow`` unit started (kept by a resume that resumes it)."""
 
     def evolve(self, **changes: Any) -> StepRecord:
         """A copy with ``changes`` applied (the version is left to the store)."""
@@ -98,7 +100,7 @@ class StepRecord:
             "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at),
             "lease_owner": self.lease_owner, "lease_expires_at": _iso(self.lease_expires_at),
             "wake_at": _iso(self.wake_at), "reason": self.reason, "stop": self.stop,
-            "item_count": self.item_count,
+            "item_count": self.item_count, "child": self.child,
         }  # fmt: skip
 
     @classmethod

@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from baton import __version__
-from baton.engine.admission import render_concurrency
 from baton.engine.attempt import OutputResolver
 from baton.engine.context import Observer
 from baton.engine.definition import DEFINITION_FORMAT, Definition
 from baton.engine.driver import Driver, DriveRequest, DriveResult
 from baton.engine.executor import Executor
-from baton.engine.expressions import Expressions
 from baton.engine.inputs import resolve_inputs
 from baton.engine.queue import InProcessStepQueue
 from baton.engine.records import (
@@ -32,8 +30,8 @@ from baton.engine.records import (
 )
 from baton.engine.resume import changed_steps, reset, resets_for
 from baton.engine.views import execution_document
-from baton.errors import DefinitionError, Diagnostic, ResumeError, StateConflictError
-from baton.ports import LogEntry, Ports, StepQueue
+from baton.errors import DefinitionError, Diagnostic, ExecutionNotFoundError, ResumeError, StateConflictError
+from baton.ports import DefinitionVersion, LogEntry, Ports, StepQueue
 from baton.steps import step_type
 
 _CONFLICT_RETRIES = 20
@@ -77,17 +75,29 @@ class Engine:
         digest = hashlib.sha256(salt + raw).hexdigest()
         stored = self.ports.store.get_definition(digest)
         if stored is not None:
-            return Definition.from_data(stored), digest
+            definition = Definition.from_data(stored)
+        else:
+            definition = self._compile(path)
+            self.ports.store.put_definition(digest, definition.to_data())
+        if self.ports.versions is not None:
+            seen = DefinitionVersion(definition.name, digest, definition.version, self.ports.clock.now(),
+                                     str(path.resolve()))  # fmt: skip
+            self.ports.versions.remember(seen)
+        return definition, digest
+
+    def _compile(self, path: Path) -> Definition:
+        """Validate a file (and the files its ``workflow`` steps name) and compile it."""
         from baton.engine.definition import compile_workflow
         from baton.spec.loader import load_workflow
+        from baton.spec.subworkflows import check_children, search_path
 
         definition = compile_workflow(load_workflow(path))
+        check_children(path, search_path(self.base_env))
         for step in definition.steps:
             step_type(step.type)
             if step.compensate is not None:
                 step_type(step.compensate.type)
-        self.ports.store.put_definition(digest, definition.to_data())
-        return definition, digest
+        return definition
 
     def definition_of(self, execution: ExecutionRecord) -> Definition:
         """The compiled definition an execution runs."""
@@ -114,27 +124,12 @@ class Engine:
         trigger: dict[str, Any] | None = None,
     ) -> ExecutionRecord:
         """Check inputs and secrets, then create the execution with every step pending."""
-        resolved = resolve_inputs(definition.inputs, inputs, from_text=text_inputs, workspace=workspace)
-        self.resolve_secrets(definition)
-        now = self.ports.clock.now()
-        trigger = dict(trigger or {"source": "cli"})
-        expressions = Expressions(workspace, self.ports.clock.now)
-        concurrency = render_concurrency(definition.concurrency, definition.name, resolved, expressions)
-        if concurrency is not None:
-            trigger["concurrency"] = concurrency
-        execution = ExecutionRecord(
-            execution_id=self.new_id(now),
-            workflow=definition.name,
-            definition_digest=digest,
-            workflow_version=definition.version,
-            status=RUNNING,
-            inputs=resolved,
-            started_at=now,
-            workspace=str(workspace.resolve()),
-            trigger=trigger,
-            no_cache=no_cache,
-        )
-        records = [StepRecord(execution.execution_id, step.id, step.id) for step in definition.steps]
+        from baton.engine.creation import new_execution
+
+        execution, records = new_execution(
+            self.ports, definition, digest, inputs, execution_id=self.new_id(self.ports.clock.now()),
+            workspace=workspace, trigger=trigger or {"source": "cli"}, text_inputs=text_inputs, no_cache=no_cache,
+        )  # fmt: skip
         return self.ports.store.create_execution(execution, records)
 
     def drive(self, execution_id: str, observer: Observer | None = None) -> ExecutionRecord:
@@ -142,7 +137,10 @@ class Engine:
         execution = self.ports.store.get_execution(execution_id)
         records = self.ports.store.get_steps(execution_id)
         driver = self.driver(execution, records, InProcessStepQueue(), observer=observer, room=self.room)
-        return self.run_driver(driver).execution
+        ended = self.run_driver(driver).execution
+        while self.ports.children.active(execution_id):  # children winding down (a cancel)
+            self.ports.clock.sleep(0.05)
+        return ended
 
     def driver(
         self,
@@ -224,7 +222,7 @@ class Engine:
             if edited is not None:
                 restarted = restarted.evolve(definition_digest=edited[1], workflow_version=definition.version)
                 reset_keys = {r.key for r in resets}
-                resets += [reset(r) for r in records.values()
+                resets += [reset(r, keep_child=False) for r in records.values()
                            if r.step_id in changed and r.key not in reset_keys and r.status != PENDING]  # fmt: skip
                 added = [StepRecord(execution_id, s.id, s.id) for s in definition.steps if s.id not in records]
             try:
@@ -306,7 +304,22 @@ class Engine:
         execution = self.ports.store.get_execution(execution_id)
         definition = self.definition_of(execution)
         records = self.ports.store.get_steps(execution_id)
-        return execution_document(definition, execution, records, OutputResolver(self.ports.artifacts))
+        document = execution_document(definition, execution, records, OutputResolver(self.ports.artifacts))
+        for step in document["steps"].values():
+            for view in [step, *(step["items"] or [])]:
+                if "child" in view:
+                    view["child"] = self._child_summary(view["child"]["execution_id"])
+        if "parent" in execution.trigger:
+            document["parent"] = dict(execution.trigger["parent"])
+        return document
+
+    def _child_summary(self, child_id: str) -> dict[str, Any]:
+        """What the execution record shows of a ``workflow`` unit's child."""
+        try:
+            child = self.ports.store.get_execution(child_id)
+        except ExecutionNotFoundError:
+            return {"execution_id": child_id, "status": "unknown"}
+        return {"execution_id": child_id, "workflow": child.workflow, "status": child.status, "error": child.error}
 
     def list_executions(self, limit: int = 50) -> list[ExecutionRecord]:
         """Recent executions, newest first."""
