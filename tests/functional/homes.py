@@ -124,7 +124,12 @@ class AwsHome:
         answered = self.harness.approve(execution_id, step)
         assert answered["accepted"], answered
         self.harness.run_concurrently(execution_id, workers=self.workers)
-        return self.harness.document(execution_id)
+        document = self.harness.document(execution_id)
+        parent = document.get("parent")
+        while parent is not None:  # a child's end woke its parent: follow it too, as locally
+            self.harness.run_concurrently(parent["execution_id"], workers=self.workers)
+            parent = self.harness.document(parent["execution_id"]).get("parent")
+        return document
 
     def publish(self, path: Path) -> None:
         response = self.harness.upload(path.name, path.read_text())

@@ -205,6 +205,35 @@ def test_inputs_are_checked_against_the_child_before_it_starts(home: Home, tmp_p
     assert "child" not in step, "no child was started"
 
 
+GATED = """
+name: gated
+steps:
+  - id: gate
+    type: approval
+  - id: after
+    command: echo "text=passed" >> "$BATON_OUTPUT"
+outputs:
+  text: {value: "{{ steps.after.outputs.text }}"}
+"""
+
+
+def test_a_child_waiting_for_an_answer_makes_its_parent_wait(home: Home, tmp_path: Path) -> None:
+    write(home, tmp_path, "gated", GATED)
+    parent = tmp_path / "calls-gated.yaml"
+    parent.write_text("name: calls-gated\nsteps:\n  - id: call\n    workflow: gated\n"
+                      "  - id: last\n    command: echo \"{{ steps.call.outputs.text }}\"\n")  # fmt: skip
+
+    waiting = home.run(parent)
+
+    assert waiting["status"] == "waiting"
+    child = waiting["steps"]["call"]["child"]
+    assert child["status"] == "waiting"
+    home.approve(child["execution_id"], "gate")
+    record = home.document(waiting["execution_id"])
+    assert record["status"] == "succeeded", record["error"]
+    assert record["steps"]["last"]["outputs"]["stdout"] == "passed"
+
+
 def test_a_workflow_that_calls_itself_stops_at_the_depth_limit(home: Home, tmp_path: Path) -> None:
     if home.name == "local":
         pytest.skip("locally a workflow that calls itself is refused when it loads (test_sub_workflow_commands)")

@@ -20,6 +20,7 @@ import typer
 
 if TYPE_CHECKING:
     from baton.engine.context import Observer
+    from baton.engine.definition import Definition
     from baton.engine.records import ExecutionRecord
     from baton.engine.service import Engine
 
@@ -178,6 +179,7 @@ def _drive(engine: Engine, execution_id: str, as_json: bool) -> None:
     try:
         with display, _interrupted_by_sigterm():
             execution = engine.drive(execution_id, observer)
+            engine.carry_parents(execution, observer)
     except StateStoreError as exc:
         _fail(f"{exc} (execution {execution_id})")
         raise  # pragma: no cover - _fail exits
@@ -219,7 +221,7 @@ def _report(engine: Engine, execution: ExecutionRecord, as_json: bool) -> None:
     raise typer.Exit(code)
 
 
-def _summary(execution: ExecutionRecord, waiting: list[str] | None = None) -> None:
+def _summary(execution: ExecutionRecord, waiting: list[tuple[str, str]] | None = None) -> None:
     took = ""
     if execution.started_at and execution.finished_at:
         took = f" in {(execution.finished_at - execution.started_at).total_seconds():.2f}s"
@@ -228,15 +230,22 @@ def _summary(execution: ExecutionRecord, waiting: list[str] | None = None) -> No
         typer.echo(f"error: {execution.error}")
     for name, value in execution.outputs.items():
         typer.echo(f"output {name}: {value}")
-    for step in waiting or []:
-        typer.echo(f"waiting for an answer: baton approve {execution.execution_id} {step} [--reject]")
+    for waiter, step in waiting or []:
+        typer.echo(f"waiting for an answer: baton approve {waiter} {step} [--reject]")
     if execution.status in ("failed", "cancelled"):
         retry = f"baton resume {execution.execution_id} (add --file FILE after editing it)"
         typer.echo(f"inspect: baton status {execution.execution_id}; retry: {retry}")
 
 
 def run(
-    file: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE|NAME[@VERSION]",
+            help="Workflow file, or a definition run here before (NAME@VERSION, NAME@sha256:DIGEST).",
+            show_default=False,
+        ),
+    ],
     *,
     inputs: Inputs = None,
     inputs_file: Annotated[
@@ -256,7 +265,7 @@ def run(
     def start() -> ExecutionRecord:
         given: dict[str, Any] = read_inputs_file(inputs_file) if inputs_file else {}
         pairs = parse_pairs(inputs or [])
-        definition, digest = engine.load(file)
+        definition, digest, source = _definition(engine, file)
         return engine.start(
             definition,
             digest,
@@ -267,12 +276,35 @@ def run(
             trigger={
                 "source": "cli",
                 "env": start_environment(definition.environment_names()),
-                "file": str(file.resolve()),
+                "file": source,
             },
         )
 
     execution: ExecutionRecord = _guarded(start)
     _drive(engine, execution.execution_id, as_json)
+
+
+def _definition(engine: Engine, file: Path) -> tuple[Definition, str, str | None]:
+    """What ``baton run`` runs: a file, or a reference to a kept definition (``NAME@1.2``,
+    ``NAME@sha256:...``, or a name found here or on ``BATON_WORKFLOWS_PATH``)."""
+    from baton.adapters.local.children import LocalChildWorkflows
+    from baton.engine.definition import Definition
+
+    children = engine.ports.children
+    if file.is_file() or not isinstance(children, LocalChildWorkflows) or not _is_reference(str(file)):
+        definition, digest = engine.load(file)
+        return definition, digest, str(file.resolve())
+    found = children.find(str(file), Path.cwd())
+    return Definition.from_data(found.data), found.digest, found.file
+
+
+def _is_reference(text: str) -> bool:
+    from baton.spec.workflow_refs import WorkflowRefError, parse_reference
+
+    try:
+        return parse_reference(text).path is None  # a file that is not there is reported as such
+    except WorkflowRefError:
+        return False
 
 
 def start_environment(names: tuple[str, ...]) -> dict[str, str]:

@@ -244,6 +244,13 @@ def notify_parent(ports: Ports, queue: StepQueue, child: ExecutionRecord, now: d
     return False
 
 
+def tell_parent(child: ExecutionRecord, queue: StepQueue, now: datetime) -> None:
+    """A child now waits for an answer: have its parent looked at, so it waits too."""
+    link = parent_link(child)
+    if link is not None:
+        queue.send_at(str(link["execution_id"]), None, now)
+
+
 def _get(ports: Ports, execution_id: str | None) -> ExecutionRecord | None:
     if execution_id is None:
         return None

@@ -534,8 +534,8 @@ class Driver:
         return stored
 
     def _suspend(self) -> None:
-        if self.executor.execution.status != WAITING:
-            self._update(status=WAITING)
+        if self.executor.execution.status != WAITING and self._update(status=WAITING) is not None:
+            children.tell_parent(self.executor.execution, self.queue, self.clock.now())
 
     def _finalize(self, outcome: str) -> bool:
         stored = self._update(**final_changes(self.executor, outcome), finished_at=self.clock.now())

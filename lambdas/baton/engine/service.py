@@ -325,13 +325,31 @@ class Engine:
         """Recent executions, newest first."""
         return self.ports.store.list_executions(limit)
 
-    def waiting_steps(self, execution_id: str) -> list[str]:
-        """Keys of the approvals an execution waits on."""
+    def waiting_steps(self, execution_id: str) -> list[tuple[str, str]]:
+        """The approvals an execution waits on, as (execution id, step key): its own, and
+        those of the children its ``workflow`` steps wait on."""
         execution = self.ports.store.get_execution(execution_id)
         if execution.status != WAITING:
             return []
-        records = self.ports.store.get_steps(execution_id)
-        return sorted(key for key, record in records.items() if record.status == WAITING)
+        found: list[tuple[str, str]] = []
+        for key, record in sorted(self.ports.store.get_steps(execution_id).items()):
+            if record.status != WAITING:
+                continue
+            found += self.waiting_steps(record.child) if record.child else [(execution_id, key)]
+        return found
+
+    def carry_parents(self, execution: ExecutionRecord, observer: Observer | None = None) -> None:
+        """After a child was driven to its end here (``baton approve`` or ``resume`` of the
+        child), drive the parents its end woke, up to the top."""
+        from baton.engine.children import parent_link
+
+        link = parent_link(execution)
+        while link is not None and execution.status in TERMINAL_EXECUTION:
+            parent = self.ports.store.get_execution(str(link["execution_id"]))
+            if parent.status != RUNNING:
+                return
+            execution = self.drive(parent.execution_id, observer)
+            link = parent_link(execution)
 
     def logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:
         """Logs of an execution (``ExecutionNotFoundError`` if unknown): the stored ones, and

@@ -51,12 +51,17 @@ class LocalChildWorkflows:
 
     def resolve(self, reference: str, parent: ExecutionRecord) -> ChildDefinition:
         """The definition ``reference`` names, for a step of ``parent``."""
+        parent_file = parent.trigger.get("file")
+        beside = Path(parent_file).parent if isinstance(parent_file, str) else Path(parent.workspace)
+        return self.find(reference, beside)
+
+    def find(self, reference: str, beside: Path) -> ChildDefinition:
+        """The definition ``reference`` names, looked up from the folder ``beside`` (also what
+        ``baton run NAME@VERSION`` runs)."""
         try:
             ref = parse_reference(reference)
         except WorkflowRefError as exc:
             raise StepFailedError(str(exc), retryable=False) from exc
-        parent_file = parent.trigger.get("file")
-        beside = Path(parent_file).parent if isinstance(parent_file, str) else Path(parent.workspace)
         path = find_file(ref, beside, self.search)
         if path is not None:
             definition, digest = self.engine.load(path)
