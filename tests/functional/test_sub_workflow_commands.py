@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,33 @@ def test_a_step_timeout_cancels_a_child_that_runs_longer(workspace: Workspace) -
     assert step["status"] == "failed"
     assert "did not end before the step timed out" in step["error"]
     assert workspace.run_json("status", step["child"]["execution_id"], expect=0)["status"] == "cancelled"
+
+
+def test_an_interrupted_parent_stops_its_children_and_resume_resumes_them(workspace: Workspace) -> None:
+    workspace.write("nap.yaml", "name: nap\nsteps:\n  - id: nap\n    command: test -f go || sleep 30\n")
+    workspace.write("naps.yaml", "name: naps\nsteps:\n  - id: each\n    for_each: [1, 2]\n    workflow: nap\n")
+    process = workspace.start("run", "naps.yaml")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_running_children(workspace)) < 2:
+        time.sleep(0.2)
+    kids = _running_children(workspace)
+
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+
+    assert process.returncode == 143
+    assert [workspace.run_json("status", kid)["status"] for kid in kids] == ["failed", "failed"]
+    (workspace.path / "go").touch()
+    record = workspace.run_json("resume", "latest")
+    assert record["status"] == "succeeded", record["error"]
+    assert [item["child"]["execution_id"] for item in record["steps"]["each"]["items"]] == kids
+
+
+def _running_children(workspace: Workspace) -> list[str]:
+    result = workspace.baton("status", "latest", "--json")
+    if result.returncode != 0:
+        return []
+    items = json.loads(result.stdout)["steps"]["each"]["items"] or []
+    kids = [item["child"]["execution_id"] for item in items if "child" in item]
+    running = [kid for kid in kids if workspace.run_json("status", kid)["steps"]["nap"]["status"] == "running"]
+    return kids if len(running) == len(kids) else []

@@ -34,7 +34,7 @@ from baton.engine.records import (
     StepRecord,
 )
 from baton.errors import BatonError, ExecutionNotFoundError, StateConflictError
-from baton.ports import ChildDefinition, Ports, StepQueue
+from baton.ports import ChildDefinition, Ports, StateStore, StepQueue
 from baton.steps.base import StepResult
 
 if TYPE_CHECKING:
@@ -220,23 +220,24 @@ def _cancel_child(executor: Executor, child_id: str) -> None:
 # -- the child's end --------------------------------------------------------------------
 
 
-def notify_parent(ports: Ports, queue: StepQueue, child: ExecutionRecord, now: datetime) -> bool:
+def notify_parent(ports: Ports | StateStore, queue: StepQueue, child: ExecutionRecord, now: datetime) -> bool:
     """Wake the unit waiting on ``child`` (which ended); False when none waits on it."""
+    store = ports.store if isinstance(ports, Ports) else ports
     link = parent_link(child)
     if link is None:
         return False
     parent_id, unit = str(link["execution_id"]), str(link["unit"])
     for _ in range(_RETRIES):
         try:
-            parent = ports.store.get_execution(parent_id)
+            parent = store.get_execution(parent_id)
         except ExecutionNotFoundError:
             return False
-        record = ports.store.get_steps(parent_id).get(unit)
+        record = store.get_steps(parent_id).get(unit)
         if record is None or record.status != WAITING or record.child != child.execution_id:
             return False
         running = parent.evolve(status=RUNNING) if parent.status == WAITING else None
         try:
-            ports.store.commit([record.evolve(wake_at=now)], execution=running)
+            store.commit([record.evolve(wake_at=now)], execution=running)
         except StateConflictError:
             continue
         queue.send_at(parent_id, unit, now)

@@ -268,14 +268,19 @@ class Engine:
         them again. Units other processes hold are left to them; None if it had ended."""
         owner = self.ports.supervisor.owner
         now = self.ports.clock.now()
+        ended_children = self._interrupt_children(execution_id, reason)
         for _ in range(_CONFLICT_RETRIES):
             execution = self.ports.store.get_execution(execution_id)
             if execution.status in TERMINAL_EXECUTION:
                 return None
             records = self.ports.store.get_steps(execution_id).values()
             held = [r for r in records if r.status == RUNNING and r.lease_owner == owner]
+            for record in held:  # the main loop stops its own; a child's loop runs in a thread
+                self.ports.supervisor.reap(execution_id, record.key)
+            # A unit whose child stopped with this process fails with it, so resume resumes the child.
+            held += [r for r in records if r.status == WAITING and r.child in ended_children]
             stopped = [r.evolve(status="failed", error=reason, finished_at=now, lease_owner=None,
-                                lease_expires_at=None) for r in held]  # fmt: skip
+                                lease_expires_at=None, wake_at=None) for r in held]  # fmt: skip
             others = [r for r in records if r.status == RUNNING and r.lease_owner not in (None, owner)]
             ended = None if others else execution.evolve(status="failed", error=reason, finished_at=now)
             try:
@@ -284,6 +289,21 @@ class Engine:
                 continue
             return stored or execution
         return None
+
+    def _interrupt_children(self, execution_id: str, reason: str) -> set[str]:
+        """Interrupt the children this process runs for ``execution_id``; the ids of those
+        that ended by it."""
+        if not self.ports.children.active(execution_id):
+            return set()
+        ended = set()
+        for record in self.ports.store.get_steps(execution_id).values():
+            if record.status != WAITING or record.child is None:
+                continue
+            self.interrupt(record.child, reason)
+            child = self.ports.store.get_execution(record.child)
+            if child.status in TERMINAL_EXECUTION and child.status != SUCCEEDED:  # by this or by its own loop
+                ended.add(record.child)
+        return ended
 
     def cancel(self, execution_id: str) -> ExecutionRecord:
         """Ask an execution to stop (then :meth:`drive` it to run its ``finally`` steps)."""
