@@ -489,6 +489,7 @@ def cancel(
     observer, display = _observer(False)
     with display:
         execution = engine.drive(execution_id, observer)
+        engine.carry_parents(execution, observer)
     _summary(execution)
     raise typer.Exit(EXIT_OK if execution.status == "cancelled" else EXIT_FAILED)
 

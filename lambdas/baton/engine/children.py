@@ -33,7 +33,7 @@ from baton.engine.records import (
     ExecutionRecord,
     StepRecord,
 )
-from baton.errors import BatonError, ExecutionNotFoundError, StateConflictError
+from baton.errors import BatonError, ExecutionNotFoundError, ResumeError, StateConflictError
 from baton.ports import ChildDefinition, Ports, StateStore, StepQueue
 from baton.steps.base import StepResult
 
@@ -96,10 +96,22 @@ def _attach(
         if child is not None and child.status == SUCCEEDED:
             return child, False
         if child is not None and child.status in (FAILED, CANCELLED):
-            return _engine(executor).resume(previous, inputs=fields["inputs"]), True
+            return _resume(executor, previous, fields), True
         if child is not None:
             return child, child.status == RUNNING  # a child nobody drives any more is taken over
     return _create(executor, waiting, fields), True
+
+
+def _resume(executor: Executor, child_id: str, fields: dict[str, Any]) -> ExecutionRecord:
+    """Resume a failed or cancelled child with the inputs rendered now."""
+    try:
+        resumed: ExecutionRecord = _engine(executor).resume(child_id, inputs=fields["inputs"])
+    except ResumeError:
+        child = _get(executor.ports, child_id)
+        if child is None or child.status in (FAILED, CANCELLED):
+            raise
+        return child  # another worker resumed it first
+    return resumed
 
 
 def _create(executor: Executor, waiting: StepRecord, fields: dict[str, Any]) -> ExecutionRecord:
