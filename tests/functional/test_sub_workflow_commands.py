@@ -163,3 +163,29 @@ def _running_children(workspace: Workspace) -> list[str]:
     kids = [item["child"]["execution_id"] for item in items if "child" in item]
     running = [kid for kid in kids if workspace.run_json("status", kid)["steps"]["nap"]["status"] == "running"]
     return kids if len(running) == len(kids) else []
+
+
+FLAKY = """name: flaky
+steps:
+  - id: try
+    command: test -f ok && echo "v=1" >> "$BATON_OUTPUT"
+outputs:
+  v: {value: "{{ steps.try.outputs.v }}"}
+"""
+
+
+def test_a_child_resumed_by_itself_hands_its_outputs_to_its_resumed_parent(workspace: Workspace) -> None:
+    workspace.write("flaky.yaml", FLAKY)
+    workspace.write("calls-flaky.yaml", "name: calls-flaky\nsteps:\n  - id: call\n    workflow: flaky\n")
+    failed = workspace.run_json("run", "calls-flaky.yaml", expect=1)
+    child = failed["steps"]["call"]["child"]["execution_id"]
+    (workspace.path / "ok").touch()
+
+    resumed_child = workspace.baton("resume", child)
+    parent = workspace.run_json("resume", failed["execution_id"])
+
+    assert resumed_child.returncode == 0
+    assert f"its parent {failed['execution_id']} stopped" in resumed_child.stdout
+    assert parent["status"] == "succeeded"
+    assert parent["steps"]["call"]["outputs"] == {"v": "1"}
+    assert parent["steps"]["call"]["child"]["execution_id"] == child

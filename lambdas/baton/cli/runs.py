@@ -217,8 +217,19 @@ def _report(engine: Engine, execution: ExecutionRecord, as_json: bool) -> None:
         typer.echo(json.dumps(engine.document(execution.execution_id), indent=2))
     else:
         _summary(execution, engine.waiting_steps(execution.execution_id))
+        _parent_hint(engine, execution)
     code = EXIT_OK if execution.status in ("succeeded", "waiting") else EXIT_FAILED
     raise typer.Exit(code)
+
+
+def _parent_hint(engine: Engine, execution: ExecutionRecord) -> None:
+    """A child that ended after its parent stopped: say how to carry the parent on."""
+    parent = execution.trigger.get("parent")
+    if execution.status != "succeeded" or not isinstance(parent, dict):
+        return
+    parent_id = str(parent["execution_id"])
+    if engine.ports.store.get_execution(parent_id).status in ("failed", "cancelled"):
+        typer.echo(f"its parent {parent_id} stopped; continue it (it takes these outputs): baton resume {parent_id}")
 
 
 def _summary(execution: ExecutionRecord, waiting: list[tuple[str, str]] | None = None) -> None:
