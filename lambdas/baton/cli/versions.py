@@ -41,11 +41,17 @@ def versions_here(name: Name, as_json: Json = False, state_dir: StateDir = None,
 
 def versions_on_stack(name: Name, stack: Annotated[str, typer.Option("--stack")], as_json: Json = False) -> None:
     """List the registered definitions of a workflow, oldest first; the current one marked."""
-    from baton.adapters.aws.children import RegistryVersions
-    from baton.cli.stack_commands import _guarded, _stack
+    from baton.cli.stack_commands import _guarded
 
-    target = _stack(stack)
-    _show(name, _guarded(lambda: RegistryVersions(target.backend.registry).versions(name)), as_json)
+    _show(name, _guarded(lambda: _registered(stack, name)), as_json)
+
+
+def _registered(stack: str, name: str) -> list[DefinitionVersion]:
+    """The registered versions of ``name`` on a deployed stack."""
+    from baton.adapters.aws.children import RegistryVersions
+    from baton.cli.stack_commands import _stack
+
+    return RegistryVersions(_stack(stack).backend.registry).versions(name)
 
 
 def _show(name: str, found: list[DefinitionVersion], as_json: bool) -> None:
