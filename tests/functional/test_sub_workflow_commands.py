@@ -189,3 +189,22 @@ def test_a_child_resumed_by_itself_hands_its_outputs_to_its_resumed_parent(works
     assert parent["status"] == "succeeded"
     assert parent["steps"]["call"]["outputs"] == {"v": "1"}
     assert parent["steps"]["call"]["child"]["execution_id"] == child
+
+
+def test_resume_after_the_parent_process_was_killed_takes_its_children_over(workspace: Workspace) -> None:
+    workspace.write("nap.yaml", "name: nap\nsteps:\n  - id: nap\n    command: test -f go || sleep 30\n")
+    workspace.write("naps.yaml", "name: naps\nsteps:\n  - id: each\n    for_each: [1, 2]\n    workflow: nap\n")
+    process = workspace.start("run", "naps.yaml")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_running_children(workspace)) < 2:
+        time.sleep(0.2)
+    kids = _running_children(workspace)
+
+    process.kill()
+    process.communicate(timeout=30)
+    (workspace.path / "go").touch()
+    record = workspace.run_json("resume", "latest")
+
+    assert record["status"] == "succeeded", record["error"]
+    assert [item["child"]["execution_id"] for item in record["steps"]["each"]["items"]] == kids
+    assert [workspace.run_json("status", kid)["steps"]["nap"]["attempts"] for kid in kids] == [2, 2]

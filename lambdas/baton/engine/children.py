@@ -257,6 +257,19 @@ def notify_parent(ports: Ports | StateStore, queue: StepQueue, child: ExecutionR
     return False
 
 
+def reattach(ports: Ports, queue: StepQueue, execution_id: str) -> None:
+    """Before a drive: relaunch the running children nobody drives any more (their process
+    died), and wake the units whose child ended without waking them."""
+    for record in ports.store.get_steps(execution_id).values():
+        child = _get(ports, record.child) if record.status == WAITING else None
+        if child is None:
+            continue
+        if child.status == RUNNING:
+            ports.children.launch(child)
+        elif child.status in TERMINAL_EXECUTION and record.wake_at is None:
+            notify_parent(ports, queue, child, ports.clock.now())
+
+
 def tell_parent(child: ExecutionRecord, queue: StepQueue, now: datetime) -> None:
     """A child now waits for an answer: have its parent looked at, so it waits too."""
     link = parent_link(child)

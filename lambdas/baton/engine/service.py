@@ -13,6 +13,7 @@ from typing import Any
 
 from baton import __version__
 from baton.engine.attempt import OutputResolver
+from baton.engine.children import reattach
 from baton.engine.context import Observer
 from baton.engine.definition import DEFINITION_FORMAT, Definition
 from baton.engine.driver import Driver, DriveRequest, DriveResult
@@ -134,9 +135,11 @@ class Engine:
 
     def drive(self, execution_id: str, observer: Observer | None = None) -> ExecutionRecord:
         """Run the execution in this process until it ends or waits for an answer."""
+        queue = InProcessStepQueue()
+        reattach(self.ports, queue, execution_id)  # children a dead process was running
         execution = self.ports.store.get_execution(execution_id)
         records = self.ports.store.get_steps(execution_id)
-        driver = self.driver(execution, records, InProcessStepQueue(), observer=observer, room=self.room)
+        driver = self.driver(execution, records, queue, observer=observer, room=self.room)
         ended = self.run_driver(driver).execution
         while self.ports.children.active(execution_id):  # children winding down (a cancel)
             self.ports.clock.sleep(0.05)
