@@ -249,11 +249,11 @@ def list_text(executions: list[ExecutionRecord]) -> str:
     """``baton list``."""
     if not executions:
         return "no executions yet"
-    lines = [f"{'EXECUTION':<24} {'WORKFLOW':<28} {'STATUS':<10} {'STARTED':<20} DURATION"]
+    width = max(24, *(len(e.execution_id) for e in executions))  # a child's id is a little longer
+    lines = [f"{'EXECUTION':<{width}} {'WORKFLOW':<28} {'STATUS':<10} {'STARTED':<20} DURATION"]
     for execution in executions:
         started = execution.started_at.strftime("%Y-%m-%d %H:%M:%S") if execution.started_at else "-"
         duration = _seconds(execution.started_at, execution.finished_at) if execution.finished_at else "-"
-        lines.append(
-            f"{execution.execution_id:<24} {execution.workflow:<28} {execution.status:<10} {started:<20} {duration}"
-        )
+        row = f"{execution.execution_id:<{width}} {execution.workflow:<28} {execution.status:<10}"
+        lines.append(f"{row} {started:<20} {duration}")
     return "\n".join(lines)
