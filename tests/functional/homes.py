@@ -114,6 +114,8 @@ class AwsHome:
     workers: int = 3
 
     def run(self, path: Path, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+        for child in _children_beside(path):  # registered first, as a user pushes them
+            self.publish(child)
         response = self.harness.upload(path.name, path.read_text())
         assert response.get("status", "registered") == "registered", response
         execution_id = self.harness.start(_workflow_name(path), inputs)
@@ -174,6 +176,16 @@ def _wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any
             return found
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _children_beside(path: Path) -> list[Path]:
+    """The files beside ``path`` named by its ``workflow:`` steps (``NAME.yaml``)."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    names = [step.get("workflow") for key in ("steps", "on_failure", "finally") for step in data.get(key) or []]
+    found = [path.with_name(f"{name}.yaml") for name in names if isinstance(name, str) and "@" not in name]
+    return [child for child in found if child.is_file()]
 
 
 def _workflow_name(path: Path) -> str:
