@@ -122,7 +122,9 @@ def push(
 
 
 def start(
-    workflow: Annotated[str, typer.Argument(help="A registered workflow's name.", show_default=False)],
+    workflow: Annotated[
+        str, typer.Argument(help="A registered workflow's name (NAME@VERSION pins one).", show_default=False)
+    ],
     stack: StackName,
     *,
     inputs: Annotated[
