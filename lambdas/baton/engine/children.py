@@ -187,7 +187,10 @@ def wake(executor: Executor, record: StepRecord) -> bool:
             retryable=False,
         )
         return executor.finish(record.key, AttemptOutcome(result))
-    return executor.finish(record.key, AttemptOutcome(outcome_of(child)))
+    result = outcome_of(child)
+    error = executor.masker.text(result.error) if result.error else None
+    masked = StepResult(executor.masker.data(result.outputs), error, result.kind, result.retryable)
+    return executor.finish(record.key, AttemptOutcome(masked))
 
 
 def outcome_of(child: ExecutionRecord) -> StepResult:
