@@ -20,7 +20,6 @@ import typer
 
 if TYPE_CHECKING:
     from baton.engine.context import Observer
-    from baton.engine.definition import Definition
     from baton.engine.records import ExecutionRecord
     from baton.engine.service import Engine
 
@@ -276,7 +275,9 @@ def run(
     def start() -> ExecutionRecord:
         given: dict[str, Any] = read_inputs_file(inputs_file) if inputs_file else {}
         pairs = parse_pairs(inputs or [])
-        definition, digest, source = _definition(engine, file)
+        from baton.cli.references import definition_to_run
+
+        definition, digest, source = definition_to_run(engine, file)
         return engine.start(
             definition,
             digest,
@@ -293,29 +294,6 @@ def run(
 
     execution: ExecutionRecord = _guarded(start)
     _drive(engine, execution.execution_id, as_json)
-
-
-def _definition(engine: Engine, file: Path) -> tuple[Definition, str, str | None]:
-    """What ``baton run`` runs: a file, or a reference to a kept definition (``NAME@1.2``,
-    ``NAME@sha256:...``, or a name found here or on ``BATON_WORKFLOWS_PATH``)."""
-    from baton.adapters.local.children import LocalChildWorkflows
-    from baton.engine.definition import Definition
-
-    children = engine.ports.children
-    if file.is_file() or not isinstance(children, LocalChildWorkflows) or not _is_reference(str(file)):
-        definition, digest = engine.load(file)
-        return definition, digest, str(file.resolve())
-    found = children.find(str(file), Path.cwd())
-    return Definition.from_data(found.data), found.digest, found.file
-
-
-def _is_reference(text: str) -> bool:
-    from baton.spec.workflow_refs import WorkflowRefError, parse_reference
-
-    try:
-        return parse_reference(text).path is None  # a file that is not there is reported as such
-    except WorkflowRefError:
-        return False
 
 
 def start_environment(names: tuple[str, ...]) -> dict[str, str]:
