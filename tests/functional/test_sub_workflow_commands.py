@@ -208,3 +208,15 @@ def test_resume_after_the_parent_process_was_killed_takes_its_children_over(work
     assert record["status"] == "succeeded", record["error"]
     assert [item["child"]["execution_id"] for item in record["steps"]["each"]["items"]] == kids
     assert [workspace.run_json("status", kid)["steps"]["nap"]["attempts"] for kid in kids] == [2, 2]
+
+
+def test_approving_the_parents_step_says_which_child_to_answer(workspace: Workspace) -> None:
+    workspace.write("gated.yaml", "name: gated\nsteps:\n  - id: gate\n    type: approval\n")
+    workspace.write("calls-gated.yaml", "name: calls-gated\nsteps:\n  - id: call\n    workflow: gated\n")
+    waiting = workspace.run_json("run", "calls-gated.yaml")
+    child = waiting["steps"]["call"]["child"]["execution_id"]
+
+    result = workspace.baton("approve", waiting["execution_id"], "call")
+
+    assert result.returncode == 2
+    assert f"step call waits for its child execution {child}; answer it: baton approve {child} gate" in result.stderr

@@ -250,6 +250,10 @@ class Engine:
                 raise ResumeError(f"execution {execution_id} has no step {step_key}")
             step = definition.step(record.step_id)
             body_type = step.compensate.type if record.key.endswith("~compensate") and step.compensate else step.type
+            if record.child is not None and record.status == WAITING:
+                waiting = ", ".join(f"baton approve {e} {k}" for e, k in self.waiting_steps(record.child))
+                raise ResumeError(f"step {step_key} waits for its child execution {record.child}"
+                                  + (f"; answer it: {waiting}" if waiting else ""))  # fmt: skip
             if body_type != "approval" or record.status != WAITING:
                 raise ResumeError(f"step {step_key} is {record.status}, not an approval waiting for an answer")
             result = answer(APPROVED if approve else REJECTED, comment, by)
