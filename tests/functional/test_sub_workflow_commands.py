@@ -52,8 +52,9 @@ def test_a_workflow_that_calls_itself_is_refused_with_its_location(workspace: Wo
         ("missing", "steps[0].workflow: no workflow 'missing': looked for"),
         ("Not A Name", "steps[0].workflow: 'Not A Name' is not a workflow name"),
         ("greet@sha256:abc", "a digest is written sha256: and at least 12"),
+        ("caller", "steps[0].workflow: workflow 'caller' calls itself"),
     ],
-    ids=["unknown-name", "bad-name", "short-digest"],
+    ids=["unknown-name", "bad-name", "short-digest", "itself"],
 )
 def test_a_bad_workflow_name_is_a_located_error(workspace: Workspace, reference: str, message: str) -> None:
     workspace.write("caller.yaml", CALLER.replace("greet", f'"{reference}"'))

@@ -237,7 +237,8 @@ def test_a_child_waiting_for_an_answer_makes_its_parent_wait(home: Home, tmp_pat
 def test_a_workflow_that_calls_itself_stops_at_the_depth_limit(home: Home, tmp_path: Path) -> None:
     if home.name == "local":
         pytest.skip("locally a workflow that calls itself is refused when it loads (test_sub_workflow_commands)")
-    path = write(home, tmp_path, "loop", "name: loop\nsteps:\n  - id: again\n    workflow: loop\n")
+    write(home, tmp_path, "pong", "name: pong\nsteps:\n  - id: back\n    workflow: ping\n")
+    path = write(home, tmp_path, "ping", "name: ping\nsteps:\n  - id: again\n    workflow: pong\n")
 
     record = home.run(path)
 

@@ -72,11 +72,11 @@ def check_document(data: dict[str, Any], engine: ExpressionEngine | None = None)
     for info in steps.values():
         problems += _check_step_templates(data, info, steps, ancestors, engine)
     problems += _check_workflow_templates(data, steps, engine)
-    problems += _check_workflow_references(steps)
+    problems += _check_workflow_references(steps, data.get("name"))
     return problems
 
 
-def _check_workflow_references(steps: dict[str, _StepInfo]) -> list[Problem]:
+def _check_workflow_references(steps: dict[str, _StepInfo], name: Any) -> list[Problem]:
     """A ``workflow:`` step names a workflow, a pinned one, or a file."""
     problems: list[Problem] = []
     for info in steps.values():
@@ -84,9 +84,12 @@ def _check_workflow_references(steps: dict[str, _StepInfo]) -> list[Problem]:
         if step_type_of(info.raw) != "workflow" or not isinstance(reference, str):
             continue
         try:
-            parse_reference(reference, version if isinstance(version, str) else None)
+            ref = parse_reference(reference, version if isinstance(version, str) else None)
         except WorkflowRefError as exc:
             problems.append(((info.list_name, info.index, "workflow"), str(exc)))
+            continue
+        if ref.name is not None and ref.name == name and not ref.pinned:
+            problems.append(((info.list_name, info.index, "workflow"), f"workflow {name!r} calls itself"))
     return problems
 
 
