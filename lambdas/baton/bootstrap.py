@@ -28,6 +28,7 @@ def state_dir_from(option: Path | None, environ: Mapping[str, str] | None = None
 
 def local_ports(state_dir: Path, environ: Mapping[str, str] | None = None) -> Ports:
     """SQLite state, files for artifacts, cache and logs, a thread pool, the system clock."""
+    from baton.adapters.local.children import LocalChildWorkflows
     from baton.adapters.local.fs_artifacts import FilesystemArtifactStore
     from baton.adapters.local.runtime import (
         EnvSecretResolver,
@@ -36,11 +37,15 @@ def local_ports(state_dir: Path, environ: Mapping[str, str] | None = None) -> Po
         ThreadPoolDispatcher,
     )
     from baton.adapters.local.sqlite_state import SqliteStateStore
+    from baton.spec.subworkflows import search_path
 
     environ = dict(os.environ if environ is None else environ)
     workers = int(environ.get(MAX_WORKERS_ENV) or DEFAULT_MAX_WORKERS)
+    store = SqliteStateStore(state_dir / "state.db")
     return Ports(
-        store=SqliteStateStore(state_dir / "state.db"),
+        store=store,
+        children=LocalChildWorkflows(search_path(environ)),
+        versions=store,
         artifacts=FilesystemArtifactStore(state_dir),
         clock=SystemClock(),
         secrets=EnvSecretResolver(environ),
@@ -51,6 +56,12 @@ def local_ports(state_dir: Path, environ: Mapping[str, str] | None = None) -> Po
 
 def local_engine(state_dir: Path, environ: Mapping[str, str] | None = None) -> Engine:
     """An engine on the embedded backend; steps inherit ``environ`` (the process's by default)."""
+    from baton.adapters.local.children import LocalChildWorkflows
+
     environ = dict(os.environ if environ is None else environ)
     workers = int(environ.get(MAX_WORKERS_ENV) or DEFAULT_MAX_WORKERS)
-    return Engine(local_ports(state_dir, environ), base_env=environ, room=workers)
+    engine = Engine(local_ports(state_dir, environ), base_env=environ, room=workers)
+    children = engine.ports.children
+    if isinstance(children, LocalChildWorkflows):
+        children.bind(engine)
+    return engine

@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from baton.engine.records import ExecutionRecord, StepRecord
+from baton.errors import StepFailedError
 
 __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "CacheEntry",
+    "ChildDefinition",
+    "ChildWorkflows",
     "Clock",
+    "DefinitionVersion",
+    "DefinitionVersions",
     "Dispatcher",
     "ExecutionRecord",
     "ItemJoin",
@@ -358,6 +363,75 @@ class LongRunner(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ChildDefinition:
+    """The definition a ``workflow:`` step resolved to: compiled data, digest, and the file
+    it came from (locally; a child's own ``workflow:`` steps are looked up beside it)."""
+
+    data: dict[str, Any]
+    digest: str
+    file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionVersion:
+    """One definition kept by digest, with its ``version:`` label."""
+
+    name: str
+    digest: str
+    version: str | None
+    seen_at: datetime
+    source: str = ""
+    """Where it came from: a file, or ``s3://bucket/key``."""
+    current: bool = False
+
+
+class ChildWorkflows(Protocol):
+    """What runs a ``workflow`` step's child differently on each home: finding the child's
+    definition, and having a created child execution driven. Locally the child runs in this
+    process; on AWS it is handed to the workers like any execution the starter creates."""
+
+    def resolve(self, reference: str, parent: ExecutionRecord) -> ChildDefinition:
+        """The definition ``reference`` names for a step of ``parent``; ``BatonError`` if none."""
+        ...
+
+    def launch(self, execution: ExecutionRecord) -> None:
+        """Have a stored execution driven (again): started, resumed, or asked to cancel."""
+        ...
+
+    def active(self, parent_id: str) -> bool:
+        """True while a child of ``parent_id`` is being driven by this process (its parent's
+        driver then keeps looking instead of leaving)."""
+        ...
+
+
+class NoChildWorkflows:
+    """A home that runs no child workflows."""
+
+    def resolve(self, reference: str, parent: ExecutionRecord) -> ChildDefinition:
+        """Refuse."""
+        raise StepFailedError("workflow steps cannot run here", retryable=False)
+
+    def launch(self, execution: ExecutionRecord) -> None:
+        """Nothing to drive."""
+
+    def active(self, parent_id: str) -> bool:
+        """No children here."""
+        return False
+
+
+class DefinitionVersions(Protocol):
+    """Every definition a home ran or registered, by name, with its ``version:`` label."""
+
+    def remember(self, version: DefinitionVersion) -> None:
+        """Keep a definition that is about to run (locally; AWS keeps what the registrar registered)."""
+        ...
+
+    def versions(self, name: str) -> list[DefinitionVersion]:
+        """The definitions of ``name``, oldest first; the last one is current."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """One set of adapters, as ``bootstrap`` wires them."""
@@ -373,3 +447,7 @@ class Ports:
     """Credentials handed to each step of a workflow (none by default)."""
     long_runner: LongRunner | None = None
     """Where ``runner: long`` steps run; None: here, like every other step."""
+    children: ChildWorkflows = field(default_factory=NoChildWorkflows)
+    """How ``workflow`` steps find and launch their child executions."""
+    versions: DefinitionVersions | None = None
+    """The definitions kept by digest with their ``version:`` labels (``baton versions``)."""

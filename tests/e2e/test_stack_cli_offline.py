@@ -205,3 +205,21 @@ def test_logs_keep_only_lines_naming_the_execution_when_the_service_ignores_the_
     fake = _PatternBlindLogs(["START RequestId: r1", '{"execution_id": "e1"}', '{"execution_id": "e2"}'])
     stack = DeployedStack("Bt", OUTPUTS, cast(AwsClients, lambda service: fake))
     assert [event.message for event in stack.logs("e1")] == ['{"execution_id": "e1"}'] * 4  # one per function
+
+
+def test_versions_lists_a_stacks_registrations_with_the_stack_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from baton.cli import versions
+    from baton.ports import DefinitionVersion
+
+    kept = [DefinitionVersion("greet", "ab" * 32, "1.0", datetime(2026, 1, 2, tzinfo=UTC), "s3://b/greet.yaml", True)]
+    monkeypatch.setattr(versions, "_registered", lambda stack, name: kept if (stack, name) == ("Bt", "greet") else [])
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    versions.register(app)
+
+    result = CliRunner().invoke(app, ["greet", "--stack", "Bt"])
+
+    assert result.exit_code == 0, result.output
+    assert "1.0 *" in result.output
+    assert "sha256:abababababab" in result.output

@@ -13,6 +13,7 @@ EXECUTION_KEYS = {
     "execution_id",
     "workflow",
     "version",
+    "definition_digest",
     "status",
     "inputs",
     "outputs",

@@ -20,6 +20,8 @@ EXPECTED: dict[str, tuple[int, str, dict[str, str]]] = {
     "approval": (0, "waiting", {}),
     "saga": (1, "failed", {}),
     "secrets": (0, "succeeded", {"DEMO_TOKEN": "s3cr3t-value"}),
+    "sub-workflows": (0, "succeeded", {}),
+    "greet-one": (0, "succeeded", {}),
 }
 NEEDS_THE_CLOUD = {
     "coverage-with-pr": "runs an agent on Bedrock and calls the GitHub API",

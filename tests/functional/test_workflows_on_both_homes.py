@@ -66,6 +66,8 @@ EXAMPLES: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "secrets": ("succeeded", {"use": "succeeded"}),
+    "sub-workflows": ("succeeded", {"greet": "succeeded", "all_greeted": "succeeded"}),
+    "greet-one": ("succeeded", {"say": "succeeded"}),
 }
 
 

@@ -62,13 +62,17 @@ def validate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
 ) -> None:
     """Check workflow files; print each error as FILE:LINE:COL: message. Exit 2 on any error."""
+    import os
+
     from baton.errors import DefinitionError
     from baton.spec.loader import load_workflow
+    from baton.spec.subworkflows import check_children, search_path
 
     failed = False
     for path in files:
         try:
             workflow = load_workflow(path)
+            check_children(path, search_path(os.environ))  # the files its workflow steps name
         except DefinitionError as exc:
             failed = True
             for diagnostic in exc.diagnostics:
@@ -126,6 +130,7 @@ importlib.import_module("baton.cli.runs").register(app)
 # After runs: the inspect commands it added gain their --stack form here.
 importlib.import_module("baton.cli.stack_commands").register(app)
 importlib.import_module("baton.cli.insights").register(app)
+importlib.import_module("baton.cli.versions").register(app)
 
 
 def main() -> None:

@@ -209,10 +209,12 @@ def status_text(document: Mapping[str, Any], expired: Mapping[str, str] | None =
         usage = usage_of(step["outputs"])
         spend = f"  {describe_usage(usage, cached=step['cache_hit'])}" if usage is not None else ""
         lines.append(f"  {symbol} {step_id:<28} {state:<11} attempts {step['attempts']} {took:>8}{cache}{spend}{error}")
+        lines += _child_lines(step, "      ")
         for index, item in enumerate(step["items"] or []):
             item_error = f"  {item['error'].splitlines()[0][:100]}" if item["error"] else ""
             attempts = f"attempts {item['attempts']} {_took(item):>8}"
             lines.append(f"      [{index}] {item['status']:<11} {attempts}{item_error}")
+            lines += _child_lines(item, "          ")
     totals = summarize(document)
     if totals is not None:
         spent, saved = totals["spent"], totals["saved"]
@@ -224,6 +226,15 @@ def status_text(document: Mapping[str, Any], expired: Mapping[str, str] | None =
         lines.append("outputs:")
         lines += [f"  {name}: {value}" for name, value in document["outputs"].items()]
     return "\n".join(lines)
+
+
+def _child_lines(view: Mapping[str, Any], indent: str) -> list[str]:
+    """The child execution a ``workflow`` unit runs, under the unit."""
+    child = view.get("child")
+    if not child:
+        return []
+    return [f"{indent}└ child {child['execution_id']}  {child.get('workflow', '')} {child['status']}"
+            f"  (baton status {child['execution_id']})"]  # fmt: skip
 
 
 def _took(view: Mapping[str, Any]) -> str:
@@ -238,11 +249,11 @@ def list_text(executions: list[ExecutionRecord]) -> str:
     """``baton list``."""
     if not executions:
         return "no executions yet"
-    lines = [f"{'EXECUTION':<24} {'WORKFLOW':<28} {'STATUS':<10} {'STARTED':<20} DURATION"]
+    width = max(24, *(len(e.execution_id) for e in executions))  # a child's id is a little longer
+    lines = [f"{'EXECUTION':<{width}} {'WORKFLOW':<28} {'STATUS':<10} {'STARTED':<20} DURATION"]
     for execution in executions:
         started = execution.started_at.strftime("%Y-%m-%d %H:%M:%S") if execution.started_at else "-"
         duration = _seconds(execution.started_at, execution.finished_at) if execution.finished_at else "-"
-        lines.append(
-            f"{execution.execution_id:<24} {execution.workflow:<28} {execution.status:<10} {started:<20} {duration}"
-        )
+        row = f"{execution.execution_id:<{width}} {execution.workflow:<28} {execution.status:<10}"
+        lines.append(f"{row} {started:<20} {duration}")
     return "\n".join(lines)

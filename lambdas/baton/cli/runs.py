@@ -72,8 +72,8 @@ def _execution_id(engine: Engine, given: str) -> str:
     """``given`` as a full execution id: ``latest``, a full id, or a unique prefix or suffix."""
     from baton.errors import ExecutionNotFoundError
 
-    if given == "latest":
-        newest = engine.list_executions(1)
+    if given == "latest":  # the newest execution a user started, not one of its children
+        newest = [e for e in engine.list_executions(_LATEST_SEARCH_LIMIT) if "parent" not in e.trigger]
         if not newest:
             _fail("no executions yet, so no 'latest'")
         return newest[0].execution_id
@@ -92,6 +92,7 @@ def _execution_id(engine: Engine, given: str) -> str:
 
 
 _ID_SEARCH_LIMIT = 10_000
+_LATEST_SEARCH_LIMIT = 1_000
 
 
 def _missing_secrets(engine: Engine, execution_id: str) -> str | None:
@@ -177,6 +178,7 @@ def _drive(engine: Engine, execution_id: str, as_json: bool) -> None:
     try:
         with display, _interrupted_by_sigterm():
             execution = engine.drive(execution_id, observer)
+            engine.carry_parents(execution, observer)
     except StateStoreError as exc:
         _fail(f"{exc} (execution {execution_id})")
         raise  # pragma: no cover - _fail exits
@@ -214,11 +216,22 @@ def _report(engine: Engine, execution: ExecutionRecord, as_json: bool) -> None:
         typer.echo(json.dumps(engine.document(execution.execution_id), indent=2))
     else:
         _summary(execution, engine.waiting_steps(execution.execution_id))
+        _parent_hint(engine, execution)
     code = EXIT_OK if execution.status in ("succeeded", "waiting") else EXIT_FAILED
     raise typer.Exit(code)
 
 
-def _summary(execution: ExecutionRecord, waiting: list[str] | None = None) -> None:
+def _parent_hint(engine: Engine, execution: ExecutionRecord) -> None:
+    """A child that ended after its parent stopped: say how to carry the parent on."""
+    parent = execution.trigger.get("parent")
+    if execution.status != "succeeded" or not isinstance(parent, dict):
+        return
+    parent_id = str(parent["execution_id"])
+    if engine.ports.store.get_execution(parent_id).status in ("failed", "cancelled"):
+        typer.echo(f"its parent {parent_id} stopped; continue it (it takes these outputs): baton resume {parent_id}")
+
+
+def _summary(execution: ExecutionRecord, waiting: list[tuple[str, str]] | None = None) -> None:
     took = ""
     if execution.started_at and execution.finished_at:
         took = f" in {(execution.finished_at - execution.started_at).total_seconds():.2f}s"
@@ -227,15 +240,22 @@ def _summary(execution: ExecutionRecord, waiting: list[str] | None = None) -> No
         typer.echo(f"error: {execution.error}")
     for name, value in execution.outputs.items():
         typer.echo(f"output {name}: {value}")
-    for step in waiting or []:
-        typer.echo(f"waiting for an answer: baton approve {execution.execution_id} {step} [--reject]")
+    for waiter, step in waiting or []:
+        typer.echo(f"waiting for an answer: baton approve {waiter} {step} [--reject]")
     if execution.status in ("failed", "cancelled"):
         retry = f"baton resume {execution.execution_id} (add --file FILE after editing it)"
         typer.echo(f"inspect: baton status {execution.execution_id}; retry: {retry}")
 
 
 def run(
-    file: Annotated[Path, typer.Argument(help="Workflow file.", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE|NAME[@VERSION]",
+            help="Workflow file, or a definition run here before (NAME@VERSION, NAME@sha256:DIGEST).",
+            show_default=False,
+        ),
+    ],
     *,
     inputs: Inputs = None,
     inputs_file: Annotated[
@@ -255,7 +275,9 @@ def run(
     def start() -> ExecutionRecord:
         given: dict[str, Any] = read_inputs_file(inputs_file) if inputs_file else {}
         pairs = parse_pairs(inputs or [])
-        definition, digest = engine.load(file)
+        from baton.cli.references import definition_to_run
+
+        definition, digest, source = definition_to_run(engine, file)
         return engine.start(
             definition,
             digest,
@@ -263,7 +285,11 @@ def run(
             text_inputs=frozenset(pairs),
             workspace=Path.cwd(),
             no_cache=no_cache,
-            trigger={"source": "cli", "env": start_environment(definition.environment_names())},
+            trigger={
+                "source": "cli",
+                "env": start_environment(definition.environment_names()),
+                "file": source,
+            },
         )
 
     execution: ExecutionRecord = _guarded(start)
@@ -452,6 +478,7 @@ def cancel(
     observer, display = _observer(False)
     with display:
         execution = engine.drive(execution_id, observer)
+        engine.carry_parents(execution, observer)
     _summary(execution)
     raise typer.Exit(EXIT_OK if execution.status == "cancelled" else EXIT_FAILED)
 

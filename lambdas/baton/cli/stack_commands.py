@@ -73,8 +73,8 @@ def _finish(stack: DeployedStack, execution: ExecutionRecord, as_json: bool) -> 
             typer.echo(f"error: {execution.error}")
         for name, value in execution.outputs.items():
             typer.echo(f"output {name}: {value}")
-        for step in engine.waiting_steps(execution.execution_id):
-            typer.echo(f"waiting for an answer: baton approve {execution.execution_id} {step} --stack {stack.name}")
+        for waiter, step in engine.waiting_steps(execution.execution_id):
+            typer.echo(f"waiting for an answer: baton approve {waiter} {step} --stack {stack.name}")
     raise typer.Exit(EXIT_OK if execution.status in ("succeeded", "waiting") else EXIT_FAILED)
 
 
@@ -122,7 +122,9 @@ def push(
 
 
 def start(
-    workflow: Annotated[str, typer.Argument(help="A registered workflow's name.", show_default=False)],
+    workflow: Annotated[
+        str, typer.Argument(help="A registered workflow's name (NAME@VERSION pins one).", show_default=False)
+    ],
     stack: StackName,
     *,
     inputs: Annotated[

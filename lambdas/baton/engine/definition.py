@@ -215,9 +215,9 @@ def _retry(policy: RetryPolicy | None) -> RetrySpec:
 
 
 _BODY_COMMON = ("name", "timeout", "retry", "env")
-# An approval waits for people, not compute: the workflow-wide default timeout meant for
-# commands must not expire it.
-_OWN_TIMEOUT_ONLY = ("approval", "wait")
+# An approval waits for people and a child workflow for its own steps, not compute: the
+# workflow-wide default timeout meant for commands must not expire them.
+_OWN_TIMEOUT_ONLY = ("approval", "wait", "workflow")
 
 
 def _body(workflow: Workflow, model: Any, exclude: set[str]) -> BodyDef:

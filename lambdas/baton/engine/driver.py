@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from baton.engine import children
 from baton.engine.admission import RECHECK_SECONDS, admit, release, request_cancel
 from baton.engine.executor import RUNNER_OWNER_PREFIX, Executor
 from baton.engine.outcome import final_changes
@@ -538,9 +539,9 @@ class Driver:
         if decision.wake_at is not None:
             self.clock.sleep(timeout)
             return True
-        if not executor.waiting:
+        if not executor.waiting or executor.ports.children.active(self.execution_id):
             # Nothing runs, nothing is due and no answer is awaited: a unit is held by this
-            # process outside the loop. Never spin; look again shortly.
+            # process outside the loop (or a child runs here). Never spin; look again shortly.
             self.clock.sleep(self.pace.poll_seconds)
             executor.refresh()
             return True
@@ -605,7 +606,16 @@ class Driver:
             return False
         if any(r.status == PENDING and r.wake_at is not None for r in executor.records.values()):
             return False  # a retry is backing off
-        return all(executor.body_of(executor.records[key]).type == "approval" for key in executor.waiting)
+        return all(self._awaits_answer(key) for key in executor.waiting)
+
+    def _awaits_answer(self, key: str) -> bool:
+        """An approval, or a child that itself waits for one (no child runs here meanwhile)."""
+        executor = self.executor
+        record = executor.records[key]
+        kind = executor.body_of(record).type
+        if kind == "workflow":
+            return not executor.ports.children.active(self.execution_id) and children.awaits_answer(executor, record)
+        return kind == "approval"
 
     def _orphaned(self, now: datetime) -> frozenset[str]:
         """Running units whose holder's lease expired or whose holder is known dead."""
@@ -665,14 +675,15 @@ class Driver:
         return stored
 
     def _suspend(self) -> None:
-        if self.executor.execution.status != WAITING:
-            self._update(status=WAITING)
+        if self.executor.execution.status != WAITING and self._update(status=WAITING) is not None:
+            children.tell_parent(self.executor.execution, self.queue, self.clock.now())
 
     def _finalize(self, outcome: str) -> bool:
         stored = self._update(**final_changes(self.executor, outcome), finished_at=self.clock.now())
         if stored is None:
             return False
         release(self.executor.ports.store, stored)
+        children.notify_parent(self.executor.ports, self.queue, stored, self.clock.now())
         self.hooks.execution_ended(stored)
         return True
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.engine import children
 from baton.engine.attempt import AttemptOutcome, AttemptPlan, outputs_in_workspace, run_attempt
 from baton.engine.context import Prepared, UnitContext
 from baton.engine.definition import BodyDef, StepDef
@@ -217,7 +218,10 @@ class Executor(UnitContext):
         if kind.mode == "suspend":
             assert kind.suspend is not None
             wake_at = kind.suspend(prepared.fields, now, body.timeout_seconds)
-            return self.write(record.evolve(status=WAITING, wake_at=wake_at, **claim))
+            waiting = record.evolve(status=WAITING, wake_at=wake_at, **claim)
+            if kind.name == "workflow":
+                return children.begin(self, waiting, prepared.fields)
+            return self.write(waiting)
         runner = self.long_runner_for(record.key)
         if runner is not None:
             return self._hand_over(record, body, runner, claim)
@@ -440,6 +444,8 @@ class Executor(UnitContext):
     def _wake(self, record: StepRecord) -> bool:
         body = self.body_of(record)
         kind = step_type(body.type)
+        if kind.name == "workflow":
+            return children.wake(self, record)
         assert kind.wake is not None
         return self.finish_waiting(record, kind.wake(dict(body.fields)))
 
@@ -455,6 +461,7 @@ class Executor(UnitContext):
         record = self.records[key]
         if record.status == RUNNING:
             self.ports.supervisor.reap(self.execution.execution_id, key)
+        children.cancel(self, record)
         error = "cancelled" if status == CANCELLED else None
         return self.write(self._ended(record, status, self.ports.clock.now(), reason=reason, error=error))
 

@@ -94,6 +94,8 @@ class StepRecord:
     """The claim of the unit this unit's end made ready, when the same worker runs that unit
     next (``key``, the ``version`` it was read at, ``owner``, ``expires``, ``attempt``): it
     rides on this record's write instead of a write of its own. See :func:`with_hand_offs`."""
+    child: str | None = None
+    """The child execution a ``workflow`` unit started (kept by a resume that resumes it)."""
 
     def evolve(self, **changes: Any) -> StepRecord:
         """A copy with ``changes`` applied (the version is left to the store)."""
@@ -111,6 +113,7 @@ class StepRecord:
             "lease_owner": self.lease_owner, "lease_expires_at": _iso(self.lease_expires_at),
             "wake_at": _iso(self.wake_at), "reason": self.reason, "stop": self.stop,
             "item_count": self.item_count, "items_open": self.items_open, "hand_off": self.hand_off,
+            "child": self.child,
         }  # fmt: skip
 
     @classmethod

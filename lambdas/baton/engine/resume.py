@@ -48,12 +48,17 @@ def _needs_rerun(record: StepRecord, records: Mapping[str, StepRecord]) -> bool:
     return public_status(record, records) == COMPENSATED
 
 
-def reset(record: StepRecord) -> StepRecord:
-    """The record made pending again; its attempt count stays, so log names never collide."""
+def reset(record: StepRecord, *, keep_child: bool = True) -> StepRecord:
+    """The record made pending again; its attempt count stays, so log names never collide.
+
+    A ``workflow`` unit keeps the link to its child unless ``keep_child`` is False, so it
+    resumes that child instead of starting a new one.
+    """
     return record.evolve(
         status=PENDING, tries=0, outputs=None, artifacts={}, error=None, error_kind=None,
         cache_hit=False, cache_key=None, started_at=None, finished_at=None, lease_owner=None,
         lease_expires_at=None, wake_at=None, reason=None, stop=False, item_count=None, hand_off=None,
+        child=record.child if keep_child else None,
     )  # fmt: skip
 
 
@@ -68,13 +73,20 @@ def resets_for(
             if record.kind == KIND_ITEM:
                 chosen.add(record.step_id)  # the step expands again, keeping good items
     whole_steps = {s.id for s in definition.steps if s.list_name != "steps"}
+    rerun: set[str] = set()
     if from_step is not None:
-        whole_steps |= dependants(definition, from_step)
+        rerun = dependants(definition, from_step)
+        whole_steps |= rerun
     for record in records.values():
         if record.step_id in whole_steps and record.kind != KIND_COMPENSATION:
             chosen.add(record.key)
     chosen |= {compensation_key(key) for key in chosen}
-    return [reset(records[key]) for key in sorted(chosen) if key in records and _changes(records[key])]
+    # ``--from`` runs a workflow step's child anew; a plain resume resumes the child it had.
+    return [
+        reset(records[key], keep_child=records[key].step_id not in rerun)
+        for key in sorted(chosen)
+        if key in records and _changes(records[key])
+    ]
 
 
 def _changes(record: StepRecord) -> bool:

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from baton import __version__
-from baton.engine.admission import render_concurrency
 from baton.engine.attempt import OutputResolver
+from baton.engine.children import reattach
 from baton.engine.context import Observer
 from baton.engine.definition import DEFINITION_FORMAT, Definition
 from baton.engine.driver import Driver, DriveRequest, DriveResult
 from baton.engine.executor import Executor
-from baton.engine.expressions import Expressions
 from baton.engine.inputs import resolve_inputs
 from baton.engine.queue import InProcessStepQueue
 from baton.engine.records import (
@@ -32,8 +31,8 @@ from baton.engine.records import (
 )
 from baton.engine.resume import changed_steps, reset, resets_for
 from baton.engine.views import execution_document
-from baton.errors import DefinitionError, Diagnostic, ResumeError, StateConflictError
-from baton.ports import LogEntry, Ports, StepQueue
+from baton.errors import DefinitionError, Diagnostic, ExecutionNotFoundError, ResumeError, StateConflictError
+from baton.ports import DefinitionVersion, LogEntry, Ports, StepQueue
 from baton.steps import step_type
 
 _CONFLICT_RETRIES = 20
@@ -77,17 +76,29 @@ class Engine:
         digest = hashlib.sha256(salt + raw).hexdigest()
         stored = self.ports.store.get_definition(digest)
         if stored is not None:
-            return Definition.from_data(stored), digest
+            definition = Definition.from_data(stored)
+        else:
+            definition = self._compile(path)
+            self.ports.store.put_definition(digest, definition.to_data())
+        if self.ports.versions is not None:
+            seen = DefinitionVersion(definition.name, digest, definition.version, self.ports.clock.now(),
+                                     str(path.resolve()))  # fmt: skip
+            self.ports.versions.remember(seen)
+        return definition, digest
+
+    def _compile(self, path: Path) -> Definition:
+        """Validate a file (and the files its ``workflow`` steps name) and compile it."""
         from baton.engine.definition import compile_workflow
         from baton.spec.loader import load_workflow
+        from baton.spec.subworkflows import check_children, search_path
 
         definition = compile_workflow(load_workflow(path))
+        check_children(path, search_path(self.base_env))
         for step in definition.steps:
             step_type(step.type)
             if step.compensate is not None:
                 step_type(step.compensate.type)
-        self.ports.store.put_definition(digest, definition.to_data())
-        return definition, digest
+        return definition
 
     def definition_of(self, execution: ExecutionRecord) -> Definition:
         """The compiled definition an execution runs."""
@@ -114,35 +125,25 @@ class Engine:
         trigger: dict[str, Any] | None = None,
     ) -> ExecutionRecord:
         """Check inputs and secrets, then create the execution with every step pending."""
-        resolved = resolve_inputs(definition.inputs, inputs, from_text=text_inputs, workspace=workspace)
-        self.resolve_secrets(definition)
-        now = self.ports.clock.now()
-        trigger = dict(trigger or {"source": "cli"})
-        expressions = Expressions(workspace, self.ports.clock.now)
-        concurrency = render_concurrency(definition.concurrency, definition.name, resolved, expressions)
-        if concurrency is not None:
-            trigger["concurrency"] = concurrency
-        execution = ExecutionRecord(
-            execution_id=self.new_id(now),
-            workflow=definition.name,
-            definition_digest=digest,
-            workflow_version=definition.version,
-            status=RUNNING,
-            inputs=resolved,
-            started_at=now,
-            workspace=str(workspace.resolve()),
-            trigger=trigger,
-            no_cache=no_cache,
-        )
-        records = [StepRecord(execution.execution_id, step.id, step.id) for step in definition.steps]
+        from baton.engine.creation import new_execution
+
+        execution, records = new_execution(
+            self.ports, definition, digest, inputs, execution_id=self.new_id(self.ports.clock.now()),
+            workspace=workspace, trigger=trigger or {"source": "cli"}, text_inputs=text_inputs, no_cache=no_cache,
+        )  # fmt: skip
         return self.ports.store.create_execution(execution, records)
 
     def drive(self, execution_id: str, observer: Observer | None = None) -> ExecutionRecord:
         """Run the execution in this process until it ends or waits for an answer."""
+        queue = InProcessStepQueue()
+        reattach(self.ports, queue, execution_id)  # children a dead process was running
         execution = self.ports.store.get_execution(execution_id)
         records = self.ports.store.get_steps(execution_id)
-        driver = self.driver(execution, records, InProcessStepQueue(), observer=observer, room=self.room)
-        return self.run_driver(driver).execution
+        driver = self.driver(execution, records, queue, observer=observer, room=self.room)
+        ended = self.run_driver(driver).execution
+        while self.ports.children.active(execution_id):  # children winding down (a cancel)
+            self.ports.clock.sleep(0.05)
+        return ended
 
     def driver(
         self,
@@ -224,7 +225,7 @@ class Engine:
             if edited is not None:
                 restarted = restarted.evolve(definition_digest=edited[1], workflow_version=definition.version)
                 reset_keys = {r.key for r in resets}
-                resets += [reset(r) for r in records.values()
+                resets += [reset(r, keep_child=False) for r in records.values()
                            if r.step_id in changed and r.key not in reset_keys and r.status != PENDING]  # fmt: skip
                 added = [StepRecord(execution_id, s.id, s.id) for s in definition.steps if s.id not in records]
             try:
@@ -249,6 +250,10 @@ class Engine:
                 raise ResumeError(f"execution {execution_id} has no step {step_key}")
             step = definition.step(record.step_id)
             body_type = step.compensate.type if record.key.endswith("~compensate") and step.compensate else step.type
+            if record.child is not None and record.status == WAITING:
+                waiting = ", ".join(f"baton approve {e} {k}" for e, k in self.waiting_steps(record.child))
+                raise ResumeError(f"step {step_key} waits for its child execution {record.child}"
+                                  + (f"; answer it: {waiting}" if waiting else ""))  # fmt: skip
             if body_type != "approval" or record.status != WAITING:
                 raise ResumeError(f"step {step_key} is {record.status}, not an approval waiting for an answer")
             result = answer(APPROVED if approve else REJECTED, comment, by)
@@ -270,14 +275,19 @@ class Engine:
         them again. Units other processes hold are left to them; None if it had ended."""
         owner = self.ports.supervisor.owner
         now = self.ports.clock.now()
+        ended_children = self._interrupt_children(execution_id, reason)
         for _ in range(_CONFLICT_RETRIES):
             execution = self.ports.store.get_execution(execution_id)
             if execution.status in TERMINAL_EXECUTION:
                 return None
             records = self.ports.store.get_steps(execution_id).values()
             held = [r for r in records if r.status == RUNNING and r.lease_owner == owner]
+            for record in held:  # the main loop stops its own; a child's loop runs in a thread
+                self.ports.supervisor.reap(execution_id, record.key)
+            # A unit whose child stopped with this process fails with it, so resume resumes the child.
+            held += [r for r in records if r.status == WAITING and r.child in ended_children]
             stopped = [r.evolve(status="failed", error=reason, finished_at=now, lease_owner=None,
-                                lease_expires_at=None) for r in held]  # fmt: skip
+                                lease_expires_at=None, wake_at=None) for r in held]  # fmt: skip
             others = [r for r in records if r.status == RUNNING and r.lease_owner not in (None, owner)]
             ended = None if others else execution.evolve(status="failed", error=reason, finished_at=now)
             try:
@@ -286,6 +296,21 @@ class Engine:
                 continue
             return stored or execution
         return None
+
+    def _interrupt_children(self, execution_id: str, reason: str) -> set[str]:
+        """Interrupt the children this process runs for ``execution_id``; the ids of those
+        that ended by it."""
+        if not self.ports.children.active(execution_id):
+            return set()
+        ended = set()
+        for record in self.ports.store.get_steps(execution_id).values():
+            if record.status != WAITING or record.child is None:
+                continue
+            self.interrupt(record.child, reason)
+            child = self.ports.store.get_execution(record.child)
+            if child.status in TERMINAL_EXECUTION and child.status != SUCCEEDED:  # by this or by its own loop
+                ended.add(record.child)
+        return ended
 
     def cancel(self, execution_id: str) -> ExecutionRecord:
         """Ask an execution to stop (then :meth:`drive` it to run its ``finally`` steps)."""
@@ -306,19 +331,52 @@ class Engine:
         execution = self.ports.store.get_execution(execution_id)
         definition = self.definition_of(execution)
         records = self.ports.store.get_steps(execution_id)
-        return execution_document(definition, execution, records, OutputResolver(self.ports.artifacts))
+        document = execution_document(definition, execution, records, OutputResolver(self.ports.artifacts))
+        for step in document["steps"].values():
+            for view in [step, *(step["items"] or [])]:
+                if "child" in view:
+                    view["child"] = self._child_summary(view["child"]["execution_id"])
+        if "parent" in execution.trigger:
+            document["parent"] = dict(execution.trigger["parent"])
+        return document
+
+    def _child_summary(self, child_id: str) -> dict[str, Any]:
+        """What the execution record shows of a ``workflow`` unit's child."""
+        try:
+            child = self.ports.store.get_execution(child_id)
+        except ExecutionNotFoundError:
+            return {"execution_id": child_id, "status": "unknown"}
+        return {"execution_id": child_id, "workflow": child.workflow, "status": child.status, "error": child.error}
 
     def list_executions(self, limit: int = 50) -> list[ExecutionRecord]:
         """Recent executions, newest first."""
         return self.ports.store.list_executions(limit)
 
-    def waiting_steps(self, execution_id: str) -> list[str]:
-        """Keys of the approvals an execution waits on."""
+    def waiting_steps(self, execution_id: str) -> list[tuple[str, str]]:
+        """The approvals an execution waits on, as (execution id, step key): its own, and
+        those of the children its ``workflow`` steps wait on."""
         execution = self.ports.store.get_execution(execution_id)
         if execution.status != WAITING:
             return []
-        records = self.ports.store.get_steps(execution_id)
-        return sorted(key for key, record in records.items() if record.status == WAITING)
+        found: list[tuple[str, str]] = []
+        for key, record in sorted(self.ports.store.get_steps(execution_id).items()):
+            if record.status != WAITING:
+                continue
+            found += self.waiting_steps(record.child) if record.child else [(execution_id, key)]
+        return found
+
+    def carry_parents(self, execution: ExecutionRecord, observer: Observer | None = None) -> None:
+        """After a child was driven to its end here (``baton approve`` or ``resume`` of the
+        child), drive the parents its end woke, up to the top."""
+        from baton.engine.children import parent_link
+
+        link = parent_link(execution)
+        while link is not None and execution.status in TERMINAL_EXECUTION:
+            parent = self.ports.store.get_execution(str(link["execution_id"]))
+            if parent.status != RUNNING:
+                return
+            execution = self.drive(parent.execution_id, observer)
+            link = parent_link(execution)
 
     def logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:
         """Logs of an execution (``ExecutionNotFoundError`` if unknown): the stored ones, and

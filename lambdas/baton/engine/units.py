@@ -11,7 +11,7 @@ from baton.ports import ArtifactRef
 
 DEFAULT_STEP_SECONDS = 60.0
 """Time set aside for a step without a ``timeout`` before starting it under a time budget."""
-SUSPENDING_TYPES = frozenset({"wait", "approval"})
+SUSPENDING_TYPES = frozenset({"wait", "approval", "workflow"})
 
 
 def unit_budget_seconds(executor: Executor, key: str) -> float:

@@ -62,7 +62,7 @@ def _unit_view(record: StepRecord, records: Mapping[str, StepRecord], resolve: R
     outputs: dict[str, Any] = resolve(record.outputs) if record.outputs is not None else {}
     if record.status == SKIPPED:
         outputs = SkippedOutputs(outputs)
-    return {
+    view = {
         "status": public_status(record, records),
         "attempts": record.attempt,
         "cache_hit": record.cache_hit,
@@ -71,6 +71,9 @@ def _unit_view(record: StepRecord, records: Mapping[str, StepRecord], resolve: R
         "started_at": iso(record.started_at),
         "finished_at": iso(record.finished_at),
     }
+    if record.child is not None:
+        view["child"] = {"execution_id": record.child}
+    return view
 
 
 def step_view(step: StepDef, records: Mapping[str, StepRecord], resolve: Resolver) -> dict[str, Any]:
@@ -109,6 +112,7 @@ def execution_document(
         "execution_id": execution.execution_id,
         "workflow": execution.workflow,
         "version": execution.workflow_version,
+        "definition_digest": execution.definition_digest,
         "status": execution.status,
         "inputs": execution.inputs,
         "outputs": resolve(execution.outputs),

@@ -37,7 +37,9 @@ MAX_LIST = 200
 class StartBody(BaseModel):
     """``POST /executions``."""
 
-    workflow: str = Field(min_length=1, description="A registered workflow's name.")
+    workflow: str = Field(
+        min_length=1, description="A registered workflow's name, optionally pinned: NAME@VERSION or NAME@sha256:DIGEST."
+    )
     inputs: dict[str, Any] = Field(default_factory=dict, description="The workflow's inputs.")
     request_id: str | None = Field(default=None, min_length=1, description="Start once per token.")
 

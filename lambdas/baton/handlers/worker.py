@@ -76,7 +76,8 @@ class Worker:
             if delivery.final:
                 reason = f"the worker failed {receive_count} times on this message: {exc!r}"
                 ended = fail_execution(self.backend.store, self.backend.publisher, message.execution_id,
-                                       unit=message.unit, reason=reason, now=self.backend.clock.now())  # fmt: skip
+                                       unit=message.unit, reason=reason, now=self.backend.clock.now(),
+                                       queue=self.backend.queue)  # fmt: skip
                 if ended is not None:
                     self.hooks.execution_ended(ended)
             raise

@@ -15,6 +15,7 @@ from baton.expr import ExpressionEngine, Reference, shell_references, shell_temp
 from baton.spec.graph import find_cycle
 from baton.spec.source import PathKey
 from baton.spec.steps import step_type_of
+from baton.spec.workflow_refs import WorkflowRefError, parse_reference
 
 STEP_LISTS = ("steps", "on_failure", "finally")
 _BARE_KEYS = {"when", "condition", "for_each"}
@@ -70,6 +71,24 @@ def check_document(data: dict[str, Any], engine: ExpressionEngine | None = None)
     for info in steps.values():
         problems += _check_step_templates(data, info, steps, engine)
     problems += _check_workflow_templates(data, steps, engine)
+    problems += _check_workflow_references(steps, data.get("name"))
+    return problems
+
+
+def _check_workflow_references(steps: dict[str, _StepInfo], name: Any) -> list[Problem]:
+    """A ``workflow:`` step names a workflow, a pinned one, or a file."""
+    problems: list[Problem] = []
+    for info in steps.values():
+        reference, version = info.raw.get("workflow"), info.raw.get("version")
+        if step_type_of(info.raw) != "workflow" or not isinstance(reference, str):
+            continue
+        try:
+            ref = parse_reference(reference, version if isinstance(version, str) else None)
+        except WorkflowRefError as exc:
+            problems.append(((info.list_name, info.index, "workflow"), str(exc)))
+            continue
+        if ref.name is not None and ref.name == name and not ref.pinned:
+            problems.append(((info.list_name, info.index, "workflow"), f"workflow {name!r} calls itself"))
     return problems
 
 

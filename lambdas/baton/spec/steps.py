@@ -279,11 +279,11 @@ class WorkflowFields(SpecModel):
     type: Literal["workflow"] = "workflow"
     """Runs another workflow as a child execution."""
     workflow: str
-    """Name of the child workflow."""
+    """The child workflow: a name (``NAME@VERSION`` or ``NAME@sha256:DIGEST`` pins one), or locally a file."""
     inputs: dict[str, Any] = {}
-    """Inputs of the child (strings are templates)."""
+    """Inputs of the child (strings are templates), checked against its ``inputs:``."""
     version: ScalarString | None = None
-    """Version of the child; the latest registered otherwise."""
+    """The ``version:`` of the child to run (as ``NAME@VERSION``); the current one otherwise."""
 
 
 class ShellStep(StepCommon, ShellFields):

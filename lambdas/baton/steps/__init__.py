@@ -17,6 +17,7 @@ _MODULES = {
     "http": "baton.steps.http",
     "aws": "baton.steps.aws",
     "agent": "baton.steps.agent",
+    "workflow": "baton.steps.workflow",
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 from engine_harness import Harness
 
 from baton.engine.attempt import LARGE_OUTPUT_BYTES
-from baton.errors import InputError, ResumeError, UnsupportedStepTypeError
+from baton.errors import DefinitionError, InputError, ResumeError
 
 
 @pytest.fixture
@@ -348,8 +348,8 @@ def test_bad_inputs_are_refused_before_anything_runs(harness: Harness, inputs: d
     assert harness.store.executions == {}
 
 
-def test_a_step_type_this_backend_cannot_run_is_refused_at_load(harness: Harness) -> None:
-    with pytest.raises(UnsupportedStepTypeError, match="workflow"):
+def test_a_workflow_step_naming_no_file_is_refused_at_load(harness: Harness) -> None:
+    with pytest.raises(DefinitionError, match=r"workflow\.yaml:5:15: steps\[0\]\.workflow: no workflow 'child'"):
         harness.start("name: h\nsteps:\n  - id: a\n    type: workflow\n    workflow: child\n")
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from baton import resource_names as names
+from baton.adapters.aws.children import AwsChildWorkflows, RegistryVersions
 from baton.adapters.aws.clients import AwsClients
 from baton.adapters.aws.codebuild_runner import CodeBuildRunner
 from baton.adapters.aws.definitions import DefinitionRegistry
@@ -71,6 +72,8 @@ class AwsBackend:
             new_dispatcher=lambda: ThreadPoolDispatcher(max_workers=2),
             step_identity=self.step_identity,
             long_runner=self.long_runner,
+            children=AwsChildWorkflows(self.registry, self.store, self.queue, self.publisher),
+            versions=RegistryVersions(self.registry),
         )
 
     def engine(self, request_id: str, *, owner: str | None = None) -> Engine:

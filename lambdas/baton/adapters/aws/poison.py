@@ -8,9 +8,10 @@ from typing import Protocol
 
 from baton.adapters.aws.events import EventBridgePublisher
 from baton.adapters.aws.step_messages import ExecutionLoader
+from baton.engine.children import notify_parent
 from baton.engine.records import FAILED, TERMINAL_EXECUTION, TERMINAL_STEP, ExecutionRecord
 from baton.errors import ExecutionNotFoundError, StateConflictError
-from baton.ports import StateStore
+from baton.ports import StateStore, StepQueue
 
 _ATTEMPTS = 5
 
@@ -27,8 +28,10 @@ def fail_execution(
     unit: str | None,
     reason: str,
     now: datetime,
+    queue: StepQueue | None = None,
 ) -> ExecutionRecord | None:
-    """Mark the execution (and the unit, if it had not ended) failed with ``reason``.
+    """Mark the execution (and the unit, if it had not ended) failed with ``reason``; a
+    child's parent is woken through ``queue`` as when a child ends by its own driver.
 
     Returns the failed execution, or None when this call did not end it (it had ended
     already, does not exist, or kept changing under us).
@@ -50,6 +53,8 @@ def fail_execution(
         except StateConflictError:
             continue  # it moved on meanwhile: look again
         assert stored is not None
+        if queue is not None:
+            notify_parent(store, queue, stored, now)
         publisher.execution_ended(stored)
         publisher.flush()
         return stored

@@ -148,7 +148,7 @@ class Registrar:
             if spec.is_schedule and (problem := schedule_problem(spec.expression or "", spec.timezone))
         ]
         secrets = {name: ref.model_dump(mode="json", exclude_none=True) for name, ref in workflow.secrets.items()}
-        return problems + out_of_scope(workflow.name, secrets, self.secrets_prefix)
+        return problems + out_of_scope(workflow.name, secrets, self.secrets_prefix) + _file_references(workflow)
 
     def _fit_problems(self, workflow: Workflow, compiled: dict[str, Any]) -> list[str]:
         """Steps too long for a worker that name no other runner, and long steps this
@@ -226,6 +226,20 @@ class Registrar:
         if obj.version_id:
             request["VersionId"] = obj.version_id
         self._s3().put_object_tagging(**request)
+
+
+def _file_references(workflow: Workflow) -> list[str]:
+    """``workflow:`` steps that name a file: on AWS a child is a registered workflow."""
+    from baton.spec.steps import WorkflowStep
+    from baton.spec.workflow_refs import is_path
+
+    return [
+        f"step {step.id}: workflow: {step.workflow!r} is a file; on AWS name a registered workflow "
+        "(upload the child and use its name)"
+        for steps in workflow.step_lists().values()
+        for step in steps
+        if isinstance(step, WorkflowStep) and is_path(step.workflow.partition("@")[0])
+    ]
 
 
 def _is_newer(current: WorkflowVersion, obj: S3Object) -> bool:

@@ -2,7 +2,8 @@
 
 Requests come from the ``Start Baton Execution`` event, trigger rules (events and S3
 objects), schedules and direct invocations (``baton start --stack``); the handler turns
-each into a ``StartRequest``. The registered current version is started; a trigger's
+each into a ``StartRequest``. The registered current version is started, or the one the
+name pins (``name@1.2``, ``name@sha256:...``); a trigger's
 ``inputs:`` are rendered over the triggering event.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baton.adapters.aws.children import UnknownWorkflowError, pick_version
 from baton.adapters.aws.definitions import DefinitionRegistry, WorkflowVersion
 from baton.adapters.aws.events import EventBridgePublisher
 from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
@@ -59,9 +61,10 @@ class Starter:
 
     def start(self, request: StartRequest) -> dict[str, Any]:
         """Start the request's workflow; return ``{execution_id, workflow, status}``."""
-        version = self.registry.current(request.workflow)
-        if version is None:
-            raise StartError(f"no workflow named {request.workflow!r} is registered; upload its definition first")
+        try:
+            version = pick_version(self.registry, request.workflow)
+        except UnknownWorkflowError as exc:
+            raise StartError(str(exc)) from exc
         data = self.engine.ports.store.get_definition(version.digest)
         if data is None:
             raise StartError(f"workflow {request.workflow}: its compiled definition {version.digest} is missing")

@@ -14,17 +14,19 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from baton.engine.records import ExecutionRecord, StepRecord, with_hand_offs
 from baton.errors import ExecutionNotFoundError, StateConflictError, StateStoreError
+from baton.ports import DefinitionVersion
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS definitions (
     digest TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
@@ -34,6 +36,9 @@ CREATE INDEX IF NOT EXISTS executions_by_start ON executions (started_at);
 CREATE TABLE IF NOT EXISTS steps (
     execution_id TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL,
     data TEXT NOT NULL, PRIMARY KEY (execution_id, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+    name TEXT NOT NULL, digest TEXT NOT NULL, version TEXT, seen_at TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (name, digest)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS slots (
     key TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY (key, holder)) WITHOUT ROWID;
 """
@@ -139,6 +144,28 @@ class SqliteStateStore:
         with self._lock:
             row = self._db.execute("SELECT data FROM definitions WHERE digest = ?", (digest,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    # -- definition versions (the ``DefinitionVersions`` port) ------------------------------
+
+    @_translated
+    def remember(self, version: DefinitionVersion) -> None:
+        """Keep a definition that was run here (its first sighting wins; idempotent)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO versions (name, digest, version, seen_at, source) VALUES (?, ?, ?, ?, ?)",
+                (version.name, version.digest, version.version, _iso(version.seen_at), version.source),
+            )
+
+    @_translated
+    def versions(self, name: str) -> list[DefinitionVersion]:
+        """The definitions of ``name`` run here, in the order they were first run; the newest is current."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT digest, version, seen_at, source FROM versions WHERE name = ? ORDER BY seen_at, digest",
+                (name,),
+            ).fetchall()
+        found = [DefinitionVersion(name, row[0], row[1], datetime.fromisoformat(row[2]), row[3]) for row in rows]
+        return [replace(v, current=i == len(found) - 1) for i, v in enumerate(found)]
 
     # -- executions -----------------------------------------------------------------------
 
