@@ -8,6 +8,11 @@ change committed to SQLite in WAL mode before the next step starts):
 - chain of N in-process no-op steps (`assert` of `true`): the engine's cost alone;
 - fan-out of N `sleep 0.05` items (`for_each`, at most 32 at once).
 
+Then, in the same run: a cold `baton run` (a new file each time, with a fresh state folder:
+the validator runs) beside pypyr running a one-step pipeline, the per-step slope of a
+`true` chain beside pypyr's `pypyr.steps.cmd` chain (pypyr persists nothing), and the
+scale of an `assert` chain from 100 to 10,000 steps (time per step and peak memory).
+
 For each: the median wall time of the `baton run` process over several runs; the time per
 step inside the run (from the execution record's start to its end, over N: start-up is
 excluded); the marginal cost per step, as the slope of the median wall time between the
@@ -53,6 +58,70 @@ WORKLOADS = {
     "fan-out": fan_out,
 }
 BARE_COMMANDS = {"true": ["true"], "bash": ["bash", "-eo", "pipefail", "-c", "true; true"]}
+PYPYR = str(Path(sys.executable).with_name("pypyr"))
+SCALE_SIZES = (100, 1000, 10000)
+
+
+def pypyr_pipeline(count: int) -> str:
+    """pypyr's counterpart of a chain of ``true`` steps."""
+    return "steps:\n" + "".join("  - name: pypyr.steps.cmd\n    in:\n      cmd: 'true'\n" for _ in range(count))
+
+
+def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        error = process.stderr.read().decode() if process.stderr else ""
+        raise SystemExit(f"{' '.join(argv)} failed: {error}")
+    return elapsed, usage.ru_maxrss
+
+
+def cold_baton(repeats: int, scratch: Path) -> float:
+    """Median wall seconds of `baton run` on a file never seen before, in a fresh state folder."""
+    walls = []
+    for index in range(repeats):
+        folder = scratch / f"cold-{index}"
+        folder.mkdir()
+        (folder / "w.yaml").write_text(f'name: cold-{index}\nsteps:\n  - id: a\n    command: "true"\n')
+        walls.append(timed([BATON, "run", "w.yaml", "--state-dir", str(folder / "state")], folder)[0])
+    return statistics.median(walls)
+
+
+def pypyr_walls(count: int, repeats: int, scratch: Path) -> float:
+    """Median wall seconds of ``pypyr`` running a chain of ``count`` ``true`` commands."""
+    folder = scratch / f"pypyr-{count}"
+    folder.mkdir(exist_ok=True)
+    (folder / f"chain{count}.yaml").write_text(pypyr_pipeline(count))
+    timed([PYPYR, f"chain{count}"], folder)
+    return statistics.median(timed([PYPYR, f"chain{count}"], folder)[0] for _ in range(repeats))
+
+
+def peers(repeats: int, scratch: Path) -> None:
+    """Baton beside pypyr, measured in this run."""
+    if not Path(PYPYR).exists():
+        print("pypyr is not installed here (`make install` adds it): peer comparison skipped\n")
+        return
+    baton = {n: measure(WORKLOADS["true"](n), f"peer-true-{n}", repeats, scratch).wall for n in (50, 200)}
+    pypyr = {n: pypyr_walls(n, repeats, scratch) for n in (1, 50, 200)}
+    cold = cold_baton(repeats, scratch)
+    print("| beside pypyr (same run) | Baton | pypyr |\n|---|---:|---:|")
+    print(f"| a new one-step file, first run | {cold * 1000:.0f} ms | {pypyr[1] * 1000:.0f} ms |")
+    print(f"| per `true` step (slope, 50 to 200) | {(baton[200] - baton[50]) / 150 * 1000:.2f} ms | "
+          f"{(pypyr[200] - pypyr[50]) / 150 * 1000:.2f} ms |\n")  # fmt: skip
+
+
+def scale(scratch: Path) -> None:
+    """An ``assert`` chain from 100 to 10,000 steps: the engine's cost per step and memory."""
+    print("| `assert` chain | wall | in-run per step | peak RSS |\n|---:|---:|---:|---:|")
+    for size in SCALE_SIZES:
+        workflow = scratch / f"scale-{size}.yaml"
+        workflow.write_text(WORKLOADS["assert"](size))
+        wall, _, rss, span = run_once(workflow, scratch / f"scale-state-{size}", scratch)
+        print(f"| {size} | {wall:.2f} s | {span / size * 1000:.2f} ms | {rss / 1024:.0f} MiB |")
+    print()
 
 
 @dataclass(frozen=True)
@@ -159,6 +228,8 @@ def main() -> None:
             f"`baton run` of a one-step workflow: {one.wall * 1000:.0f} ms median, {one.best * 1000:.0f} ms best, "
             f"{one.cpu * 1000:.0f} ms CPU, peak RSS {one.rss / 1024:.0f} MiB\n"
         )
+        peers(options.repeats, scratch)
+        scale(scratch)
         bare = {name: bare_cost(argv) for name, argv in BARE_COMMANDS.items()}
         columns = ["workload", "N", "median wall", "in-run per step", "per step", "engine overhead", "CPU per step"]
         print(f"| {' | '.join([*columns, 'peak RSS'])} |")
