@@ -196,8 +196,10 @@ class Observability(Construct):
             graph(title="Cache hits and misses", left=[baton_metric("CacheHit", label="hits"),
                                                        baton_metric("CacheMiss", label="misses")],
                   right=[cache_hit_rate()]),
-            graph(title="Agent tokens and cost (USD)", left=[baton_metric("AgentTokens", label="tokens")],
-                  right=[baton_metric("AgentCostUsd", label="cost (USD)")]),
+            graph(title="Agent tokens and cost (USD)",
+                  left=[baton_metric("AgentInputTokens", label="input tokens"),
+                        baton_metric("AgentOutputTokens", label="output tokens")],
+                  right=[baton_metric("AgentCostUSD", label="cost (USD)")]),
         )  # fmt: skip
 
     @property

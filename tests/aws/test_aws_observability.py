@@ -170,8 +170,7 @@ def test_importing_the_worker_handler_loads_no_sdk_until_it_is_invoked() -> None
     ("outputs", "cache_hit", "expected"),
     [
         ({"text": "ok", "usage": {"input_tokens": 1200, "output_tokens": 300}, "cost_usd": 0.0125}, False,
-         {"AgentTokens": [1500.0], "AgentCostUsd": [0.0125], "AgentInputTokens": [1200.0],
-          "AgentOutputTokens": [300.0], "AgentCostUSD": [0.0125]}),
+         {"AgentInputTokens": [1200.0], "AgentOutputTokens": [300.0], "AgentCostUSD": [0.0125]}),
         ({"text": "ok", "usage": {"input_tokens": 1200, "output_tokens": 300}, "cost_usd": 0.0125}, True,
          {"AgentSavedInputTokens": [1200.0], "AgentSavedOutputTokens": [300.0], "AgentSavedCostUSD": [0.0125]}),
         ({"exit_code": 0, "stdout": "", "stderr": ""}, False, {}),

@@ -37,8 +37,8 @@ def test_dashboard_is_named_after_the_prefix(resources: dict[str, Any], logical_
 @pytest.mark.parametrize(
     "metric",
     ["ExecutionStarted", "ExecutionFinished", "ExecutionFailed", "StepDuration", "StepFailed", "CacheHit",
-     "CacheMiss", "WorkerErrors", "DefinitionRejected", "ExecutionSucceeded", "ExecutionDuration", "AgentTokens",
-     "AgentCostUsd"],
+     "CacheMiss", "WorkerErrors", "DefinitionRejected", "ExecutionSucceeded", "ExecutionDuration", "AgentInputTokens",
+     "AgentOutputTokens", "AgentCostUSD"],
 )  # fmt: skip
 def test_dashboard_shows_each_baton_metric_the_runtime_publishes(
     resources: dict[str, Any], logical_ids: dict[str, str], metric: str

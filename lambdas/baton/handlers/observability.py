@@ -20,7 +20,6 @@ from baton import resource_names as names
 from baton.engine.driver import DriverHooks
 from baton.engine.records import CACHED, FAILED, SUCCEEDED, ExecutionRecord, StepRecord
 from baton.engine.usage import usage_of
-from baton.insights.history import usage_of as recorded_usage
 
 
 def powertools_names(environ: Mapping[str, str]) -> tuple[str, str]:
@@ -109,11 +108,6 @@ class PowertoolsHooks(DriverHooks):
             metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
         elif record.cache_key is not None and record.status == SUCCEEDED:
             metrics.add_metric(name="CacheMiss", unit=MetricUnit.Count, value=1)
-        spent = recorded_usage(record) if not record.cache_hit else None
-        if spent is not None and spent.tokens:
-            metrics.add_metric(name="AgentTokens", unit=MetricUnit.Count, value=spent.tokens)
-        if spent is not None and spent.cost_usd:
-            metrics.add_metric(name="AgentCostUsd", unit=MetricUnit.NoUnit, value=spent.cost_usd)
         logger.info("step ended", extra={"step_id": record.key, "status": record.status, "error": record.error})
 
     def execution_ended(self, execution: ExecutionRecord) -> None:
