@@ -99,11 +99,14 @@ class PowertoolsHooks(DriverHooks):
             metrics.add_metric(name="StepFailed", unit=MetricUnit.Count, value=1)
         usage = usage_of(record.outputs)
         if usage is not None:
-            cached = record.status == CACHED or record.cache_hit
-            prefix = "AgentSaved" if cached else "Agent"
-            metrics.add_metric(name=f"{prefix}InputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
-            metrics.add_metric(name=f"{prefix}OutputTokens", unit=MetricUnit.Count, value=usage.output_tokens)
-            metrics.add_metric(name=f"{prefix}CostUSD", unit=MetricUnit.NoUnit, value=usage.cost_usd)
+            if record.status == CACHED or record.cache_hit:  # what the cache saved
+                metrics.add_metric(name="AgentSavedInputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
+                metrics.add_metric(name="AgentSavedOutputTokens", unit=MetricUnit.Count, value=usage.output_tokens)
+                metrics.add_metric(name="AgentSavedCostUSD", unit=MetricUnit.NoUnit, value=usage.cost_usd)
+            else:
+                metrics.add_metric(name="AgentInputTokens", unit=MetricUnit.Count, value=usage.input_tokens)
+                metrics.add_metric(name="AgentOutputTokens", unit=MetricUnit.Count, value=usage.output_tokens)
+                metrics.add_metric(name="AgentCostUSD", unit=MetricUnit.NoUnit, value=usage.cost_usd)
         if record.status == CACHED or record.cache_hit:
             metrics.add_metric(name="CacheHit", unit=MetricUnit.Count, value=1)
         elif record.cache_key is not None and record.status == SUCCEEDED:
