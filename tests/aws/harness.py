@@ -121,7 +121,9 @@ class AwsHarness:
         self.registrar = registrar.make_handler(backend)
         self.starter = starter.make_handler(backend)
         self.worker = worker.make_handler(backend)
-        self.approver = approver.make_handler(backend, get=moto_sts(server.endpoint_url))
+        self.sts_answers = moto_sts(server.endpoint_url)
+        """Fetches a caller token's answer (from moto, for the official STS endpoint)."""
+        self.approver = approver.make_handler(backend, get=self.sts_answers)
         self.sts = boto3.client("sts", region_name=REGION, endpoint_url=f"https://sts.{REGION}.amazonaws.com")
         """Signs caller tokens for the official STS endpoint (``moto_sts`` routes them to moto)."""
         self.invocations: list[Invocation] = []

@@ -9,8 +9,10 @@ import json
 from typing import Any
 
 import pytest
+from tests.aws.harness import CALLER_ARN as HARNESS_CALLER
 from tests.aws.harness import AwsHarness, FakeLambdaContext, aws_event
 
+from baton.adapters.aws.caller_proof import presign
 from baton.handlers import api
 
 APPROVAL = """
@@ -49,7 +51,7 @@ def request(method: str, path: str, *, body: Any = None, query: dict[str, str] |
 
 @pytest.fixture
 def call(harness: AwsHarness) -> Any:
-    handler = api.make_handler(lambda: harness.backend)
+    handler = api.make_handler(lambda: harness.backend, get=harness.sts_answers)
 
     def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         response = handler(event, FakeLambdaContext("baton-api"))
@@ -80,6 +82,37 @@ def test_a_signed_round_trip_starts_waits_is_approved_and_succeeds(harness: AwsH
     status, logs = call(request("GET", f"/executions/{execution_id}/logs", query={"step": "hello"}))
     assert status == 200
     assert any("hello api" in entry["text"] for entry in logs["logs"])
+
+
+def proven(event: dict[str, Any], token: str) -> dict[str, Any]:
+    """``event`` without an IAM caller, carrying a caller proof (an emulator's gateway)."""
+    event["headers"]["X-Baton-Caller-Proof"] = token
+    event["multiValueHeaders"]["X-Baton-Caller-Proof"] = [token]
+    return event
+
+
+def test_without_iam_authorization_a_caller_proof_names_the_caller_once(harness: AwsHarness, call: Any) -> None:
+    harness.upload("gated.yaml", APPROVAL)
+    start = request("POST", "/executions", body={"workflow": "gated"}, signed=False)
+    status, started = call(proven(start, presign(harness.sts)))
+    assert status == 202, started
+    execution_id = started["execution_id"]
+    assert harness.drain(execution_id).status == "waiting"
+
+    token = presign(harness.sts)
+    approve = request("POST", f"/executions/{execution_id}/approvals/gate", body={"approve": True}, signed=False)
+    status, answered = call(proven(approve, token))
+    assert (status, answered["accepted"]) == (200, True)
+    assert harness.drain(execution_id).status == "succeeded"
+    assert harness.document(execution_id)["steps"]["gate"]["outputs"]["by"] == HARNESS_CALLER
+
+    status, replayed = call(proven(request("GET", f"/executions/{execution_id}", signed=False), token))
+    assert status == 403
+    assert "already used" in replayed["message"]
+    forged = "https://evil.example/?Action=GetCallerIdentity&X-Amz-Signature=x#n"
+    status, refused = call(proven(request("GET", "/executions", signed=False), forged))
+    assert status == 403
+    assert "not an STS endpoint" in refused["message"]
 
 
 @pytest.mark.parametrize(

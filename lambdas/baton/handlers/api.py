@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -23,11 +23,11 @@ from pydantic import BaseModel, Field
 
 from baton import __version__
 from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
-from baton.adapters.aws.caller_proof import Caller
+from baton.adapters.aws.caller_proof import Caller, CallerProofError, fetch
 from baton.adapters.aws.sqs_step_queue import StepMessage
 from baton.engine.views import iso
 from baton.errors import BatonError, ExecutionNotFoundError
-from baton.handlers.approver import ApproverApp, Request
+from baton.handlers.approver import ApproverApp, Request, proof_checker
 from baton.handlers.observability import LambdaHandler, lambda_entry_point, logger, metrics
 from baton.handlers.starter import StarterApp
 
@@ -63,16 +63,30 @@ def _json(status: int, body: Any) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
-def build_resolver(backend: Callable[[], AwsBackend]) -> APIGatewayRestResolver:
+CALLER_PROOF_HEADER = "x-baton-caller-proof"
+
+
+def build_resolver(
+    backend: Callable[[], AwsBackend], get: Callable[[str, Mapping[str, str]], str] = fetch
+) -> APIGatewayRestResolver:
     """The routes over the backend ``backend`` gives (built on first use)."""
     app = APIGatewayRestResolver(enable_validation=True)
 
     def caller() -> str:
+        """The IAM caller API Gateway verified; else (an emulator without IAM authorization)
+        the caller a one-time ``sts:GetCallerIdentity`` proof in ``x-baton-caller-proof``
+        shows, as ``baton ... --stack`` sends to the approver."""
         identity = app.current_event.request_context.identity
         principal = identity.user_arn or identity.caller
-        if not principal:
+        if principal:
+            return str(principal)
+        proof = app.current_event.get_header_value(CALLER_PROOF_HEADER, case_sensitive=False)
+        if not proof:
             raise ApiError(403, "the request is not signed with AWS credentials (SigV4) or its caller is unknown")
-        return str(principal)
+        try:
+            return proof_checker(backend(), get).verify(proof).arn
+        except CallerProofError as exc:
+            raise ApiError(403, str(exc)) from exc
 
     @app.post("/executions", summary="Start an execution", tags=["executions"])
     def start(body: StartBody) -> Response[str]:
@@ -159,10 +173,10 @@ def _field(problem: dict[str, Any]) -> str:
 class ApiApp:
     """The resolver over one backend (made on the first request)."""
 
-    def __init__(self, build: Callable[[], AwsBackend]) -> None:
+    def __init__(self, build: Callable[[], AwsBackend], get: Callable[[str, Mapping[str, str]], str] = fetch) -> None:
         self._build = build
         self._backend: AwsBackend | None = None
-        self.resolver = build_resolver(self.backend)
+        self.resolver = build_resolver(self.backend, get)
 
     def backend(self) -> AwsBackend:
         """The backend, built once."""
@@ -187,9 +201,12 @@ def openapi_document() -> str:
     )
 
 
-def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:
-    """The Lambda entry point over the backend ``build`` makes (on first use)."""
-    return lambda_entry_point(lambda: ApiApp(build))
+def make_handler(
+    build: Callable[[], AwsBackend], *, get: Callable[[str, Mapping[str, str]], str] = fetch
+) -> LambdaHandler:
+    """The Lambda entry point over the backend ``build`` makes (on first use); ``get``
+    fetches a caller proof's STS answer."""
+    return lambda_entry_point(lambda: ApiApp(build, get))
 
 
 handler = make_handler(backend_from_environ)  # it starts, answers and cancels: every setting

@@ -36,15 +36,21 @@ class Request(BaseModel):
     inputs: dict[str, str] = {}
 
 
+def proof_checker(backend: AwsBackend, get: Callable[[str, Mapping[str, str]], str] = fetch) -> ProofChecker:
+    """The checker of caller tokens on ``backend``: STS itself, or the emulator the functions
+    are pointed at (its endpoint is never set on AWS)."""
+    trusted = [backend.clients.endpoint_url or "", os.environ.get("AWS_ENDPOINT_URL_STS", ""),
+               os.environ.get("AWS_ENDPOINT_URL", "")]  # fmt: skip
+    return ProofChecker(lambda: backend.clients("dynamodb"), backend.settings.executions_table,
+                        now=backend.clock.now, trusted_endpoints=trusted, get=get)  # fmt: skip
+
+
 class ApproverApp:
     """Acts on executions for verified callers, on one backend."""
 
     def __init__(self, backend: AwsBackend, *, get: Callable[[str, Mapping[str, str]], str] = fetch) -> None:
         self.backend = backend
-        trusted = [backend.clients.endpoint_url or "", os.environ.get("AWS_ENDPOINT_URL_STS", ""),
-                   os.environ.get("AWS_ENDPOINT_URL", "")]  # fmt: skip
-        self.proofs = ProofChecker(lambda: backend.clients("dynamodb"), backend.settings.executions_table,
-                                   now=backend.clock.now, trusted_endpoints=trusted, get=get)  # fmt: skip
+        self.proofs = proof_checker(backend, get)
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Verify the caller, act, and wake a worker to carry on."""
