@@ -124,6 +124,55 @@ def test_an_unknown_pin_says_where_to_look(workspace: Workspace) -> None:
     assert "no definition greet@9.9 has run here; see: baton versions greet" in result.stderr
 
 
+REPORT = """name: report
+steps:
+  - id: measure
+    command: |
+      echo ran >> runs.log
+      date +%s%N > report.txt
+      echo "lines=$(wc -l < runs.log)" >> "$BATON_OUTPUT"
+    outputs: {report: report.txt}
+outputs:
+  report: {type: artifact, from: measure.report}
+  lines: {value: "{{ steps.measure.outputs.lines }}"{suffix}}
+"""
+MEASURED = """name: measured
+steps:
+  - id: measure
+    workflow: report
+    cache_key: the-report
+  - id: read
+    use_cache: true
+    command: echo "text=$(cat report.txt)" >> "$BATON_OUTPUT"
+"""
+
+
+def test_a_cached_workflow_step_restores_the_childs_outputs_and_files(workspace: Workspace) -> None:
+    workspace.write("report.yaml", REPORT.replace("{suffix}", ""))
+    workspace.write("measured.yaml", MEASURED)
+    first = workspace.run_json("run", "measured.yaml")
+    report = (workspace.path / "report.txt").read_text()
+    (workspace.path / "report.txt").unlink()
+
+    second = workspace.run_json("run", "measured.yaml")
+    restored = (workspace.path / "report.txt").read_text()
+    workspace.write("report.yaml", REPORT.replace("{suffix}", ", type: integer"))  # another definition
+    third = workspace.run_json("run", "measured.yaml")
+
+    step = second["steps"]["measure"]
+    assert (step["status"], step["cache_hit"]) == ("cached", True)
+    assert step["outputs"] == first["steps"]["measure"]["outputs"]
+    assert restored == report, "the child's declared file is restored"
+    assert (workspace.path / "report.txt").read_text() != report  # the third run measured again
+    # the step after it sees the same file, so it is a hit too
+    assert (second["steps"]["read"]["status"], second["steps"]["read"]["outputs"]) == (
+        "cached",
+        first["steps"]["read"]["outputs"],
+    )
+    assert third["steps"]["measure"]["cache_hit"] is False
+    assert (workspace.path / "runs.log").read_text().count("ran") == 2
+
+
 def test_a_step_timeout_cancels_a_child_that_runs_longer(workspace: Workspace) -> None:
     workspace.write("slow.yaml", "name: slow\nsteps:\n  - id: nap\n    command: sleep 30\n")
     workspace.write("impatient.yaml", "name: impatient\nsteps:\n  - id: call\n    workflow: slow\n    timeout: 1s\n")

@@ -17,7 +17,7 @@ unit (the parent was cancelled or failed elsewhere) asks the child to cancel.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from baton.engine.records import (
     StepRecord,
 )
 from baton.errors import BatonError, ExecutionNotFoundError, ResumeError, StateConflictError
-from baton.ports import ChildDefinition, Ports, StateStore, StepQueue
+from baton.ports import CacheEntry, ChildDefinition, Ports, StateStore, StepQueue
 from baton.steps.base import StepResult
 
 if TYPE_CHECKING:
@@ -190,7 +190,31 @@ def wake(executor: Executor, record: StepRecord) -> bool:
     result = outcome_of(child)
     error = executor.masker.text(result.error) if result.error else None
     masked = StepResult(executor.masker.data(result.outputs), error, result.kind, result.retryable)
-    return executor.finish(record.key, AttemptOutcome(masked))
+    files = _put_cached(executor, record, child, masked) if masked.ok and record.cache_key is not None else {}
+    return executor.finish(record.key, AttemptOutcome(masked, files))
+
+
+def definition_digest(executor: Executor, fields: dict[str, Any]) -> str:
+    """The digest of the definition a ``workflow`` unit would run (part of a cached unit's key)."""
+    return executor.ports.children.resolve(fields["workflow"], executor.execution).digest
+
+
+def _put_cached(executor: Executor, record: StepRecord, child: ExecutionRecord, result: StepResult) -> dict[str, Any]:
+    """Keep a cached unit's result: the child's outputs, and the files its outputs name (the
+    declared files of the child's steps), which a hit puts back in the workspace. The files
+    are also the unit's own, so the steps after it see their digests as after a hit."""
+    workspace = Path(child.workspace)
+    files: dict[str, Any] = {}
+    for unit in executor.ports.store.get_steps(child.execution_id).values():
+        for info in unit.artifacts.values():
+            path = str(workspace / info["path"])
+            files.update({name: info for name, value in result.outputs.items() if value == path})
+    now = executor.ports.clock.now()
+    ttl = executor.definition.step(record.step_id).cache_ttl_seconds
+    expires = now + timedelta(seconds=ttl) if ttl is not None else None
+    assert record.cache_key is not None
+    executor.ports.artifacts.put_cached(record.cache_key, CacheEntry(result.outputs, files, now, expires))
+    return files
 
 
 def outcome_of(child: ExecutionRecord) -> StepResult:

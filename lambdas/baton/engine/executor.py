@@ -299,11 +299,13 @@ class Executor(UnitContext):
         if record.kind == KIND_COMPENSATION:
             return Prepared(kind, fields, env)
         outputs = {name: str(self.expressions.render(path, context)) for name, path in step.outputs.items()}
-        cache_key = (
-            self.cache_key_for(step, fields=fields, env=env, outputs=outputs, context=context, record=record)
-            if step.cache_enabled
-            else None
-        )
+        cache_key = None
+        if step.cache_enabled:
+            # A cached child's key covers the definition it would run, not only its name.
+            keyed = fields
+            if kind.name == "workflow":
+                keyed = {**fields, "definition": children.definition_digest(self, fields)}
+            cache_key = self.cache_key_for(step, fields=keyed, env=env, outputs=outputs, context=context, record=record)
         return Prepared(kind, fields, env, outputs, cache_key, step.cache_ttl_seconds)
 
     def _restore_files(self, files: dict[str, Any]) -> bool:
