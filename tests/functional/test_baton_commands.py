@@ -80,6 +80,14 @@ def test_exit_codes(workspace: Workspace, text: str, args: list[str], code: int,
     assert message in result.stdout + result.stderr
 
 
+def test_running_a_missing_file_says_so_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    result = Workspace(tmp_path).baton("run", "missing.yaml")
+
+    assert result.returncode == 2
+    assert "missing.yaml:1:1: cannot read the file" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_inputs_from_a_file_and_the_command_line(workspace: Workspace) -> None:
     workspace.write(
         "w.yaml",

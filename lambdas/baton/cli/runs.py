@@ -268,8 +268,13 @@ def run(
     ] = False,
 ) -> None:
     """Run a workflow locally on the embedded backend (SQLite and files under --state-dir)."""
+    from baton.cli.references import is_reference
     from baton.engine.inputs import parse_pairs, read_inputs_file
 
+    if not file.exists() and not is_reference(str(file)):
+        from baton.spec.loader import load_workflow
+
+        _guarded(lambda: load_workflow(file))  # says the file cannot be read; no state folder is made
     engine = _engine(state_dir)
 
     def start() -> ExecutionRecord:
