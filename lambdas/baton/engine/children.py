@@ -39,6 +39,7 @@ from baton.steps.base import StepResult
 
 if TYPE_CHECKING:
     from baton.engine.executor import Executor
+    from baton.engine.service import Engine
 
 MAX_DEPTH = 10
 """How deep children may nest: a workflow that calls itself through a template stops here."""
@@ -313,7 +314,7 @@ def _get(ports: Ports, execution_id: str | None) -> ExecutionRecord | None:
         return None
 
 
-def _engine(executor: Executor) -> Any:
+def _engine(executor: Executor) -> Engine:
     """An engine over the executor's ports (for a resume of a child)."""
     from baton.engine.service import Engine
 

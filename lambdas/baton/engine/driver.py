@@ -279,8 +279,12 @@ class Driver:
             return False  # a finished item must start the next one: that needs the plan
         if record.status != PENDING or (record.wake_at is not None and record.wake_at > self.clock.now()):
             return False
-        needed = unit_budget_seconds(executor, key) + self.margin_seconds
-        return needed < min(self.most_seconds, self.remaining_seconds())
+        return self._fits_here(key)
+
+    def _fits_here(self, key: str) -> bool:
+        """True when this driver has room for ``key`` and time for its timeout and the margin."""
+        needed = unit_budget_seconds(self.executor, key) + self.margin_seconds
+        return needed < min(self.most_seconds, self.remaining_seconds()) and self._has_room()
 
     def _item_ended(self, record: StepRecord) -> None:
         """Count an item this driver wrote as ended; note when the expansion is complete."""
@@ -457,10 +461,7 @@ class Driver:
             return None
         if executor.long_runner_for(record.key) is not None or self._held is not None:
             return None
-        needed = unit_budget_seconds(executor, record.key) + self.margin_seconds
-        if needed >= min(self.most_seconds, self.remaining_seconds()) or not self._has_room():
-            return None
-        return record.key
+        return record.key if self._fits_here(record.key) else None
 
     def _refuse(self, key: str, needed: float, most: float, *, long: bool = False) -> bool:
         """A unit no worker of this kind can give the time it needs fails, instead of being

@@ -18,6 +18,7 @@ from baton.engine.records import (
     CANCELLED,
     DONE_OK,
     FAILED,
+    KIND_STEP,
     PENDING,
     RUNNING,
     SKIPPED,
@@ -102,7 +103,7 @@ class PlanIndex:
 
     def update(self, old: StepRecord | None, new: StepRecord) -> None:
         """``new`` replaced ``old`` (None: the step had no record before)."""
-        if new.kind != "step" or new.key not in self.order:
+        if new.kind != KIND_STEP or new.key not in self.order:
             return
         if old is not None:
             self._apply(old, -1)
