@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_cdk import RemovalPolicy
 from constructs import Node
@@ -34,6 +35,7 @@ CONTEXT_WORKER_MEMORY = "baton:worker-memory-mb"
 CONTEXT_ARCHITECTURE = "baton:architecture"
 ARCHITECTURES = ("arm64", "x86_64")
 CONTEXT_LONG_RUNNER = "baton:long-runner"
+CONTEXT_BEDROCK_ENDPOINT_URL = "baton:bedrock-endpoint-url"
 LONG_RUNNERS = ("codebuild", "process")
 """``codebuild``: ``runner: long`` steps run in builds of the stack's project. ``process``:
 no project; the worker runs them as a process on its host (emulators without CodeBuild)."""
@@ -106,6 +108,9 @@ class BatonStackProps:
     empty). Baton's own resources stay denied whatever they allow."""
     long_runner: str = "codebuild"
     """Where ``runner: long`` steps run (``LONG_RUNNERS``)."""
+    bedrock_endpoint_url: str | None = None
+    """Where agent steps' ``bedrock`` provider sends its Converse calls (a VPC endpoint's own
+    DNS name, a compatible gateway); None: the region's Bedrock Runtime endpoint."""
 
     def __post_init__(self) -> None:
         if not is_valid_resource_prefix(self.resource_prefix):
@@ -133,6 +138,8 @@ class BatonStackProps:
             raise ValueError(
                 f"long-step runner {self.long_runner!r} ({CONTEXT_LONG_RUNNER}) must be one of {LONG_RUNNERS}"
             )
+        if self.bedrock_endpoint_url is not None:
+            _check_endpoint(CONTEXT_BEDROCK_ENDPOINT_URL, self.bedrock_endpoint_url)
         if self.execution_retention_days < 1:
             raise ValueError(f"execution retention (context {CONTEXT_EXECUTION_RETENTION_DAYS}) must be >= 1 day")
         if self.secrets_prefix is not None and not _SECRETS_PREFIX_PATTERN.fullmatch(self.secrets_prefix):
@@ -169,6 +176,14 @@ class BatonStackProps:
     def effective_secrets_prefix(self) -> str:
         """The name prefix of the parameters and secrets the functions may read."""
         return self.secrets_prefix or self.resource_prefix
+
+
+def _check_endpoint(key: str, url: str) -> None:
+    """HTTPS, or plain HTTP to this host only (an emulator beside the functions)."""
+    parts = urlsplit(url)
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not parts.hostname or not (parts.scheme == "https" or loopback):
+        raise ValueError(f"{url!r} (context {key}) must be an https:// URL (http:// only to 127.0.0.1)")
 
 
 def _check_range(key: str, value: int, low: int, high: int) -> None:
@@ -219,6 +234,7 @@ def props_from_context(node: Node) -> BatonStackProps:
         secrets_prefix=None if secrets_prefix is None else str(secrets_prefix).strip("/"),
         step_policy_arns=_arn_list(node, CONTEXT_STEP_POLICY_ARNS),
         long_runner=str(_context(node, CONTEXT_LONG_RUNNER, defaults.long_runner)).strip().lower(),
+        bedrock_endpoint_url=str(_context(node, CONTEXT_BEDROCK_ENDPOINT_URL, "")).strip() or None,
     )
 
 

@@ -146,6 +146,8 @@ class BatonStack(Stack):
         functions.worker.add_environment(names.ENV_STEP_ROLE_ARN, self.step_role.role_arn)
         if self.props.step_events:
             functions.worker.add_environment(names.ENV_STEP_EVENTS, "true")
+        if self.props.bedrock_endpoint_url:
+            functions.worker.add_environment(names.ENV_BEDROCK_ENDPOINT_URL, self.props.bedrock_endpoint_url)
         self._long_steps(resources)
 
     def _long_steps(self, resources: access.Resources) -> None:
@@ -170,6 +172,7 @@ class BatonStack(Stack):
             names.ENV_SCHEDULE_GROUP: names.schedule_group_name(props.resource_prefix),
             names.ENV_STEP_ROLE_ARN: self.step_role.role_arn,
             **({names.ENV_STEP_EVENTS: "true"} if props.step_events else {}),
+            **({names.ENV_BEDROCK_ENDPOINT_URL: props.bedrock_endpoint_url} if props.bedrock_endpoint_url else {}),
         }
         self.long_steps = LongSteps(self, "LongSteps", props=props, environment=environment)
         access.grant_long_step(self.long_steps.role, resources)

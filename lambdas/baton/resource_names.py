@@ -163,6 +163,9 @@ unset); the registrar holds each workflow to ``<prefix>/<workflow>/`` and ``<pre
 ENV_WORKER_TIMEOUT: Final = "BATON_WORKER_TIMEOUT_SECONDS"
 """The worker function's timeout: the registrar refuses a step that could never fit in it."""
 ENV_STEP_EVENTS: Final = "BATON_STEP_EVENTS"
+ENV_BEDROCK_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
+"""botocore's own variable for the Bedrock Runtime endpoint: set on the worker by
+``baton:bedrock-endpoint-url``, and passed to steps (the ``bedrock`` agent provider)."""
 """``true``: publish a ``Baton Step Status Change`` event per step; otherwise only execution
 events (each event is a billed EventBridge call)."""
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make e2e` needs, idempotently, outside the repository tree:
 #   $BATON_E2E_CACHE/localstack   Python 3.13 venv: pinned localstack-core + baton-ls-host plugin
-#   $BATON_E2E_CACHE/lambda-py312 Python 3.12 venv with boto3: the Lambda runtime interpreter
+#   $BATON_E2E_CACHE/lambda-py312 Python 3.12 venv with boto3 (and pytest): the Lambda runtime interpreter
 #   ./node_modules                the CDK CLI and cdklocal, pinned by package-lock.json
 # Prints the environment the e2e tests read (eval-able `export` lines) on stdout.
 # Each part is skipped when its stamp matches what would be installed.
@@ -17,7 +17,9 @@ LOCALSTACK_PINS=(
   "localstack-core[runtime]==2026.3.0"
   "cbor2<6" "pyopenssl<25" "cryptography<45" "service-identity<24.3"
 )
-LAMBDA_PINS=("boto3>=1.34")
+# boto3 as the Lambda runtime ships it; pytest and pytest-cov stand in for a layer that gives the
+# worker the tools of the agent workflow's shell steps (tests/e2e/test_e2e_agent.py).
+LAMBDA_PINS=("boto3>=1.34" "pytest>=8,<10" "pytest-cov>=5,<8")
 
 log() { printf 'e2e setup: %s\n' "$*" >&2; }
 

@@ -33,6 +33,7 @@ from baton.adapters.aws.runtime import step_environment
 from baton.adapters.aws.settings import AwsSettings
 from baton.engine.records import TERMINAL_EXECUTION, WAITING, ExecutionRecord
 from baton.handlers import approver, registrar, starter, worker
+from baton.ports import ArtifactRef
 from baton.resource_names import START_EXECUTION_DETAIL_TYPE
 
 EVENTS = Path(__file__).parent / "events"
@@ -157,17 +158,24 @@ class AwsHarness:
 
     # -- executions -----------------------------------------------------------------------
 
-    def start_event(self, workflow: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    def start_event(
+        self, workflow: str, inputs: dict[str, Any] | None = None, *, workspace: ArtifactRef | None = None
+    ) -> dict[str, Any]:
         """The ``Start Baton Execution`` event as the bus delivers it to the starter."""
         event = aws_event("eventbridge-custom")
+        detail: dict[str, Any] = {"workflow": workflow, "inputs": inputs or {}}
+        if workspace is not None:
+            detail["workspace"] = workspace.to_data()
         event.update({"id": str(uuid.uuid4()), "account": ACCOUNT, "region": REGION,
-                      "detail-type": START_EXECUTION_DETAIL_TYPE,
-                      "detail": {"workflow": workflow, "inputs": inputs or {}}})  # fmt: skip
+                      "detail-type": START_EXECUTION_DETAIL_TYPE, "detail": detail})  # fmt: skip
         return event
 
-    def start(self, workflow: str, inputs: dict[str, Any] | None = None) -> str:
-        """Start an execution through the starter; return its id."""
-        response = self.starter(self.start_event(workflow, inputs), FakeLambdaContext("baton-starter"))
+    def start(
+        self, workflow: str, inputs: dict[str, Any] | None = None, *, workspace: ArtifactRef | None = None
+    ) -> str:
+        """Start an execution through the starter (from a stored ``workspace``); return its id."""
+        event = self.start_event(workflow, inputs, workspace=workspace)
+        response = self.starter(event, FakeLambdaContext("baton-starter"))
         assert response["execution_id"], response
         return str(response["execution_id"])
 

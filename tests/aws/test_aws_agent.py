@@ -76,6 +76,54 @@ def test_the_reference_workflow_runs_on_the_worker_with_bedrock(
     assert len(model_server.model_calls()) == calls
 
 
+def test_a_sent_workspace_reaches_every_sandbox_and_a_child(
+    agent_harness: AwsHarness, model_server: ModelServer, tmp_path: Path
+) -> None:
+    """``baton start --workspace``: the project is packed into the artifact bucket once and each
+    of three concurrent worker sandboxes unpacks it before the first step it runs."""
+    from baton.adapters.aws.workspaces import WorkspaceSeeds
+
+    assert agent_harness.upload("increase-test-coverage.yaml", WORKFLOW.read_text())["status"] == "registered"
+    archive, count = WorkspaceSeeds(agent_harness.backend.artifacts).store(SAMPLE / "project", tmp_path)
+    assert count == len([p for p in (SAMPLE / "project").rglob("*") if p.is_file() and "__pycache__" not in p.parts])
+
+    execution_id = agent_harness.start("increase-test-coverage", {"target_file": "calc.py"}, workspace=archive)
+    final = agent_harness.run_concurrently(execution_id, workers=3, timeout=120)
+
+    assert final.status == "succeeded", final.error
+    steps = agent_harness.document(execution_id)["steps"]
+    assert steps["generate_tests"]["outputs"]["files_changed"] == ["tests/test_calc_more.py"]
+    assert steps["validate_target"]["status"] == "succeeded"
+    assert final.trigger["workspace"] == archive.to_data()
+    sandboxes = [tmp_path / f"lambda-{i}" / "executions" / execution_id for i in range(3)]
+    seeded = [folder for folder in sandboxes if (folder / "calc.py").exists()]
+    assert seeded  # every sandbox that ran a step of it has the project
+    assert not (SAMPLE / "project" / "tests" / "test_calc_more.py").exists()
+
+
+def test_an_unreadable_workspace_fails_the_execution_at_once(harness: AwsHarness) -> None:
+    from baton.ports import ArtifactRef
+
+    harness.upload("gated.yaml", GATED)
+    missing = ArtifactRef("0" * 64, 10)
+    execution_id = harness.start("gated", workspace=missing)
+
+    final = harness.drain(execution_id)
+
+    assert final.status == "failed"
+    assert "workspace archive cannot be read" in (final.error or "")
+    assert len(harness.invocations) == 1  # not retried into the dead-letter queue
+
+
+def test_a_start_naming_a_workspace_must_name_a_blob(harness: AwsHarness) -> None:
+    harness.upload("gated.yaml", GATED)
+    event = harness.start_event("gated")
+    event["detail"]["workspace"] = {"$artifact": "../../etc/passwd", "size": 1}
+
+    with pytest.raises(Exception, match="artifact"):
+        harness.starter(event, FakeLambdaContext("baton-starter"))
+
+
 GATED = """
 name: gated
 steps:

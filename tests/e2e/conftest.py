@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from tests.e2e.deploy import REGION, Deployment, aws_environment, deploy
-from tests.e2e.localstack import LocalStackHost, leftovers, reap
+from tests.e2e.localstack import LocalStackHost, free_loopback_port, leftovers, reap
 
 TOOLS = ("BATON_E2E_LOCALSTACK_PYTHON", "BATON_E2E_LAMBDA_PYTHON", "BATON_E2E_CDKLOCAL")
 _TIMINGS: dict[str, float] = {}
@@ -76,9 +76,20 @@ def aws(localstack: LocalStackHost) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def deployment(localstack: LocalStackHost, aws: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    """The Baton stack, synthesized from this tree and deployed with cdklocal."""
-    deployed = deploy(localstack.endpoint, _tool("BATON_E2E_CDKLOCAL"), tmp_path_factory.mktemp("deploy"))
+def model_port() -> int:
+    """The loopback port the agent tests' model server listens on (known before the deploy)."""
+    return free_loopback_port()
+
+
+@pytest.fixture(scope="session")
+def deployment(
+    localstack: LocalStackHost, aws: dict[str, str], model_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Deployment:
+    """The Baton stack, synthesized from this tree and deployed with cdklocal; its worker sends
+    the ``bedrock`` agent provider's calls to the model server of ``model_port``."""
+    context = {"baton:bedrock-endpoint-url": f"http://127.0.0.1:{model_port}"}
+    deployed = deploy(localstack.endpoint, _tool("BATON_E2E_CDKLOCAL"), tmp_path_factory.mktemp("deploy"),
+                      context=context)  # fmt: skip
     _TIMINGS.update(deployed.seconds)
     return deployed
 

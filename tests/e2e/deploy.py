@@ -65,15 +65,15 @@ def _run(command: list[str], *, env: dict[str, str], log: Path, timeout_seconds:
     return time.monotonic() - started
 
 
-def deploy(endpoint: str, cdklocal: str, workdir: Path) -> Deployment:
-    """Synthesize, bootstrap and deploy; return the stack outputs."""
+def deploy(endpoint: str, cdklocal: str, workdir: Path, *, context: dict[str, str] | None = None) -> Deployment:
+    """Synthesize, bootstrap and deploy (with ``context`` beside ``CONTEXT``); return the stack outputs."""
     assembly, log, outputs_file = workdir / "cdk.out", workdir / "deploy.log", workdir / "outputs.json"
     env = {
         **{key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_"))},
         **aws_environment(endpoint),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "CDK_OUTDIR": str(assembly),
-        "CDK_CONTEXT_JSON": json.dumps(CONTEXT),
+        "CDK_CONTEXT_JSON": json.dumps({**CONTEXT, **(context or {})}),
     }
     seconds = {"synth": _run([sys.executable, "app.py"], env=env, log=log, timeout_seconds=600)}
     cli = [cdklocal, "--app", str(assembly), "--ci", "--no-notices", "--progress", "events"]

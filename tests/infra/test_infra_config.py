@@ -136,6 +136,8 @@ def test_default_resource_prefix_is_always_valid(stack_name: str, prefix: str) -
         ),
         ({"baton:execution-retention-days": "0"}, "baton:execution-retention-days"),
         ({"baton:secrets-prefix": "team//x"}, "baton:secrets-prefix"),
+        ({"baton:bedrock-endpoint-url": "http://bedrock.example.com"}, "must be an https:// URL"),
+        ({"baton:bedrock-endpoint-url": "bedrock.example.com"}, "baton:bedrock-endpoint-url"),
     ],
     ids=[
         "upper-case-prefix",
@@ -151,6 +153,8 @@ def test_default_resource_prefix_is_always_valid(stack_name: str, prefix: str) -
         "max-above-reserved",
         "execution-retention",
         "secrets-prefix",
+        "bedrock-endpoint-plain-http",
+        "bedrock-endpoint-no-scheme",
     ],
 )
 def test_invalid_context_is_rejected_naming_the_key(context: dict[str, Any], message: str) -> None:

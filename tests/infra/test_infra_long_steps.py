@@ -101,3 +101,18 @@ def test_on_an_emulator_without_codebuild_the_worker_runs_long_steps_as_a_proces
 def test_an_unknown_long_step_runner_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"long-step runner 'fargate' \(baton:long-runner\) must be one of"):
         build_app(outdir=str(tmp_path), context={**NO_BUNDLING, "baton:long-runner": "fargate"}, with_nag=False)
+
+
+@pytest.mark.parametrize("url", ["https://vpce-0a1b.bedrock-runtime.us-east-1.vpce.amazonaws.com",
+                                 "http://127.0.0.1:8123"])  # fmt: skip
+def test_a_bedrock_endpoint_reaches_the_worker_and_the_builds(tmp_path: Path, url: str) -> None:
+    built = build_app(outdir=str(tmp_path), context={**NO_BUNDLING, "baton:bedrock-endpoint-url": url},
+                      with_nag=False)  # fmt: skip
+    resources = Template.from_stack(built.stack).to_json()["Resources"]
+    functions = {r["Properties"]["Handler"]: r["Properties"]["Environment"]["Variables"]
+                 for r in resources.values() if r["Type"] == "AWS::Lambda::Function"}  # fmt: skip
+    assert functions["baton.handlers.worker.handler"][names.ENV_BEDROCK_ENDPOINT_URL] == url
+    assert names.ENV_BEDROCK_ENDPOINT_URL not in functions["baton.handlers.starter.handler"]
+    (project,) = [r for r in resources.values() if r["Type"] == "AWS::CodeBuild::Project"]
+    variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert variables[names.ENV_BEDROCK_ENDPOINT_URL] == url

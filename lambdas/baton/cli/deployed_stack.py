@@ -26,6 +26,7 @@ from baton.adapters.aws.settings import AwsSettings
 from baton.engine.records import TERMINAL_EXECUTION, WAITING, ExecutionRecord
 from baton.engine.service import Engine
 from baton.errors import BatonError
+from baton.ports import ArtifactRef
 
 SETTINGS_OUTPUTS = {
     "executions_table": "ExecutionsTableName",
@@ -151,12 +152,29 @@ class DeployedStack:
 
     # -- executions -----------------------------------------------------------------------
 
-    def start(self, workflow: str, inputs: Mapping[str, Any], request_id: str | None = None) -> dict[str, Any]:
-        """Ask the starter for an execution (``request_id`` makes repeats start it once)."""
+    def start(
+        self,
+        workflow: str,
+        inputs: Mapping[str, Any],
+        request_id: str | None = None,
+        *,
+        workspace: ArtifactRef | None = None,
+    ) -> dict[str, Any]:
+        """Ask the starter for an execution (``request_id`` makes repeats start it once),
+        starting from the files of ``workspace`` (see ``store_workspace``)."""
         payload: dict[str, Any] = {"workflow": workflow, "inputs": dict(inputs)}
         if request_id:
             payload["request_id"] = request_id
+        if workspace is not None:
+            payload["workspace"] = workspace.to_data()
         return self._invoke("starter", payload)
+
+    def store_workspace(self, folder: Path) -> tuple[ArtifactRef, int]:
+        """Pack ``folder`` into the artifact bucket; return the archive and its file count."""
+        from baton.adapters.aws.workspaces import WorkspaceSeeds
+
+        with tempfile.TemporaryDirectory(prefix="baton-workspace-") as scratch:
+            return WorkspaceSeeds(self.backend.artifacts).store(folder, Path(scratch))
 
     def answer(self, execution_id: str, step: str, *, approve: bool, comment: str | None) -> dict[str, Any]:
         """Answer a waiting approval through the approver function."""

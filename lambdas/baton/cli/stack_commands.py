@@ -133,6 +133,15 @@ def start(
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Start once per token, however often sent.", show_default=False)
     ] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            help="Send this folder's files as the execution's starting files.",
+            show_default=False,
+            file_okay=False,
+        ),
+    ] = None,
     wait: Wait = False,
     timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
     as_json: Json = False,
@@ -142,7 +151,12 @@ def start(
 
     target = _stack(stack)
     pairs = _guarded(lambda: parse_pairs(inputs or []))
-    answer = _guarded(lambda: target.start(workflow, pairs, request_id))
+    archive = None
+    if workspace is not None:
+        archive, count = _guarded(lambda: target.store_workspace(workspace))
+        if not as_json:
+            typer.echo(f"sent {count} files of {workspace} ({archive.size / 1024:.0f} KiB packed)")
+    answer = _guarded(lambda: target.start(workflow, pairs, request_id, workspace=archive))
     if not answer.get("execution_id"):
         _fail(f"{workflow} not started ({answer.get('status')}): {answer.get('error') or answer.get('reason')}")
     execution_id = answer["execution_id"]

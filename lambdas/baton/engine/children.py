@@ -152,6 +152,8 @@ def _create_new(
     trigger: dict[str, Any] = {"source": CHILD_SOURCE, "parent": link, "env": _start_env(executor, definition)}
     if found.file is not None:
         trigger["file"] = found.file
+    if "workspace" in parent.trigger:  # the starting files a deployed parent was given
+        trigger["workspace"] = parent.trigger["workspace"]
     try:
         execution, records = new_execution(
             executor.ports, definition, found.digest, fields["inputs"], execution_id=child_id,

@@ -21,6 +21,7 @@ from baton.adapters.aws.codebuild_runner import CodeBuildRunner
 from baton.adapters.aws.long_step_job import LongStepJob
 from baton.adapters.aws.sqs_step_queue import StepMessage
 from baton.adapters.aws.step_messages import Delivery, StepMessageHandler
+from baton.adapters.aws.workspaces import WorkspaceSeeds
 from baton.engine.driver import DriveResult
 from baton.engine.records import RUNNING
 from baton.errors import BatonError
@@ -45,6 +46,7 @@ def run(backend: AwsBackend, job: LongStepJob, *, monotonic: Callable[[], float]
         workspace_root=backend.workspace_root,
         most_seconds=CodeBuildRunner.most_seconds,
         recheck_seconds=backend.recheck_seconds,
+        seeds=WorkspaceSeeds(backend.artifacts),
     )
     return messages.handle(Delivery(StepMessage(job.execution_id, job.unit), held=True))
 

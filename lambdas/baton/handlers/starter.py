@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from baton import resource_names as names
 from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
@@ -28,6 +28,15 @@ from baton.adapters.aws.starting import Starter, StartRequest
 from baton.adapters.aws.triggers import TRIGGER_KEY
 from baton.errors import BatonError
 from baton.handlers.observability import LambdaHandler, lambda_entry_point, logger, metrics
+
+
+class WorkspaceArchive(BaseModel):
+    """A blob of the artifact bucket holding a packed folder (``baton start --workspace``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    sha256: str = Field(alias="$artifact", pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
 
 
 class StartDetail(BaseModel):
@@ -39,6 +48,8 @@ class StartDetail(BaseModel):
     """A caller's token: the same token starts one execution however often it is sent."""
     env: dict[str, str] = {}
     """The start environment: what ``env.NAME`` reads (under the workflow's ``env:``)."""
+    workspace: WorkspaceArchive | None = None
+    """The execution's starting files: a packed folder stored in the artifact bucket."""
 
 
 class StartEvent(EventBridgeModel):
@@ -82,11 +93,17 @@ def start_request(event: dict[str, Any]) -> tuple[StartRequest, str | None]:
     if event.get("detail-type") == names.START_EXECUTION_DETAIL_TYPE:
         parsed = parse(event=event, model=StartEvent)
         detail = parsed.detail
-        return StartRequest(detail.workflow, detail.inputs, event, env=detail.env), f"event:{parsed.id}"
+        return StartRequest(detail.workflow, detail.inputs, event, env=detail.env,
+                            workspace=_archive(detail.workspace)), f"event:{parsed.id}"  # fmt: skip
     direct = parse(event=event, model=StartDetail)
     key = f"direct:{direct.workflow}:{direct.request_id}" if direct.request_id else None
     trigger = {"source": "direct", "request_id": direct.request_id}
-    return StartRequest(direct.workflow, direct.inputs, trigger, env=direct.env), key
+    workspace = _archive(direct.workspace)
+    return StartRequest(direct.workflow, direct.inputs, trigger, env=direct.env, workspace=workspace), key
+
+
+def _archive(archive: WorkspaceArchive | None) -> dict[str, Any] | None:
+    return None if archive is None else archive.model_dump(by_alias=True)
 
 
 class StarterApp:
@@ -125,6 +142,7 @@ class StarterApp:
             request["trigger"],
             request["trigger_index"],
             request.get("env") or {},
+            request.get("workspace"),
         )
         starter = Starter(backend.engine(context.aws_request_id), backend.registry, backend.queue,
                           backend.publisher,

@@ -17,6 +17,7 @@ from baton.adapters.aws.bootstrap import AwsBackend, backend_from_environ
 from baton.adapters.aws.poison import fail_execution
 from baton.adapters.aws.sqs_step_queue import StepMessage
 from baton.adapters.aws.step_messages import Delivery, StepMessageHandler
+from baton.adapters.aws.workspaces import WorkspaceError, WorkspaceSeeds
 from baton.handlers.observability import LambdaHandler, PowertoolsHooks, lambda_entry_point, logger, metrics
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Worker:
             steps=self.hooks,
             recheck_seconds=backend.recheck_seconds,
             most_seconds=float(backend.settings.worker_timeout_seconds),
+            seeds=WorkspaceSeeds(backend.artifacts),
         )
         metrics.add_metric(name="StepMessages", unit=MetricUnit.Count, value=len(event.get("Records", [])))
         processor = BatchProcessor(event_type=EventType.SQS)
@@ -68,18 +70,16 @@ class Worker:
         logger.append_keys(execution_id=message.execution_id, step_id=message.unit)
         try:
             result = messages.handle(delivery, visibility)
+        except WorkspaceError as exc:  # no sandbox can run its steps: the execution fails now
+            logger.error("execution's workspace unusable", extra={"reason": str(exc)})
+            self._fail(message, str(exc))
         except Exception as exc:  # a handler is where unexpected failures are caught
             metrics.add_metric(name="WorkerErrors", unit=MetricUnit.Count, value=1)
             logger.exception("step message failed", extra={"receive_count": receive_count})
             if visibility is not None and not delivery.final:
                 visibility.back_off(receive_count)
             if delivery.final:
-                reason = f"the worker failed {receive_count} times on this message: {exc!r}"
-                ended = fail_execution(self.backend.store, self.backend.publisher, message.execution_id,
-                                       unit=message.unit, reason=reason, now=self.backend.clock.now(),
-                                       queue=self.backend.queue)  # fmt: skip
-                if ended is not None:
-                    self.hooks.execution_ended(ended)
+                self._fail(message, f"the worker failed {receive_count} times on this message: {exc!r}")
             raise
         else:
             # Logged before ``finally`` drops the keys: this line belongs to the message's step.
@@ -87,6 +87,13 @@ class Worker:
             logger.info("step message handled", extra=handled)
         finally:
             logger.remove_keys(["execution_id", "step_id"])
+
+    def _fail(self, message: StepMessage, reason: str) -> None:
+        ended = fail_execution(self.backend.store, self.backend.publisher, message.execution_id,
+                               unit=message.unit, reason=reason, now=self.backend.clock.now(),
+                               queue=self.backend.queue)  # fmt: skip
+        if ended is not None:
+            self.hooks.execution_ended(ended)
 
 
 def make_handler(build: Callable[[], AwsBackend]) -> LambdaHandler:

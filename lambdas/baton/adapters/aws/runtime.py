@@ -7,10 +7,13 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from baton import resource_names as names
 from baton.adapters.local.runtime import LocalProcessSupervisor
 
-STEP_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "AWS_REGION", "AWS_DEFAULT_REGION")
-"""What a step inherits from the function's environment: a shell and the region. Never the
+STEP_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "AWS_REGION", "AWS_DEFAULT_REGION",
+                    names.ENV_BEDROCK_ENDPOINT_URL)  # fmt: skip
+"""What a step inherits from the function's environment: a shell, the region and where Bedrock
+is (``baton:bedrock-endpoint-url``, for agent steps). Never the
 function's credentials (``AWS_ACCESS_KEY_ID``... act as the worker, which can rewrite any
 execution) nor the stack's table and queue names: a step's credentials are the step role's,
 from ``AssumedStepRole``."""

@@ -17,6 +17,7 @@ from baton.adapters.aws.children import UnknownWorkflowError, pick_version
 from baton.adapters.aws.definitions import DefinitionRegistry, WorkflowVersion
 from baton.adapters.aws.events import EventBridgePublisher
 from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
+from baton.adapters.aws.workspaces import WORKSPACE_KEY
 from baton.engine.definition import Definition
 from baton.engine.expressions import Expressions
 from baton.engine.service import Engine
@@ -39,6 +40,8 @@ class StartRequest:
     """For a trigger rule or schedule: which trigger, whose ``inputs:`` templates apply."""
     env: dict[str, str] = field(default_factory=dict)
     """The start environment the request carried (only the names the workflow reads are kept)."""
+    workspace: dict[str, Any] | None = None
+    """The starting files' archive (``{"$artifact": sha256, "size": n}``), kept in the trigger."""
 
 
 class Starter:
@@ -74,6 +77,8 @@ class Starter:
         # ``concurrency:`` is the engine's admission: the first worker takes the key's slot,
         # and skips, queues or cancels holders as the workflow says.
         trigger["env"] = {name: request.env[name] for name in definition.environment_names() if name in request.env}
+        if request.workspace is not None:
+            trigger[WORKSPACE_KEY] = dict(request.workspace)
         execution = self.engine.start(definition, version.digest, inputs, workspace=self.workspace, trigger=trigger)
         self.queue.dispatch([StepMessage(execution.execution_id)])
         self.publisher.execution_started(execution)

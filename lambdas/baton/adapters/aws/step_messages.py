@@ -20,6 +20,7 @@ from typing import Protocol
 
 from baton.adapters.aws.long_steps import WORKER_MARGIN_SECONDS
 from baton.adapters.aws.sqs_step_queue import SqsStepQueue, StepMessage
+from baton.adapters.aws.workspaces import WorkspaceSeeds
 from baton.engine.context import UnitContext
 from baton.engine.driver import LAMBDA_PACE, DriveRequest, DriveResult, DriverHooks
 from baton.engine.records import TERMINAL_EXECUTION, TERMINAL_STEP, ExecutionRecord, StepRecord, is_item_key
@@ -187,6 +188,7 @@ class StepMessageHandler:
         margin_seconds: float = WORKER_MARGIN_SECONDS,
         most_seconds: float | None = None,
         recheck_seconds: float = 30.0,
+        seeds: WorkspaceSeeds | None = None,
     ) -> None:
         self.engine = engine
         self.loader = loader
@@ -201,6 +203,8 @@ class StepMessageHandler:
         """The longest time any invocation gets (the function's timeout), if known."""
         self.recheck_seconds = recheck_seconds
         """How long an execution queued behind its concurrency key waits between looks."""
+        self.seeds = seeds
+        """Unpacks an execution's starting files (``baton start --workspace``) into this sandbox."""
 
     def visibility_of(self, delivery: Delivery) -> MessageVisibility | None:
         """What keeps this delivery's message hidden, when the queue gave a handle."""
@@ -223,12 +227,13 @@ class StepMessageHandler:
             return DriveResult(gone, note=f"execution {execution_id} does not exist (expired or never created)")
         if execution.status in TERMINAL_EXECUTION:
             return DriveResult(execution, note="the execution already ended")
+        workspace = self._workspace(execution)
         driver = self.engine.driver(
             execution,
             records,
             self.queue,
             observer=LifecycleObserver(self.lifecycle, self.steps),
-            workspace=self._workspace(execution_id),
+            workspace=workspace,
             remaining_seconds=self.remaining_seconds,
             margin_seconds=self.margin_seconds,
             most_seconds=self.most_seconds if self.most_seconds is not None else float("inf"),
@@ -245,13 +250,17 @@ class StepMessageHandler:
         finally:
             self.lifecycle.flush()
 
-    def _workspace(self, execution_id: str) -> Path:
-        """This execution's folder; other executions' folders are stale in this sandbox."""
+    def _workspace(self, execution: ExecutionRecord) -> Path:
+        """This execution's folder, with its starting files; other executions' folders are
+        stale in this sandbox. Raises ``WorkspaceError`` when the starting files cannot be had."""
         root = self.workspace_root / "executions"
         root.mkdir(parents=True, exist_ok=True)
         for other in root.iterdir():
-            if other.name != execution_id:
+            if other.name != execution.execution_id:
                 shutil.rmtree(other, ignore_errors=True)
-        workspace = root / execution_id
-        workspace.mkdir(exist_ok=True)
+        workspace = root / execution.execution_id
+        if self.seeds is not None:
+            self.seeds.prepare(workspace, execution.trigger)
+        else:
+            workspace.mkdir(exist_ok=True)
         return workspace

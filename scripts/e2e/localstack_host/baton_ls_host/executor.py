@@ -49,10 +49,13 @@ class LocalRuntimeExecutor(RuntimeExecutor):
         port = get_free_tcp_port()
         task_root = str(self.function_version.config.code.get_unzipped_code_location())
         env = {key: str(value) for key, value in env_vars.items()}
-        env.update(LAMBDA_TASK_ROOT=task_root, LOCAL_SHIM_PORT=str(port), PATH=os.environ.get("PATH", ""),
+        python = python_for_runtime(runtime)
+        # The runtime's own bin folder first, as /var/lang/bin is on Lambda: its python3 and tools.
+        path = os.pathsep.join([os.path.dirname(python), os.environ.get("PATH", "")])
+        env.update(LAMBDA_TASK_ROOT=task_root, LOCAL_SHIM_PORT=str(port), PATH=path,
                    PYTHONUNBUFFERED="1", TMPDIR=os.environ.get("TMPDIR", "/tmp"))  # fmt: skip
         self.proc = subprocess.Popen(
-            [python_for_runtime(runtime), SHIM], env=env, cwd=task_root,
+            [python, SHIM], env=env, cwd=task_root,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         threading.Thread(target=self._pump, daemon=True).start()
