@@ -52,7 +52,9 @@ ensure_venv() {  # ensure_venv DIR PYTHON STAMP PACKAGES...
 }
 
 plugin_digest() {
-  (cd "$PLUGIN" && find . -name '*.py' -o -name '*.toml' | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16
+  # pip's build/ and egg-info copies are left out: installing rewrites them.
+  (cd "$PLUGIN" && find . \( -name build -o -name '*.egg-info' \) -prune -o \( -name '*.py' -o -name '*.toml' \) -print \
+    | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16
 }
 
 setup_localstack() {
