@@ -138,10 +138,12 @@ class SqliteStateStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             with self._transaction():
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    self._db.execute(statement)
-                self._add_summaries()
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                # Asked again under the write lock: another process may have just done it.
+                if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self._db.execute(statement)
+                    self._add_summaries()
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _add_summaries(self) -> None:
         """Give a file of an earlier version the summary columns, and (re)fill them from the
