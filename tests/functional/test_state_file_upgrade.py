@@ -102,6 +102,7 @@ def test_a_version_3_file_is_upgraded_and_reads_the_same(current: Workspace, tmp
     assert records(older) == before  # nothing recorded changed
     db = sqlite3.connect(older)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'steps_summaries'").fetchone()  # the read's index
     db.close()
     store = SqliteStateStore(older)
     history = store.list_history()

@@ -37,8 +37,9 @@ _R = TypeVar("_R")
 
 SCHEMA_VERSION = 4
 # A step's summary (``baton.engine.summary``) in columns beside its record, written with it,
-# so a history read decodes no record: the figures read these, the engine reads ``data``.
-# The file of an earlier version gains them on first open (and a full refill of them).
+# so a history read decodes no record: the figures read these, the engine reads ``data``. An
+# index covers them, so the read never touches the records' pages however big the records
+# are. The file of an earlier version gains them on first open (and a full refill of them).
 _SUMMARY_COLUMNS = (
     ("step_id", "TEXT"), ("kind", "TEXT"), ("status", "TEXT"), ("tries", "INTEGER"),
     ("item_count", "INTEGER"), ("cache_hit", "INTEGER"), ("cache_key", "TEXT"), ("failure", "TEXT"),
@@ -152,6 +153,9 @@ class SqliteStateStore:
         for name, kind in _SUMMARY_COLUMNS:
             if name not in present:
                 self._db.execute(f"ALTER TABLE steps ADD COLUMN {name} {kind}")
+        self._db.execute(
+            f"CREATE INDEX IF NOT EXISTS steps_summaries ON steps (execution_id, key, version, {_SUMMARY_NAMES})"
+        )
         rows = self._db.execute("SELECT data FROM steps").fetchall()
         for start in range(0, len(rows), 1000):
             records = [StepRecord.from_data(json.loads(row[0])) for row in rows[start : start + 1000]]
