@@ -3,13 +3,15 @@
 Twenty executions of ``tests/functional/history/pipeline.yaml`` are really run; their
 records are then copied, with new ids and start times spread over six days, through the
 ``StateStore`` port into one SQLite state until it holds ``--executions`` of them. The
-command is timed end to end (process start included) and in-process (read, figures, hints).
+command is timed end to end (process start included) and in-process (read, figures, hints),
+and the read alone (``list_history_summaries``: the step summaries SQLite keeps in columns).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -72,13 +74,20 @@ def main() -> None:
         seed(state_dir, scratch, options.executions)
         from baton.bootstrap import local_ports
         from baton.insights.figures import stats_document
-        from baton.insights.history import load_runs
+        from baton.insights.history import load_runs, paused_garbage_collection
 
-        inside = []
+        load_before = os.getloadavg()[0]
+        inside, reads = [], []
         for _ in range(options.repeats):
             started = time.perf_counter()
             document = stats_document(load_runs(local_ports(state_dir).store, None))
             inside.append(time.perf_counter() - started)
+        store = local_ports(state_dir).store
+        for _ in range(options.repeats):
+            started = time.perf_counter()
+            with paused_garbage_collection():
+                store.list_history_summaries()
+            reads.append(time.perf_counter() - started)
         command = [BATON, "stats", "--since", "7d", "--json", "--state-dir", str(state_dir)]
         walls = []
         for _ in range(options.repeats):
@@ -91,7 +100,8 @@ def main() -> None:
             f"`baton stats` on {counted} executions ({len(document['hints'])} hints): "
             f"{statistics.median(walls):.3f} s median end to end, "
             f"{statistics.median(inside):.3f} s median in-process (read {counted} executions with their steps, "
-            f"figures, hints)"
+            f"figures, hints; the read alone {statistics.median(reads):.3f} s); "
+            f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

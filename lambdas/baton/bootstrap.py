@@ -8,9 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from baton.engine.service import Engine
 from baton.ports import Ports
+
+if TYPE_CHECKING:
+    from baton.engine.service import Engine
 
 DEFAULT_STATE_DIR = Path(".baton")
 STATE_DIR_ENV = "BATON_STATE_DIR"
@@ -57,6 +60,7 @@ def local_ports(state_dir: Path, environ: Mapping[str, str] | None = None) -> Po
 def local_engine(state_dir: Path, environ: Mapping[str, str] | None = None) -> Engine:
     """An engine on the embedded backend; steps inherit ``environ`` (the process's by default)."""
     from baton.adapters.local.children import LocalChildWorkflows
+    from baton.engine.service import Engine
 
     environ = dict(os.environ if environ is None else environ)
     workers = int(environ.get(MAX_WORKERS_ENV) or DEFAULT_MAX_WORKERS)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from baton.engine.records import ExecutionRecord, StepRecord
+from baton.engine.summary import ExecutionSummary, StepSummary
 from baton.errors import StepFailedError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "DefinitionVersions",
     "Dispatcher",
     "ExecutionRecord",
+    "ExecutionSummary",
     "ItemJoin",
     "LogEntry",
     "LongRunner",
@@ -37,6 +39,7 @@ __all__ = [
     "StateStore",
     "StepQueue",
     "StepRecord",
+    "StepSummary",
 ]
 
 
@@ -115,6 +118,14 @@ class StateStore(Protocol):
         """Executions started at or after ``since`` (all when None), of one workflow or of
         every one, each with all its step records, newest first, in as few reads as the
         backend allows (``baton stats`` reads thousands at once)."""
+        ...
+
+    def list_history_summaries(
+        self, since: datetime | None = None, workflow: str | None = None
+    ) -> list[tuple[ExecutionSummary, dict[str, StepSummary]]]:
+        """The same executions as :meth:`list_history`, in the same order, as summaries with
+        their records' summaries by key (hand-offs applied): what the figures of ``baton stats``
+        read. A store that keeps summaries beside the records reads no whole record."""
         ...
 
     # -- end of operating views -------------------------------------------------------------

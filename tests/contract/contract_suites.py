@@ -8,6 +8,7 @@ the AWS adapters subclass the same suites under moto.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from baton.engine.records import ExecutionRecord, StepRecord
+from baton.engine.summary import digest, summarize
 from baton.errors import ExecutionNotFoundError, SecretError, StateConflictError
 from baton.ports import ArtifactRef, ArtifactStore, CacheEntry, Clock, Dispatcher, SecretResolver, StateStore
 
@@ -187,6 +189,45 @@ class StateStoreContract:
         assert [e.execution_id for e, _ in store.list_history(workflow="other")] == ["e3", "e1"]
         assert [e.execution_id for e, _ in store.list_history(T0 + timedelta(minutes=2), "wf")] == ["e4", "e2"]
         assert store.list_history(since=T0 + timedelta(hours=1)) == []
+
+    def test_history_summaries_are_the_summaries_of_the_history(self, store: StateStore) -> None:
+        for index in range(3):
+            execution = an_execution(f"e{index}", T0 + timedelta(minutes=index))
+            execution = execution.evolve(workflow="other" if index == 1 else "wf")
+            store.create_execution(execution, steps_of(f"e{index}", "a", "b", "b[0]", "b[1]"))
+        read = store.get_steps("e2")
+        agent_outputs = {"text": "ok", "usage": {"input_tokens": 10, "output_tokens": 5}, "cost_usd": 0.25}
+        store.commit([
+            read["a"].evolve(status="succeeded", tries=2, outputs=agent_outputs, cache_key="k1",
+                             started_at=T0, finished_at=T0 + timedelta(seconds=1.5)),
+            read["b"].evolve(status="running", item_count=2, started_at=T0),
+            read["b[0]"].evolve(kind="item", index=0, status="failed", error="  boom\nsecond line", error_kind="exit",
+                                cache_hit=False, started_at=T0, finished_at=T0 - timedelta(seconds=1)),
+            read["b[1]"].evolve(kind="item", index=1, status="cached", cache_hit=True, outputs={"n": [1, 2]}),
+        ])  # fmt: skip
+        ended = T0 + timedelta(minutes=2, seconds=3)
+        store.update_execution(store.get_execution("e2").evolve(status="failed", finished_at=ended))
+        later, much_later = T0 + timedelta(minutes=1), T0 + timedelta(hours=1)
+        for since, workflow in ((None, None), (later, None), (None, "wf"), (later, "wf"), (much_later, None)):
+            expected = [summarize(e, {r.key: r for r in records}) for e, records in store.list_history(since, workflow)]
+            assert store.list_history_summaries(since, workflow) == expected
+        execution, steps = store.list_history_summaries()[0]
+        assert (execution.execution_id, execution.status, execution.duration) == ("e2", "failed", 3.0)
+        assert json.loads(execution.inputs) == an_execution().inputs
+        assert (steps["a"].tokens, steps["a"].cost_usd, steps["a"].duration, steps["a"].tries) == (15, 0.25, 1.5, 2)
+        assert (steps["b[0]"].failure, steps["b[0]"].duration, steps["b[1]"].cache_hit) == ("boom", 0.0, True)
+        assert steps["b[1]"].outputs_digest == digest({"n": [1, 2]}) != steps["a"].outputs_digest
+
+    def test_history_summaries_read_a_hand_off_in_flight(self, store: StateStore) -> None:
+        store.create_execution(an_execution(), steps_of("e1", "a", "b"))
+        read = store.get_steps("e1")
+        hand = {"key": "b", "version": read["b"].version, "owner": "w1", "expires": T0.isoformat(), "attempt": 1}
+        store.commit([read["a"].evolve(status="succeeded", hand_off=hand, started_at=T0, finished_at=T0)])
+        [(_, steps)] = store.list_history_summaries()
+        assert (steps["b"].status, steps["b"].started_at) == ("running", T0)  # as ``get_steps`` reads it
+        store.commit([store.get_steps("e1")["b"].evolve(status="succeeded")])
+        [(_, steps)] = store.list_history_summaries()
+        assert steps["b"].status == "succeeded"  # written since: the hand-off no longer applies
 
     def test_definitions_are_stored_once_by_digest(self, store: StateStore) -> None:
         store.put_definition("abc", {"name": "one"})

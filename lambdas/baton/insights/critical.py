@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from baton.engine.records import KIND_STEP, StepRecord
-from baton.insights.history import Run, seconds
+from baton.engine.records import KIND_STEP
+from baton.engine.summary import StepSummary
+from baton.insights.history import Run
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -34,8 +35,8 @@ def critical_path(run: Run) -> list[PathStep]:
     ended = {r.step_id: r for r in run.records.values() if r.kind == KIND_STEP and r.finished_at is not None}
     if definition is None or not ended:
         return []
-    current: StepRecord | None = max(ended.values(), key=lambda r: r.finished_at or _NEVER)
-    chain: list[StepRecord] = []
+    current: StepSummary | None = max(ended.values(), key=lambda r: r.finished_at or _NEVER)
+    chain: list[StepSummary] = []
     while current is not None and current not in chain:
         chain.append(current)
         current = _predecessor(run, current, ended)
@@ -45,12 +46,12 @@ def critical_path(run: Run) -> list[PathStep]:
     for record in chain:
         start = record.started_at or record.finished_at
         waited = (start - previous_end).total_seconds() if previous_end and start else 0.0
-        path.append(PathStep(record.step_id, record.status, seconds(record) or 0.0, max(0.0, waited)))
+        path.append(PathStep(record.step_id, record.status, record.duration or 0.0, max(0.0, waited)))
         previous_end = record.finished_at
     return path
 
 
-def _predecessor(run: Run, record: StepRecord, ended: dict[str, StepRecord]) -> StepRecord | None:
+def _predecessor(run: Run, record: StepSummary, ended: dict[str, StepSummary]) -> StepSummary | None:
     assert run.definition is not None
     step = run.definition.step(record.step_id)
     needed = [ended[need] for need in step.needs if need in ended]

@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
-from baton.engine.records import FAILED, SUCCEEDED, TERMINAL_EXECUTION, StepRecord
+from baton.engine.records import FAILED, SUCCEEDED, TERMINAL_EXECUTION
+from baton.engine.summary import FAILURE_TEXT_LIMIT, StepSummary
 from baton.engine.views import iso
 from baton.insights.critical import critical_path
-from baton.insights.history import Run, percentile, ran, restored, seconds, total_usage, usage_of
+from baton.insights.history import Run, percentile, ran, restored, total_usage, usage_of
 
-ERROR_TEXT_LIMIT = 200
+ERROR_TEXT_LIMIT = FAILURE_TEXT_LIMIT
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -31,10 +32,9 @@ def _round(value: float | None) -> float | None:
     return round(value, 3) if value is not None else None
 
 
-def error_group(record: StepRecord) -> str:
+def error_group(record: StepSummary) -> str:
     """The part of an error message failures are grouped by (its first line)."""
-    text = (record.error or record.error_kind or "failed").strip()
-    return (text.splitlines() or ["failed"])[0][:ERROR_TEXT_LIMIT]
+    return record.failure or "failed"
 
 
 def compute_stats(runs: list[Run]) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def workflow_stats(name: str, runs: list[Run]) -> dict[str, Any]:
     for run in runs:
         statuses[run.execution.status] += 1
     ended = sum(statuses.get(s, 0) for s in TERMINAL_EXECUTION)
-    durations = [d for run in runs if run.execution.status in TERMINAL_EXECUTION if (d := seconds(run.execution))]
+    durations = [d for run in runs if run.execution.status in TERMINAL_EXECUTION if (d := run.execution.duration)]
     steps = step_table(runs)
     latest = next((run for run in runs if run.execution.status in TERMINAL_EXECUTION), runs[0])
     return {
@@ -79,22 +79,22 @@ def workflow_stats(name: str, runs: list[Run]) -> dict[str, Any]:
 
 def step_table(runs: list[Run]) -> list[dict[str, Any]]:
     """One row per step id, in definition order (then by first appearance)."""
-    wholes: dict[str, list[StepRecord]] = defaultdict(list)
-    units: dict[str, list[StepRecord]] = defaultdict(list)
-    no_cache: set[str] = {run.execution.execution_id for run in runs if run.execution.no_cache}
+    wholes: dict[str, list[StepSummary]] = defaultdict(list)
+    units: dict[str, list[StepSummary]] = defaultdict(list)
     for run in runs:
-        for record in run.steps():
+        for record in run.steps:
             wholes[record.step_id].append(record)
-        for record in run.units():
-            if not (record.execution_id in no_cache and not record.cache_hit):
+        no_cache = run.execution.no_cache
+        for record in run.units:
+            if not (no_cache and not record.cache_hit):
                 units[record.step_id].append(record)
     order = _definition_order(runs)
     ids = sorted(wholes, key=lambda step_id: (order.get(step_id, len(order)), step_id))
     return [_step_row(step_id, wholes[step_id], units[step_id], _type_of(runs, step_id)) for step_id in ids]
 
 
-def _step_row(step_id: str, wholes: list[StepRecord], units: list[StepRecord], kind: str) -> dict[str, Any]:
-    executed = [d for r in wholes if ran(r) and (d := seconds(r)) is not None]
+def _step_row(step_id: str, wholes: list[StepSummary], units: list[StepSummary], kind: str) -> dict[str, Any]:
+    executed = [d for r in wholes if ran(r) and (d := r.duration) is not None]
     executed_units = [r for r in units if ran(r)]
     hits = [r for r in units if restored(r)]
     usage = total_usage(executed_units)
@@ -116,16 +116,16 @@ def _step_row(step_id: str, wholes: list[StepRecord], units: list[StepRecord], k
     return row
 
 
-def retry_figures(executed: list[StepRecord]) -> dict[str, Any]:
+def retry_figures(executed: list[StepSummary]) -> dict[str, Any]:
     """Units retried (more than one try), flaky (succeeded only after retries), and the time
     the retries cost: each retried unit's duration beyond the step's median first-try success."""
     retried = [r for r in executed if r.tries > 1]
     flaky = [r for r in retried if r.status == SUCCEEDED]
-    first_try = [d for r in executed if r.tries <= 1 and r.status == SUCCEEDED if (d := seconds(r)) is not None]
+    first_try = [d for r in executed if r.tries <= 1 and r.status == SUCCEEDED if (d := r.duration) is not None]
     baseline = percentile(first_try, 0.5)
     cost = 0.0
     for record in retried:
-        took = seconds(record) or 0.0
+        took = record.duration or 0.0
         cost += max(0.0, took - baseline) if baseline is not None else took * (record.tries - 1) / record.tries
     return {
         "units": len(executed),
@@ -137,11 +137,11 @@ def retry_figures(executed: list[StepRecord]) -> dict[str, Any]:
     }
 
 
-def cache_figures(units: list[StepRecord], hits: list[StepRecord], executed: list[StepRecord]) -> dict[str, Any]:
+def cache_figures(units: list[StepSummary], hits: list[StepSummary], executed: list[StepSummary]) -> dict[str, Any]:
     """Lookups (units of a step with a cache key), hits, and what the hits saved."""
     lookups = [r for r in units if r.cache_key is not None or restored(r)]
     done = [r for r in executed if r.status == SUCCEEDED and r.cache_key is not None]
-    median = percentile([d for r in done if (d := seconds(r)) is not None], 0.5) or 0.0
+    median = percentile([d for r in done if (d := r.duration) is not None], 0.5) or 0.0
     usage = [usage_of(r) for r in done]
     mean_tokens = sum(u.tokens for u in usage) / len(usage) if usage else 0.0
     mean_cost = sum(u.cost_usd for u in usage) / len(usage) if usage else 0.0
@@ -159,7 +159,7 @@ def failure_groups(runs: list[Run]) -> list[dict[str, Any]]:
     """Failed units grouped by step and error, most frequent first."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for run in runs:
-        for record in run.units():
+        for record in run.units:
             if record.status != FAILED:
                 continue
             key = (record.step_id, error_group(record))

@@ -17,6 +17,7 @@ from typing import Any
 
 from baton.engine.definition import Definition, StepDef
 from baton.engine.records import SUCCEEDED
+from baton.engine.summary import canonical
 from baton.insights.history import Run, ran
 
 CACHEABLE_TYPES = frozenset({"shell", "agent"})
@@ -56,6 +57,7 @@ def cache_hints(
 ) -> list[dict[str, Any]]:
     """Slow, uncached, repeatable steps on the latest critical path."""
     found = []
+    same_inputs = InputGroups()
     path = figures["critical_path"]["steps"]
     workflow_p50 = figures["p50_seconds"] or 0.0
     for entry in path:
@@ -67,7 +69,7 @@ def cache_hints(
         median = row["p50_seconds"] or 0.0
         if median <= 0 or median < SLOW_SHARE * workflow_p50:
             continue
-        repeats = repeatability(runs, step.id)
+        repeats = repeatability(runs, step.id, same_inputs)
         if repeats["repeated_runs"] == 0 or repeats["differing_groups"]:
             continue
         avoidable = repeats["repeated_runs"] - repeats["groups"]
@@ -96,14 +98,28 @@ def cache_hints(
     return found
 
 
-def repeatability(runs: list[Run], step_id: str) -> dict[str, int]:
+class InputGroups:
+    """The canonical form of an execution's inputs, computed once per distinct JSON text."""
+
+    def __init__(self) -> None:
+        self._forms: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        form = self._forms.get(text)
+        if form is None:
+            form = self._forms[text] = canonical(json.loads(text))
+        return form
+
+
+def repeatability(runs: list[Run], step_id: str, same_inputs: InputGroups | None = None) -> dict[str, int]:
     """Executed successes of ``step_id`` grouped by the execution's inputs: how many runs
     shared their inputs with another, in how many groups, and how many groups disagreed."""
-    groups: dict[str, list[str]] = defaultdict(list)
+    group_of = same_inputs if same_inputs is not None else InputGroups()
+    groups: dict[str, list[str | None]] = defaultdict(list)
     for run in runs:
         record = run.records.get(step_id)
         if record is not None and ran(record) and record.status == SUCCEEDED and record.item_count is None:
-            groups[_canonical(run.execution.inputs)].append(_canonical(record.outputs))
+            groups[group_of(run.execution.inputs)].append(record.outputs_digest)
     shared = [outputs for outputs in groups.values() if len(outputs) > 1]
     return {
         "repeated_runs": sum(len(outputs) for outputs in shared),
@@ -182,10 +198,6 @@ def _step(definition: Definition, step_id: str) -> StepDef | None:
         return definition.step(step_id)
     except KeyError:
         return None
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _percent(value: float | None) -> str:

@@ -1,7 +1,8 @@
 """Recorded runs as the operating views read them: an execution, its records, its definition.
 
-Everything here reads the ``StateStore`` port only (``list_history``), so ``baton stats``,
-the HTML report and ``baton ui`` show the same figures for the laptop and for a stack.
+Everything here reads the ``StateStore`` port only (``list_history_summaries``), so ``baton
+stats``, the HTML report and ``baton ui`` show the same figures for the laptop and for a
+stack. A run holds the summaries of its records (``baton.engine.summary``), not the records.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import gc
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 from baton.engine.definition import Definition
-from baton.engine.records import CACHED, FAILED, KIND_ITEM, KIND_STEP, SKIPPED, ExecutionRecord, StepRecord
+from baton.engine.records import CACHED, FAILED, KIND_ITEM, KIND_STEP, SKIPPED
+from baton.engine.summary import ExecutionSummary, StepSummary, duration
 from baton.errors import BatonError
 from baton.ports import StateStore
 
@@ -32,28 +34,33 @@ class HistoryError(BatonError):
 
 @dataclass(frozen=True)
 class Run:
-    """One recorded execution with its records and (when still stored) its definition."""
+    """One recorded execution with its records' summaries by key and (when still stored) its
+    definition."""
 
-    execution: ExecutionRecord
-    records: dict[str, StepRecord]
+    execution: ExecutionSummary
+    records: dict[str, StepSummary]
     definition: Definition | None
+    steps: list[StepSummary] = field(init=False)
+    """The records of whole steps (not items, not compensations)."""
+    units: list[StepSummary] = field(init=False)
+    """The records that ran a body once per attempt: plain steps and ``for_each`` items."""
+
+    def __post_init__(self) -> None:
+        steps, units = [], []
+        for record in self.records.values():
+            if record.kind == KIND_STEP:
+                steps.append(record)
+                if record.item_count is None:
+                    units.append(record)
+            elif record.kind == KIND_ITEM:
+                units.append(record)
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "units", units)
 
     @property
     def workflow(self) -> str:
         """The workflow's name."""
         return self.execution.workflow
-
-    def steps(self) -> list[StepRecord]:
-        """The records of whole steps (not items, not compensations)."""
-        return [record for record in self.records.values() if record.kind == KIND_STEP]
-
-    def units(self) -> list[StepRecord]:
-        """The records that ran a body once per attempt: plain steps and ``for_each`` items."""
-        return [
-            record
-            for record in self.records.values()
-            if record.kind == KIND_ITEM or (record.kind == KIND_STEP and record.item_count is None)
-        ]
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -71,14 +78,14 @@ def parse_since(text: str, now: datetime) -> datetime:
 def load_runs(store: StateStore, since: datetime | None = None, workflow: str | None = None) -> list[Run]:
     """Every execution started since ``since`` (of ``workflow``), newest first."""
     with paused_garbage_collection():
-        history = store.list_history(since, workflow)
-    definitions: dict[str, Definition | None] = {}
-    runs = []
-    for execution, records in history:
-        digest = execution.definition_digest
-        if digest not in definitions:
-            definitions[digest] = _definition(store, digest)
-        runs.append(Run(execution, {record.key: record for record in records}, definitions[digest]))
+        history = store.list_history_summaries(since, workflow)
+        definitions: dict[str, Definition | None] = {}
+        runs = []
+        for execution, records in history:
+            digest = execution.definition_digest
+            if digest not in definitions:
+                definitions[digest] = _definition(store, digest)
+            runs.append(Run(execution, records, definitions[digest]))
     return runs
 
 
@@ -105,24 +112,40 @@ def _definition(store: StateStore, digest: str) -> Definition | None:
         return None  # compiled by another format: figures from the records alone
 
 
-def seconds(record: StepRecord | ExecutionRecord) -> float | None:
+class Timed(Protocol):
+    """A record or summary with a start and an end."""
+
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+
+
+class Outcome(Protocol):
+    """A record or summary with a status and whether the cache restored it."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def cache_hit(self) -> bool: ...
+
+
+def seconds(record: Timed) -> float | None:
     """How long a record ran, start to end (retries and their delays included)."""
-    if record.started_at is None or record.finished_at is None:
-        return None
-    return max(0.0, (record.finished_at - record.started_at).total_seconds())
+    return duration(record.started_at, record.finished_at)
 
 
-def ran(record: StepRecord) -> bool:
+def ran(record: Outcome) -> bool:
     """True when the unit's body ran (it was not cached or skipped)."""
     return record.status in RAN and not record.cache_hit
 
 
-def restored(record: StepRecord) -> bool:
+def restored(record: Outcome) -> bool:
     """True for a unit restored from the cache."""
     return record.status == CACHED or record.cache_hit
 
 
-def skipped(record: StepRecord) -> bool:
+def skipped(record: Outcome) -> bool:
     """True for a unit that never ran."""
     return record.status == SKIPPED
 
@@ -149,31 +172,19 @@ class Usage:
 
 
 NO_USAGE = Usage()
-_USAGE_KEYS = frozenset({"usage", "cost_usd", "total_cost_usd"})
 
 
-def usage_of(record: StepRecord) -> Usage:
-    """The ``usage`` tokens and ``cost_usd`` in a record's outputs, when it has them."""
-    outputs = record.outputs
-    if not isinstance(outputs, Mapping) or not _USAGE_KEYS.intersection(outputs):
+def usage_of(record: StepSummary) -> Usage:
+    """The tokens and dollars a record's outputs report (``baton.engine.summary.usage_in``)."""
+    if not record.tokens and not record.cost_usd:
         return NO_USAGE
-    tokens = 0
-    usage = outputs.get("usage")
-    if isinstance(usage, Mapping):
-        tokens = sum(int(v) for k, v in usage.items() if str(k).endswith("tokens") and _is_number(v))
-    cost = outputs.get("cost_usd", outputs.get("total_cost_usd"))
-    return Usage(tokens, float(cost) if _is_number(cost) else 0.0)
+    return Usage(record.tokens, record.cost_usd)
 
 
-def total_usage(records: Iterable[StepRecord]) -> Usage:
+def total_usage(records: Iterable[StepSummary]) -> Usage:
     """The summed usage of ``records``."""
-    total = NO_USAGE
+    tokens, cost = 0, 0.0
     for record in records:
-        usage = usage_of(record)
-        if usage is not NO_USAGE:
-            total += usage
-    return total
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+        tokens += record.tokens
+        cost += record.cost_usd
+    return Usage(tokens, cost)

@@ -17,11 +17,12 @@ from baton import __version__
 from baton.engine.attempt import OutputResolver
 from baton.engine.definition import Definition
 from baton.engine.records import KIND_COMPENSATION, KIND_ITEM, TERMINAL_EXECUTION, StepRecord
+from baton.engine.summary import summarize, usage_in
 from baton.engine.views import iso, public_status
 from baton.errors import BatonError
 from baton.insights.critical import critical_path
 from baton.insights.graph import graph_layout
-from baton.insights.history import Run, seconds, usage_of
+from baton.insights.history import Run, seconds
 from baton.ports import Ports
 
 LOG_TAIL_LINES = 40
@@ -67,7 +68,7 @@ def run_view(ports: Ports, execution_id: str) -> dict[str, Any]:
         raise ReportError(f"execution {execution_id}: its definition is no longer stored")
     definition = Definition.from_data(data)
     records = store.get_steps(execution_id)
-    run = Run(execution, records, definition)
+    run = Run(*summarize(execution, records), definition)
     logs = _log_tails(ports, execution_id)
     resolve = OutputResolver(ports.artifacts)
     origin = execution.started_at
@@ -116,7 +117,7 @@ def _unit(
     resolve: OutputResolver,
     logs: dict[str, list[dict[str, Any]]],
 ) -> UnitView:
-    usage = usage_of(record)
+    tokens, cost = usage_in(record.outputs)
     offset = (record.started_at - origin).total_seconds() if record.started_at and origin else None
     outputs = resolve(record.outputs) if record.outputs is not None else None
     text = json.dumps(outputs, indent=2, default=str) if outputs not in (None, {}, []) else ""
@@ -140,8 +141,8 @@ def _unit(
         finished_at=iso(record.finished_at),
         error=record.error,
         reason=record.reason,
-        tokens=usage.tokens,
-        cost_usd=usage.cost_usd,
+        tokens=tokens,
+        cost_usd=cost,
         outputs=text,
         artifacts=artifacts,
         logs=logs.get(record.key, []),

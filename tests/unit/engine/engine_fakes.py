@@ -11,6 +11,7 @@ from typing import Any
 
 from baton.adapters.local.fs_artifacts import FilesystemArtifactStore
 from baton.engine.records import ExecutionRecord, StepRecord, with_hand_offs
+from baton.engine.summary import ExecutionSummary, StepSummary, summarize
 from baton.errors import ExecutionNotFoundError, StateConflictError
 from baton.ports import NullSupervisor, Ports
 
@@ -90,6 +91,11 @@ class MemoryStateStore:
             and (workflow is None or e.workflow == workflow)
         ]  # fmt: skip
         return [(e, list(self.get_steps(e.execution_id).values())) for e in chosen]
+
+    def list_history_summaries(
+        self, since: datetime | None = None, workflow: str | None = None
+    ) -> list[tuple[ExecutionSummary, dict[str, StepSummary]]]:
+        return [summarize(e, {r.key: r for r in records}) for e, records in self.list_history(since, workflow)]
 
     def get_steps(self, execution_id: str) -> dict[str, StepRecord]:
         return with_hand_offs({key: record for (eid, key), record in self.steps.items() if eid == execution_id})

@@ -34,6 +34,7 @@ from baton.adapters.aws.items import (
 )
 from baton.adapters.aws.transactions import Write, write_all
 from baton.engine.records import ExecutionRecord, StepRecord, with_hand_offs
+from baton.engine.summary import ExecutionSummary, StepSummary, summarize
 from baton.errors import ExecutionNotFoundError, StateConflictError
 
 SLOT_PREFIX = "SLOT#"
@@ -189,6 +190,15 @@ class DynamoDBStateStore:
         history = [(execution, list(records.values())) for execution, records in loaded]
         history.sort(key=lambda entry: (_started(entry[0]), entry[0].execution_id), reverse=True)
         return history
+
+    def list_history_summaries(
+        self, since: datetime | None = None, workflow: str | None = None
+    ) -> list[tuple[ExecutionSummary, dict[str, StepSummary]]]:
+        """The summaries of :meth:`list_history`, derived from the records it reads."""
+        return [
+            summarize(execution, {record.key: record for record in records})
+            for execution, records in self.list_history(since, workflow)
+        ]
 
     # -- steps ----------------------------------------------------------------------------
 
