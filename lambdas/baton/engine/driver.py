@@ -310,7 +310,7 @@ class Driver:
             return
         if request.held:
             self._held = target
-        decision = self._plan()
+        decision = self._plan(every_item=True)
         if request.courier:
             self.handed_off = set(decision.start) - {target}
         record = self.executor.records.get(target)
@@ -371,7 +371,7 @@ class Driver:
             return False
         return self._wait(decision)
 
-    def _plan(self) -> Decision:
+    def _plan(self, *, every_item: bool = False) -> Decision:
         executor = self.executor
         now = self.clock.now()
         return plan(
@@ -381,7 +381,22 @@ class Driver:
             cancel_requested=executor.execution.cancel_requested,
             orphaned=self._orphaned(now),
             index=executor.plan_index,
+            item_room=None if every_item else self._item_room(),
         )
+
+    def _item_room(self, most: int | None = None) -> int | None:
+        """How many pending ``for_each`` items a plan lists for this driver to start.
+
+        A driver that shares its queue passes every ready item on (each has one courier), so
+        it asks for all of them. A driver that runs everything itself asks only for what fits
+        in its free room: a wide fan-out is then planned a few items at a time instead of
+        listing every pending item on every turn. Units handed to the queue and not received
+        back are listed but not started here, so the room covers them too.
+        """
+        if self.queue.shared:
+            return None
+        room = self._free_room() if most is None else min(most, self._free_room())
+        return room + len(self.handed_off)
 
     def _settle(self, decision: Decision) -> bool:
         """Skip what will not run and close finished ``for_each`` steps; stop at the first
@@ -444,7 +459,9 @@ class Driver:
         records[ended.key] = ended  # as if written; put back below
         index.update(before, ended)
         try:
-            decision = plan(executor.definition, records, now=now, orphaned=self._orphaned(now), index=index)
+            # One listed item is enough to know that no plain step is the only one ready.
+            decision = plan(executor.definition, records, now=now, orphaned=self._orphaned(now), index=index,
+                            item_room=self._item_room(most=1))  # fmt: skip
         finally:
             records[ended.key] = before
             index.update(ended, before)
