@@ -165,12 +165,9 @@ class Driver:
         self._alive: dict[str, bool] = {}
         self._started: set[str] = set()
         self.result = DriveResult(executor.execution)
-        executor.successor = self._successor
         self.join = join
         """Counts item ends (AWS), so an item run alone knows when it ended last."""
         self._join_due = False
-        if join is not None:
-            executor.item_ended = self._item_ended
 
     @property
     def execution_id(self) -> str:
@@ -180,6 +177,8 @@ class Driver:
     def run(self, request: DriveRequest | None = None) -> DriveResult:
         """Drive; return what happened and the execution as this driver last saw it."""
         executor = self.executor
+        executor.successor = self._successor
+        executor.item_ended = self._item_ended if self.join is not None else None
         try:
             if self.stored_workspace != self.workspace:
                 restore_declared_files(executor)
@@ -198,6 +197,9 @@ class Driver:
             executor.dispatcher.shutdown()
             for key in list(executor.handed):
                 executor.release_hand_off(key)
+            # The executor calls back into this driver only while it runs: without the links
+            # its records (a wide fan-out's are many) go as soon as the caller drops it.
+            executor.successor = executor.item_ended = None
         self.result.execution = executor.execution.evolve(workspace=self.stored_workspace)
         return self.result
 
