@@ -224,9 +224,13 @@ def _report(engine: Engine, execution: ExecutionRecord, as_json: bool) -> None:
 def _print_json(document: dict[str, Any]) -> None:
     """``document`` as indented JSON, written piece by piece: the record of a wide fan-out
     is tens of megabytes, and one string of it (and of its pieces) would double the memory."""
-    for chunk in json.JSONEncoder(indent=2).iterencode(document):
-        sys.stdout.write(chunk)
-    sys.stdout.write("\n")
+    pieces: list[str] = []
+    for piece in json.JSONEncoder(indent=2).iterencode(document):
+        pieces.append(piece)
+        if len(pieces) >= 4096:
+            sys.stdout.write("".join(pieces))
+            pieces.clear()
+    sys.stdout.write("".join(pieces) + "\n")
     sys.stdout.flush()
 
 
