@@ -213,12 +213,25 @@ def _interrupted_by_sigterm() -> Iterator[None]:
 
 def _report(engine: Engine, execution: ExecutionRecord, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(engine.document(execution.execution_id), indent=2))
+        _print_json(engine.document(execution.execution_id))
     else:
         _summary(execution, engine.waiting_steps(execution.execution_id))
         _parent_hint(engine, execution)
     code = EXIT_OK if execution.status in ("succeeded", "waiting") else EXIT_FAILED
     raise typer.Exit(code)
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    """``document`` as indented JSON, written piece by piece: the record of a wide fan-out
+    is tens of megabytes, and one string of it (and of its pieces) would double the memory."""
+    pieces: list[str] = []
+    for piece in json.JSONEncoder(indent=2).iterencode(document):
+        pieces.append(piece)
+        if len(pieces) >= 4096:
+            sys.stdout.write("".join(pieces))
+            pieces.clear()
+    sys.stdout.write("".join(pieces) + "\n")
+    sys.stdout.flush()
 
 
 def _parent_hint(engine: Engine, execution: ExecutionRecord) -> None:

@@ -16,7 +16,7 @@ from baton.engine.definition import BodyDef, Definition, StepDef
 from baton.engine.expressions import Expressions
 from baton.engine.masking import Masker
 from baton.engine.planner import PlanIndex
-from baton.engine.records import RUNNING, WAITING, ExecutionRecord, StepRecord, item_key
+from baton.engine.records import KIND_ITEM, RUNNING, WAITING, ExecutionRecord, StepRecord, item_key
 from baton.engine.views import expression_context, step_view
 from baton.ports import Dispatcher, Ports
 from baton.steps.base import Invocation, StepType
@@ -106,11 +106,19 @@ class UnitContext:
         """Hook for subclasses."""
 
     def remember(self, record: StepRecord) -> None:
-        """Keep a record just read or written; views of its step are recomputed."""
+        """Keep a record just read or written; views of its step are recomputed.
+
+        An item of a running ``for_each`` leaves its step's view as it is: the view (every
+        item's status and outputs) is redrawn when the step's own record changes, at the
+        latest when it ends. Nothing reads it before then: a step may only read the steps it
+        runs after, and a step cannot read its own results.
+        """
         key = record.key
         self.plan_index.update(self.records.get(key), record)
         self.records[key] = record
-        self._stale_views.add(record.step_id)
+        parent = self.records.get(record.step_id) if record.kind == KIND_ITEM else None
+        if parent is None or parent.status != RUNNING:
+            self._stale_views.add(record.step_id)
         if record.status == RUNNING and record.lease_owner not in (None, self.owner):
             self.foreign.add(key)
         else:

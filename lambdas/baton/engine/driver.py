@@ -165,12 +165,9 @@ class Driver:
         self._alive: dict[str, bool] = {}
         self._started: set[str] = set()
         self.result = DriveResult(executor.execution)
-        executor.successor = self._successor
         self.join = join
         """Counts item ends (AWS), so an item run alone knows when it ended last."""
         self._join_due = False
-        if join is not None:
-            executor.item_ended = self._item_ended
 
     @property
     def execution_id(self) -> str:
@@ -180,6 +177,8 @@ class Driver:
     def run(self, request: DriveRequest | None = None) -> DriveResult:
         """Drive; return what happened and the execution as this driver last saw it."""
         executor = self.executor
+        executor.successor = self._successor
+        executor.item_ended = self._item_ended if self.join is not None else None
         try:
             if self.stored_workspace != self.workspace:
                 restore_declared_files(executor)
@@ -198,6 +197,9 @@ class Driver:
             executor.dispatcher.shutdown()
             for key in list(executor.handed):
                 executor.release_hand_off(key)
+            # The executor calls back into this driver only while it runs: without the links
+            # its records (a wide fan-out's are many) go as soon as the caller drops it.
+            executor.successor = executor.item_ended = None
         self.result.execution = executor.execution.evolve(workspace=self.stored_workspace)
         return self.result
 
@@ -310,7 +312,7 @@ class Driver:
             return
         if request.held:
             self._held = target
-        decision = self._plan()
+        decision = self._plan(every_item=True)
         if request.courier:
             self.handed_off = set(decision.start) - {target}
         record = self.executor.records.get(target)
@@ -371,7 +373,7 @@ class Driver:
             return False
         return self._wait(decision)
 
-    def _plan(self) -> Decision:
+    def _plan(self, *, every_item: bool = False) -> Decision:
         executor = self.executor
         now = self.clock.now()
         return plan(
@@ -381,7 +383,22 @@ class Driver:
             cancel_requested=executor.execution.cancel_requested,
             orphaned=self._orphaned(now),
             index=executor.plan_index,
+            item_room=None if every_item else self._item_room(),
         )
+
+    def _item_room(self, most: int | None = None) -> int | None:
+        """How many pending ``for_each`` items a plan lists for this driver to start.
+
+        A driver that shares its queue passes every ready item on (each has one courier), so
+        it asks for all of them. A driver that runs everything itself asks only for what fits
+        in its free room: a wide fan-out is then planned a few items at a time instead of
+        listing every pending item on every turn. Units handed to the queue and not received
+        back are listed but not started here, so the room covers them too.
+        """
+        if self.queue.shared:
+            return None
+        room = self._free_room() if most is None else min(most, self._free_room())
+        return room + len(self.handed_off)
 
     def _settle(self, decision: Decision) -> bool:
         """Skip what will not run and close finished ``for_each`` steps; stop at the first
@@ -444,7 +461,9 @@ class Driver:
         records[ended.key] = ended  # as if written; put back below
         index.update(before, ended)
         try:
-            decision = plan(executor.definition, records, now=now, orphaned=self._orphaned(now), index=index)
+            # One listed item is enough to know that no plain step is the only one ready.
+            decision = plan(executor.definition, records, now=now, orphaned=self._orphaned(now), index=index,
+                            item_room=self._item_room(most=1))  # fmt: skip
         finally:
             records[ended.key] = before
             index.update(ended, before)

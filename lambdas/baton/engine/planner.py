@@ -8,6 +8,7 @@ always ``finally`` last.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from baton.engine.records import (
     CANCELLED,
     DONE_OK,
     FAILED,
+    KIND_ITEM,
     KIND_STEP,
     PENDING,
     RUNNING,
@@ -68,14 +70,19 @@ def plan(
     cancel_requested: bool = False,
     orphaned: frozenset[str] = frozenset(),
     index: PlanIndex | None = None,
+    item_room: int | None = None,
 ) -> Decision:
     """Decide the next actions of an execution from its records alone.
 
     ``index``, kept up to date with ``records`` by their holder, makes the main list's pass
     look only at the steps that can change (ready, running, waiting) instead of every step,
-    so a long chain plans in constant time per step; the decision is the same.
+    and at the few items of a ``for_each`` that can start instead of all of them, so a long
+    chain or a wide fan-out plans in constant time per unit; the decision is the same.
+
+    ``item_room``: start at most this many pending ``for_each`` items (the caller's free
+    room), the lowest indices first; None starts every item that may start.
     """
-    return _Planner(definition, records, now, orphaned, index).run(cancel_requested)
+    return _Planner(definition, records, now, orphaned, index, item_room=item_room).run(cancel_requested)
 
 
 class PlanIndex:
@@ -100,11 +107,21 @@ class PlanIndex:
         """Open steps that are running or waiting, or have items."""
         self.hard_failures = 0
         self.stops = 0
+        self.items = {step.id: ItemIndex() for step in steps if step.for_each is not None}
+        """The items of each ``for_each`` step of the main list."""
 
     def update(self, old: StepRecord | None, new: StepRecord) -> None:
         """``new`` replaced ``old`` (None: the step had no record before)."""
+        if new.kind == KIND_ITEM:
+            items = self.items.get(new.step_id)
+            if items is not None and new.index is not None:
+                items.update(old, new)
+            return
         if new.kind != KIND_STEP or new.key not in self.order:
             return
+        items = self.items.get(new.key)
+        if items is not None:
+            items.resize(new.item_count or 0)
         if old is not None:
             self._apply(old, -1)
         self._apply(new, +1)
@@ -138,6 +155,118 @@ class PlanIndex:
                     self.ready.add(dependant)
 
 
+class ItemIndex:
+    """The items of one ``for_each`` step as the planner reads them, kept up to date one
+    record at a time: counts by status, and the pending items in index order, so planning
+    the next few items costs the same whatever the width. Only items below the step's
+    ``item_count`` count (a resume may leave records of a longer earlier expansion)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        """The step's ``item_count``."""
+        self.units: dict[int, StepRecord] = {}
+        """Every item record seen, by index."""
+        self.open = 0
+        """Items without a final status."""
+        self.failed = 0
+        self.stops = 0
+        self.active = 0
+        """Running or waiting items."""
+        self.pending: set[int] = set()
+        self.running: set[int] = set()
+        self.waiting: set[int] = set()
+        self._due: list[int] = []
+        """A heap of pending items without a wake-up time (or whose time came): may hold
+        items that have moved on since, dropped when met."""
+        self._sleeping: list[tuple[datetime, int]] = []
+        """A heap of pending items backing off, by wake-up time (dropped when stale)."""
+
+    def update(self, old: StepRecord | None, new: StepRecord) -> None:
+        """``new`` replaced ``old`` (None: the item had no record before)."""
+        assert new.index is not None
+        before = self.units.get(new.index)
+        if before is not None and new.index < self.count:
+            self._apply(before, -1)
+        self.units[new.index] = new
+        if new.index < self.count:
+            self._apply(new, +1)
+
+    def resize(self, count: int) -> None:
+        """The step's ``item_count`` is now ``count``: recount when it changed."""
+        if count == self.count:
+            return
+        self.count = count
+        self.open = self.failed = self.stops = self.active = 0
+        self.pending, self.running, self.waiting = set(), set(), set()
+        self._due, self._sleeping = [], []
+        for index, record in self.units.items():
+            if index < count:
+                self._apply(record, +1)
+
+    def _apply(self, record: StepRecord, sign: int) -> None:
+        index, status = record.index, record.status
+        assert index is not None
+        self.failed += sign * (status == FAILED)
+        self.stops += sign * record.stop
+        if status in TERMINAL_STEP:
+            return
+        self.open += sign
+        self.active += sign * (status in ACTIVE_STEP)
+        group = self.pending if status == PENDING else self.running if status == RUNNING else self.waiting
+        if sign < 0:
+            group.discard(index)
+            return
+        group.add(index)
+        if status == PENDING:
+            if record.wake_at is None:
+                heapq.heappush(self._due, index)
+            else:
+                heapq.heappush(self._sleeping, (record.wake_at, index))
+
+    def _is_pending(self, index: int) -> StepRecord | None:
+        record = self.units.get(index)
+        return record if index in self.pending and record is not None else None
+
+    def _wake_due(self, now: datetime) -> None:
+        """Move the backing-off items whose time came to the due ones."""
+        while self._sleeping and self._sleeping[0][0] <= now:
+            when, index = heapq.heappop(self._sleeping)
+            record = self._is_pending(index)
+            if record is not None and record.wake_at == when:
+                heapq.heappush(self._due, index)
+
+    def first_startable(self, room: int, now: datetime) -> list[StepRecord]:
+        """Up to ``room`` pending items due at ``now``, lowest index first."""
+        self._wake_due(now)
+        found: list[StepRecord] = []
+        seen: set[int] = set()
+        while self._due and len(found) < room:
+            index = heapq.heappop(self._due)
+            record = self._is_pending(index)
+            if record is None or index in seen:
+                continue  # moved on since it was pushed, or pushed twice
+            seen.add(index)
+            if record.wake_at is not None and record.wake_at > now:
+                heapq.heappush(self._sleeping, (record.wake_at, index))  # a ``now`` earlier than before
+                continue
+            found.append(record)
+        for record in found:
+            assert record.index is not None
+            heapq.heappush(self._due, record.index)
+        return found
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        """The earliest wake-up time after ``now`` of a pending item backing off."""
+        self._wake_due(now)
+        while self._sleeping:
+            when, index = self._sleeping[0]
+            record = self._is_pending(index)
+            if record is not None and record.wake_at == when:
+                return when
+            heapq.heappop(self._sleeping)
+        return None
+
+
 class _Planner:
     def __init__(
         self,
@@ -146,12 +275,16 @@ class _Planner:
         now: datetime,
         orphaned: frozenset[str],
         index: PlanIndex | None = None,
+        *,
+        item_room: int | None = None,
     ) -> None:
         self.definition = definition
         self.records = records
         self.now = now
         self.orphaned = orphaned
         self.index = index
+        self.item_room = item_room
+        """Pending items that may still be started in this plan (None: no bound)."""
         self.decision = Decision()
 
     def run(self, cancel: bool) -> Decision:
@@ -223,10 +356,10 @@ class _Planner:
         only at ready and live steps unless something stops the list."""
         failing, stopped = index.hard_failures > 0, index.stops > 0
         for key in index.live:
-            step = index.steps[key]
-            for item in self._items(step, self.records[key]):
-                failing = failing or (item.status == FAILED and not step.continue_on_error)
-                stopped = stopped or item.stop
+            items = index.items.get(key)
+            if items is not None and items.count:
+                failing = failing or (items.failed > 0 and not index.steps[key].continue_on_error)
+                stopped = stopped or items.stops > 0
         reason = REASON_CANCELLED if cancel else REASON_UPSTREAM if failing else REASON_STOPPED if stopped else None
         keys = sorted(index.open, key=index.order.__getitem__) if reason else index.candidates()
         for key in keys:
@@ -259,6 +392,10 @@ class _Planner:
     # -- units ----------------------------------------------------------------------------
 
     def _plan_items(self, step: StepDef, parent: StepRecord, reason: str | None) -> None:
+        indexed = self.index.items.get(step.id) if self.index is not None else None
+        if indexed is not None and indexed.count == parent.item_count:
+            self._plan_indexed_items(step, parent, indexed, reason)
+            return
         items = self._items(step, parent)
         if all(item.status in TERMINAL_STEP for item in items):
             self.decision.finish.append(parent.key)
@@ -266,15 +403,69 @@ class _Planner:
         if reason is None and not step.continue_on_error and any(item.status == FAILED for item in items):
             reason = REASON_UPSTREAM
         active = sum(1 for item in items if item.status in ACTIVE_STEP)
-        limit = step.max_concurrency or len(items)
+        room = self._room_for_items(step, len(items), active)
         for item in items:
             if item.status == PENDING:
                 if reason:
                     self._skip(item, reason)
-                elif active < limit and self._consider(item):
-                    active += 1
+                elif item.wake_at is not None and item.wake_at > self.now:
+                    self._note_wake(item.wake_at)
+                elif room > 0:
+                    self.decision.start.append(item.key)
+                    room -= 1
             elif item.status in ACTIVE_STEP:
                 self._plan_active(item, reason)
+        self._spend_item_room(room, step, len(items), active)
+
+    def _room_for_items(self, step: StepDef, count: int, active: int) -> int:
+        """How many pending items of ``step`` may start now: its ``max_concurrency`` less
+        the items running or waiting, and no more than the room left in this plan."""
+        room = (step.max_concurrency or count) - active
+        return room if self.item_room is None else min(room, self.item_room)
+
+    def _spend_item_room(self, left: int, step: StepDef, count: int, active: int) -> None:
+        if self.item_room is not None:
+            self.item_room -= max(0, self._room_for_items(step, count, active)) - max(0, left)
+
+    def _plan_indexed_items(self, step: StepDef, parent: StepRecord, items: ItemIndex, reason: str | None) -> None:
+        """The same decision as the pass over every item, from the step's item index."""
+        if items.open == 0:
+            self.decision.finish.append(parent.key)
+            return
+        if reason is None and not step.continue_on_error and items.failed:
+            reason = REASON_UPSTREAM
+        starts: list[tuple[int, str]] = []
+        skips: list[tuple[int, StepRecord]] = []
+        for key in self.orphaned:
+            index = _index_of(key, step.id)
+            record = items.units.get(index)
+            if record is not None and record.key == key and index in items.running:
+                if reason:
+                    skips.append((index, record))
+                else:
+                    starts.append((index, key))
+        for index in items.waiting:
+            record = items.units[index]
+            if reason:
+                skips.append((index, record))
+            elif record.wake_at is not None:
+                if record.wake_at > self.now:
+                    self._note_wake(record.wake_at)
+                else:
+                    starts.append((index, record.key))
+        if reason:
+            skips += [(index, items.units[index]) for index in items.pending]
+            for _, record in sorted(skips, key=lambda entry: entry[0]):
+                self._skip(record, reason)
+        else:
+            room = self._room_for_items(step, items.count, items.active)
+            started = items.first_startable(room, self.now) if room > 0 else []
+            starts += [(record.index or 0, record.key) for record in started]
+            self._spend_item_room(room - len(started), step, items.count, items.active)
+            wake = items.next_wake(self.now)
+            if wake is not None:
+                self._note_wake(wake)
+        self.decision.start += [key for _, key in sorted(starts)]
 
     def _plan_active(self, record: StepRecord, reason: str | None) -> None:
         """A running or waiting unit: take it over, wake it, cancel it, or leave it."""
@@ -335,6 +526,14 @@ class _Planner:
                 self._plan_active(compensation, None)
                 return False
         return True
+
+
+def _index_of(key: str, step_id: str) -> int:
+    """The index in an item key of ``step_id`` (-1 when it is not one)."""
+    if not key.startswith(step_id + "[") or not key.endswith("]"):
+        return -1
+    text = key[len(step_id) + 1 : -1]
+    return int(text) if text.isdigit() else -1
 
 
 def is_skipped_by_when(record: StepRecord) -> bool:

@@ -6,6 +6,7 @@ it was read at, so two workers can never both win the same transition.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -118,10 +119,15 @@ class StepRecord:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> StepRecord:
-        """Inverse of :meth:`to_data`."""
+        """Inverse of :meth:`to_data`. The names every record of an execution repeats are
+        shared, not copied once per record (a wide fan-out reads many records)."""
         times = {name: _time(data.get(name)) for name in ("started_at", "finished_at", "lease_expires_at", "wake_at")}
-        values: dict[str, Any] = {**data, **times}
+        shared = {name: sys.intern(data[name]) for name in _SHARED_NAMES if isinstance(data.get(name), str)}
+        values: dict[str, Any] = {**data, **times, **shared}
         return cls(**values)
+
+
+_SHARED_NAMES = ("execution_id", "step_id", "kind", "status", "lease_owner", "reason")
 
 
 def with_hand_offs(records: dict[str, StepRecord]) -> dict[str, StepRecord]:

@@ -3,13 +3,26 @@ attempt, never before its needs have ended, and every execution ends."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from planner_sim import Simulator, definition, step
+from planner_sim import T0, Simulator, definition, step
 
 from baton.engine.definition import BodyDef, StepDef
 from baton.engine.planner import Decision, PlanIndex, plan
-from baton.engine.records import DONE_OK, FAILED, TERMINAL_EXECUTION, StepRecord
+from baton.engine.records import (
+    DONE_OK,
+    FAILED,
+    KIND_ITEM,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    TERMINAL_EXECUTION,
+    WAITING,
+    StepRecord,
+)
 
 UNDO = BodyDef("shell", {"command": "undo"})
 
@@ -33,7 +46,7 @@ def workflows(draw: st.DrawFn) -> tuple[list[StepDef], set[str], set[str], int]:
             )
         )
     steps += [step("alert", list_name="on_failure"), step("close", list_name="finally")]
-    keys = [s.id for s in steps] + [f"s{i}[{j}]" for i in range(count) for j in range(3)]
+    keys = [s.id for s in steps] + [f"s{i}[{j}]" for i in range(count) for j in range(5)]
     failing = set(draw(st.lists(st.sampled_from(keys), unique=True, max_size=4)))
     skipped = set(draw(st.lists(st.sampled_from([s.id for s in steps]), unique=True, max_size=2)))
     retries = draw(st.integers(1, 3))
@@ -102,9 +115,9 @@ class IndexedSimulator(Simulator):
 
 
 @settings(max_examples=150, deadline=None)
-@given(workflows(), st.integers(0, 3), st.booleans())
+@given(workflows(), st.integers(0, 5), st.booleans(), st.none() | st.integers(1, 3))
 def test_the_indexed_pass_decides_exactly_as_the_full_pass(
-    drawn: tuple[list[StepDef], set[str], set[str], int], items: int, cancel: bool
+    drawn: tuple[list[StepDef], set[str], set[str], int], items: int, cancel: bool, item_room: int | None
 ) -> None:
     steps, failing, skipped, retries = drawn
     sim = IndexedSimulator(
@@ -114,5 +127,67 @@ def test_the_indexed_pass_decides_exactly_as_the_full_pass(
         skipped_by_when=frozenset(skipped),
         retries=retries,
     )
-    assert sim.play(cancel_requested=cancel) in TERMINAL_EXECUTION
+    assert sim.play(cancel_requested=cancel, item_room=item_room) in TERMINAL_EXECUTION
     assert sim.decisions > 0
+
+
+ITEM_STATES = st.sampled_from(["pending", "backing-off", "due", "running", "orphaned", "waiting", "waking",
+                               "asleep", "succeeded", "failed", "skipped", "stopped"])  # fmt: skip
+
+
+def _item(index: int, state: str) -> StepRecord:
+    later, earlier = T0 + timedelta(seconds=index + 1), T0 - timedelta(seconds=index + 1)
+    key = f"fan[{index}]"
+    record = StepRecord("e", key, "fan", KIND_ITEM, index=index)
+    changes: dict[str, object] = {
+        "backing-off": {"wake_at": later, "tries": 1},
+        "due": {"wake_at": earlier, "tries": 1},
+        "running": {"status": RUNNING, "lease_owner": "w"},
+        "orphaned": {"status": RUNNING, "lease_owner": "gone"},
+        "waiting": {"status": WAITING},
+        "waking": {"status": WAITING, "wake_at": earlier},
+        "asleep": {"status": WAITING, "wake_at": later},
+        "succeeded": {"status": SUCCEEDED},
+        "failed": {"status": FAILED},
+        "skipped": {"status": SKIPPED},
+        "stopped": {"status": SUCCEEDED, "stop": True},
+    }.get(state, {})
+    return record.evolve(**changes)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(ITEM_STATES, min_size=1, max_size=8),
+    st.lists(ITEM_STATES, max_size=3),
+    st.tuples(st.none() | st.integers(1, 4), st.booleans()),
+    st.none() | st.integers(0, 4),
+    st.booleans(),
+)
+def test_the_item_index_decides_as_the_pass_over_every_item(
+    states: list[str], leftover: list[str], shape: tuple[int | None, bool], item_room: int | None, cancel: bool
+) -> None:
+    """Items in every state (running, orphaned, waiting, backing off, ended), records left
+    from a longer earlier expansion, and a bounded room: the same decision either way."""
+    max_concurrency, continue_on_error = shape
+    fan = step("fan", for_each="inputs.xs", max_concurrency=max_concurrency, continue_on_error=continue_on_error)
+    spec = definition(fan, step("after", ["fan"]), step("close", list_name="finally"))
+    parent = StepRecord("e", "fan", "fan", status=RUNNING, item_count=len(states))
+    records = {"fan": parent, "after": StepRecord("e", "after", "after"), "close": StepRecord("e", "close", "close")}
+    items = [_item(i, state) for i, state in enumerate([*states, *leftover])]
+    index = PlanIndex(spec)
+    # Items first and the parent last (a resize recounts what was seen before it).
+    for record in [*items, *records.values()]:
+        index.update(None, record)
+        records[record.key] = record
+    orphaned = frozenset(r.key for r in items if r.lease_owner == "gone")
+    options = {"now": T0, "orphaned": orphaned, "item_room": item_room, "cancel_requested": cancel}
+    full = plan(spec, records, **options)  # type: ignore[arg-type]
+    assert plan(spec, records, index=index, **options) == full  # type: ignore[arg-type]
+    # Each item moved on (as the driver would) keeps the index and the full pass in step.
+    for record in items[: len(states)]:
+        if record.status == PENDING:
+            moved = record.evolve(status=SUCCEEDED)
+            index.update(record, moved)
+            records[record.key] = moved
+            full = plan(spec, records, **options)  # type: ignore[arg-type]
+            assert plan(spec, records, index=index, **options) == full  # type: ignore[arg-type]
