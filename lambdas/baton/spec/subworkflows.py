@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from baton.errors import DefinitionError, Diagnostic
-from baton.spec.diagnose import format_path
-from baton.spec.source import read_yaml
-from baton.spec.steps import step_type_of
 from baton.spec.workflow_refs import WorkflowRef, WorkflowRefError, parse_reference
 
 WORKFLOWS_PATH_ENV = "BATON_WORKFLOWS_PATH"
@@ -57,6 +54,11 @@ def check_children(path: Path, search: Sequence[Path]) -> None:
 
 
 def _check(path: Path, search: Sequence[Path], chain: tuple[Path, ...], shown: str) -> list[Diagnostic]:
+    # The YAML reader and the step models load only to check a file; finding one (a run of
+    # a stored definition, a child started by name) needs neither.
+    from baton.spec.diagnose import format_path
+    from baton.spec.source import read_yaml
+
     try:
         document = read_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
@@ -98,6 +100,8 @@ def _child_problem(target: Path, search: Sequence[Path], chain: tuple[Path, ...]
 
 
 def _workflow_steps(data: Any) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    from baton.spec.steps import step_type_of
+
     if not isinstance(data, dict):
         return []
     found: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
