@@ -228,9 +228,7 @@ def _check_step_templates(
     return problems
 
 
-def _check_workflow_templates(
-    data: dict[str, Any], steps: dict[str, _StepInfo], engine: _Engines
-) -> list[Problem]:
+def _check_workflow_templates(data: dict[str, Any], steps: dict[str, _StepInfo], engine: _Engines) -> list[Problem]:
     problems: list[Problem] = []
     everything = set(steps)
     outputs = data.get("outputs")

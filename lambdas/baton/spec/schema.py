@@ -72,7 +72,7 @@ def _field_doc(model: type[Any], name: str) -> str | None:
     """The docstring under ``name`` in the class of the MRO that declares it (as pydantic's
     ``use_attribute_docstrings`` reads them)."""
     for klass in model.__mro__:
-        if name in klass.__dict__.get("__annotations__", {}):
+        if name in inspect.get_annotations(klass):
             return _class_docs(sys.modules[klass.__module__].__file__ or "", klass.__qualname__).get(name)
     return None
 
