@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,12 @@ from baton.ports import DefinitionVersion, LogEntry, Ports, StepQueue
 from baton.steps import step_type
 
 _CONFLICT_RETRIES = 20
+
+
+_COMPILING = threading.RLock()
+"""The language's models are built on first use (``defer_build``), and child workflows are
+loaded in threads of their own: one file is validated and compiled at a time, so no thread
+uses a model another one is still building."""
 
 
 def new_execution_id(now: datetime) -> str:
@@ -92,7 +99,8 @@ class Engine:
         from baton.spec.loader import load_workflow
         from baton.spec.subworkflows import check_children, search_path
 
-        definition = compile_workflow(load_workflow(path))
+        with _COMPILING:
+            definition = compile_workflow(load_workflow(path))
         check_children(path, search_path(self.base_env))
         for step in definition.steps:
             step_type(step.type)

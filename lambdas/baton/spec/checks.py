@@ -8,14 +8,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baton.errors import ExpressionError
-from baton.expr import ExpressionEngine, Reference, shell_references, shell_template_problems
 from baton.spec.graph import find_cycle
 from baton.spec.source import PathKey
 from baton.spec.steps import step_type_of
 from baton.spec.workflow_refs import WorkflowRefError, parse_reference
+
+if TYPE_CHECKING:
+    from baton.expr import ExpressionEngine, Reference
 
 STEP_LISTS = ("steps", "on_failure", "finally")
 _BARE_KEYS = {"when", "condition", "for_each"}
@@ -63,16 +65,31 @@ class _StepInfo:
 
 def check_document(data: dict[str, Any], engine: ExpressionEngine | None = None) -> list[Problem]:
     """Every semantic problem of a workflow document, as (YAML path, message)."""
-    engine = engine or ExpressionEngine()
+    engines = _Engines(engine)
     problems: list[Problem] = []
     steps = _collect_steps(data, problems)
     for list_name in STEP_LISTS:
         problems += _check_needs(list_name, [s for s in steps.values() if s.list_name == list_name], steps)
     for info in steps.values():
-        problems += _check_step_templates(data, info, steps, engine)
-    problems += _check_workflow_templates(data, steps, engine)
+        problems += _check_step_templates(data, info, steps, engines)
+    problems += _check_workflow_templates(data, steps, engines)
     problems += _check_workflow_references(steps, data.get("name"))
     return problems
+
+
+class _Engines:
+    """The expression engine, made (and Jinja2 imported) only when a text needs parsing: a
+    file without templates or expressions is checked without it."""
+
+    def __init__(self, engine: ExpressionEngine | None) -> None:
+        self._engine = engine
+
+    def get(self) -> ExpressionEngine:
+        if self._engine is None:
+            from baton.expr import ExpressionEngine
+
+            self._engine = ExpressionEngine()
+        return self._engine
 
 
 def _check_workflow_references(steps: dict[str, _StepInfo], name: Any) -> list[Problem]:
@@ -196,7 +213,7 @@ def _check_step_templates(
     data: dict[str, Any],
     info: _StepInfo,
     steps: dict[str, _StepInfo],
-    engine: ExpressionEngine,
+    engine: _Engines,
 ) -> list[Problem]:
     problems: list[Problem] = []
     base: PathKey = (info.list_name, info.index)
@@ -211,9 +228,7 @@ def _check_step_templates(
     return problems
 
 
-def _check_workflow_templates(
-    data: dict[str, Any], steps: dict[str, _StepInfo], engine: ExpressionEngine
-) -> list[Problem]:
+def _check_workflow_templates(data: dict[str, Any], steps: dict[str, _StepInfo], engine: _Engines) -> list[Problem]:
     problems: list[Problem] = []
     everything = set(steps)
     outputs = data.get("outputs")
@@ -272,16 +287,19 @@ class _Scope:
 
 
 def _check_text(
-    path: PathKey, text: str | bool, bare: bool, scope: _Scope, engine: ExpressionEngine, *, shell: bool = False
+    path: PathKey, text: str | bool, bare: bool, scope: _Scope, engines: _Engines, *, shell: bool = False
 ) -> list[Problem]:
     if isinstance(text, bool):
         return []
     if shell:
+        from baton.expr import shell_references, shell_template_problems
+
         # A shell script is not a Jinja template as a whole (``${#x}`` opens a Jinja comment).
         # Every template is checked on its own, so one that does not parse hides no other.
         problems: list[Problem] = [(path, problem) for problem in shell_template_problems(text)]
         references = shell_references(text)
     else:
+        engine = engines.get()
         try:
             engine.check(text, bare=bare)
             references = engine.references(text, bare=bare)

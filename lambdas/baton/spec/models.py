@@ -139,7 +139,7 @@ class Defaults(SpecModel):
     """Default step timeout."""
     retry: RetryPolicy | None = None
     """Default retry policy."""
-    agent: AgentDefaults = AgentDefaults()
+    agent: AgentDefaults = AgentDefaults.model_construct()
     """Defaults for agent steps."""
 
 
@@ -273,11 +273,11 @@ class Workflow(SpecModel):
     """Environment of every shell step."""
     secrets: dict[EnvName, SecretRef] = {}
     """Secret name -> source; resolved at run time, masked everywhere."""
-    defaults: Defaults = Defaults()
+    defaults: Defaults = Defaults.model_construct()
     """Defaults for every step."""
     concurrency: Concurrency | None = None
     """Limit on executions running at once."""
-    cache: WorkflowCache = WorkflowCache()
+    cache: WorkflowCache = WorkflowCache.model_construct()
     """Cache settings."""
     triggers: list[Trigger] = []
     """What starts the workflow on AWS."""

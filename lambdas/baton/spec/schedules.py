@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from aws_cron_expression_validator.validator import AWSCronExpressionValidator  # type: ignore[import-untyped]
-
 _CRON = re.compile(r"^cron\((?P<body>.*)\)$", re.DOTALL)
 _RATE = re.compile(r"^rate\((?P<value>\d+)\s+(?P<unit>minutes?|hours?|days?)\)$")
 _AT = re.compile(r"^at\((?P<moment>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$")
@@ -38,6 +36,9 @@ def _cron_problem(body: str) -> str | None:
     fields = body.split()
     if len(fields) != 6:
         return f"cron() takes 6 fields (min hour day month weekday year), got {len(fields)}"
+    # Loaded (and its patterns compiled) only for a file with a cron schedule.
+    from aws_cron_expression_validator.validator import AWSCronExpressionValidator  # type: ignore[import-untyped]
+
     try:
         AWSCronExpressionValidator.validate(" ".join(fields))
     except ValueError as exc:

@@ -47,7 +47,7 @@ class RetryPolicy(SpecModel):
 
     max_attempts: int = Field(default=1, ge=1, le=100)
     """Attempts in all, the first included (1 = no retry)."""
-    backoff: Backoff = Backoff()
+    backoff: Backoff = Backoff.model_construct()
     """Delay between attempts."""
     on: list[Literal["error", "timeout"]] = ["error", "timeout"]
     """Failures that are retried: a step error, a timeout, or both."""
@@ -396,17 +396,5 @@ CompensationBody = Annotated[
 AnyStep = ShellStep | AssertStep | AgentStep | HttpStep | AwsStep | WaitStep | ApprovalStep | WorkflowStep
 STEP_ERROR_TYPE = _STEP_TYPE_ERROR
 
-StepCommon.model_rebuild()
 COMMON_STEP_KEYS: tuple[str, ...] = tuple(field.alias or name for name, field in StepCommon.model_fields.items())
 """The keys every step accepts, whatever its type (``type`` not included)."""
-for _model in (
-    ShellStep,
-    AssertStep,
-    AgentStep,
-    HttpStep,
-    AwsStep,
-    WaitStep,
-    ApprovalStep,
-    WorkflowStep,
-):
-    _model.model_rebuild()

@@ -54,8 +54,8 @@ def check_children(path: Path, search: Sequence[Path]) -> None:
 
 
 def _check(path: Path, search: Sequence[Path], chain: tuple[Path, ...], shown: str) -> list[Diagnostic]:
-    # The language's models load only for a check: ``baton stats`` and the other history
-    # commands reach this module (through the local ports) and never check a file.
+    # The YAML reader and the step models load only to check a file; finding one (a run of
+    # a stored definition, a child started by name, the history commands) needs neither.
     from baton.spec.diagnose import format_path
     from baton.spec.source import read_yaml
 
