@@ -119,8 +119,9 @@ def test_without_iam_authorization_a_caller_proof_names_the_caller_once(harness:
     ("method", "path", "body"),
     [("POST", "/executions", {"workflow": "gated"}), ("GET", "/executions", None),
      ("GET", "/executions/x", None), ("POST", "/executions/x/approvals/gate", {"approve": True}),
-     ("POST", "/executions/x/cancel", None)],
-    ids=["start", "list", "get", "approve", "cancel"],
+     ("POST", "/executions/x/cancel", None), ("POST", "/executions", "{not json"),
+     ("POST", "/executions/x/approvals/gate", {"approve": "maybe"}), ("GET", "/nowhere", None)],
+    ids=["start", "list", "get", "approve", "cancel", "malformed-start", "malformed-answer", "unknown-route"],
 )  # fmt: skip
 def test_an_unsigned_request_is_refused(call: Any, method: str, path: str, body: Any) -> None:
     status, answer = call(request(method, path, body=body, signed=False))

@@ -29,7 +29,7 @@ from baton.engine.views import iso
 from baton.errors import BatonError, ExecutionNotFoundError
 from baton.handlers.approver import ApproverApp, Request, proof_checker
 from baton.handlers.observability import LambdaHandler, lambda_entry_point, logger, metrics
-from baton.handlers.starter import StarterApp
+from baton.handlers.starter import StarterApp, WorkspaceArchive
 
 MAX_LIST = 200
 
@@ -42,6 +42,9 @@ class StartBody(BaseModel):
     )
     inputs: dict[str, Any] = Field(default_factory=dict, description="The workflow's inputs.")
     request_id: str | None = Field(default=None, min_length=1, description="Start once per token.")
+    workspace: WorkspaceArchive | None = Field(
+        default=None, description="The starting files: a packed folder stored in the artifacts bucket."
+    )
 
 
 class AnswerBody(BaseModel):
@@ -66,32 +69,54 @@ def _json(status: int, body: Any) -> Response[str]:
 CALLER_PROOF_HEADER = "x-baton-caller-proof"
 
 
-def build_resolver(
-    backend: Callable[[], AwsBackend], get: Callable[[str, Mapping[str, str]], str] = fetch
-) -> APIGatewayRestResolver:
-    """The routes over the backend ``backend`` gives (built on first use)."""
-    app = APIGatewayRestResolver(enable_validation=True)
+class Callers:
+    """Who sends the request being answered, found before anything else looks at it: a
+    request with no caller is refused (403) before its body is even read."""
 
-    def caller() -> str:
+    def __init__(self, backend: Callable[[], AwsBackend], get: Callable[[str, Mapping[str, str]], str]) -> None:
+        self.backend = backend
+        self.get = get
+        self.current: str | None = None
+
+    def identify(self, event: Mapping[str, Any]) -> str:
         """The IAM caller API Gateway verified; else (an emulator without IAM authorization)
         the caller a one-time ``sts:GetCallerIdentity`` proof in ``x-baton-caller-proof``
         shows, as ``baton ... --stack`` sends to the approver."""
-        identity = app.current_event.request_context.identity
+        from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+        request = APIGatewayProxyEvent(dict(event))
+        identity = request.request_context.identity
         principal = identity.user_arn or identity.caller
         if principal:
             return str(principal)
-        proof = app.current_event.get_header_value(CALLER_PROOF_HEADER, case_sensitive=False)
+        proof = request.get_header_value(CALLER_PROOF_HEADER, case_sensitive=False)
         if not proof:
             raise ApiError(403, "the request is not signed with AWS credentials (SigV4) or its caller is unknown")
         try:
-            return proof_checker(backend(), get).verify(proof).arn
+            return proof_checker(self.backend(), self.get).verify(proof).arn
         except CallerProofError as exc:
             raise ApiError(403, str(exc)) from exc
+
+    def __call__(self) -> str:
+        """The current request's caller (``identify`` ran first)."""
+        if self.current is None:
+            raise ApiError(403, "the request's caller is unknown")
+        return self.current
+
+
+def build_resolver(
+    backend: Callable[[], AwsBackend], get: Callable[[str, Mapping[str, str]], str] = fetch
+) -> tuple[APIGatewayRestResolver, Callers]:
+    """The routes over the backend ``backend`` gives (built on first use), and who calls them."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    caller = Callers(backend, get)
 
     @app.post("/executions", summary="Start an execution", tags=["executions"])
     def start(body: StartBody) -> Response[str]:
         by = caller()
-        request = {"workflow": body.workflow, "inputs": body.inputs, "request_id": body.request_id}
+        request: dict[str, Any] = {"workflow": body.workflow, "inputs": body.inputs, "request_id": body.request_id}
+        if body.workspace is not None:
+            request["workspace"] = body.workspace.model_dump(by_alias=True)
         result = StarterApp(backend()).handle(request, app.lambda_context)
         if result.get("status") == "rejected":
             return _json(400, {"message": result["error"], "workflow": body.workflow})
@@ -158,7 +183,7 @@ def build_resolver(
     app.exception_handler(ApiError)(refused)
     app.exception_handler(ExecutionNotFoundError)(not_found)
     app.exception_handler(BatonError)(refused_by_baton)
-    return app
+    return app, caller
 
 
 def _field(problem: dict[str, Any]) -> str:
@@ -176,7 +201,7 @@ class ApiApp:
     def __init__(self, build: Callable[[], AwsBackend], get: Callable[[str, Mapping[str, str]], str] = fetch) -> None:
         self._build = build
         self._backend: AwsBackend | None = None
-        self.resolver = build_resolver(self.backend, get)
+        self.resolver, self.callers = build_resolver(self.backend, get)
 
     def backend(self) -> AwsBackend:
         """The backend, built once."""
@@ -185,14 +210,22 @@ class ApiApp:
         return self._backend
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        """Answer one API Gateway proxy request."""
-        response: dict[str, Any] = self.resolver.resolve(event, context)
+        """Answer one API Gateway proxy request: its caller first, then its route and body."""
+        try:
+            self.callers.current = self.callers.identify(event)
+        except ApiError as exc:
+            return {"statusCode": exc.status, "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                    "body": json.dumps({"message": str(exc)}), "isBase64Encoded": False}  # fmt: skip
+        try:
+            response: dict[str, Any] = self.resolver.resolve(event, context)
+        finally:
+            self.callers.current = None
         return response
 
 
 def openapi_document() -> str:
     """The OpenAPI document of the routes (no backend is built)."""
-    resolver = build_resolver(lambda: (_ for _ in ()).throw(RuntimeError("no backend")))
+    resolver, _ = build_resolver(lambda: (_ for _ in ()).throw(RuntimeError("no backend")))
     return resolver.get_openapi_json_schema(
         title="Baton REST API",
         version=__version__,
