@@ -11,18 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
-from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from baton import resource_names as names
 from infra.access import Resources, grant_approver, grant_starter
-from infra.bundling import lambda_code
 from infra.config import BatonStackProps
-from infra.functions import ARCHITECTURES, RUNTIME, depend_on_policy_only, powertools_environment
+from infra.functions import Functions, FunctionSpec
 from infra.nag import OBJECTS_REASON, XRAY_REASON
 
 if TYPE_CHECKING:
@@ -40,6 +38,9 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "executions/{execution_id}/cancel"),
 )
 """The handler's routes (``tests/infra`` checks them against its OpenAPI document)."""
+API_FUNCTION = FunctionSpec("api", "the REST API (start, list, show, logs, approve, cancel)",
+                            timeout_seconds=29, memory_mb=512, id="Function")  # fmt: skip
+"""29 s: API Gateway's own integration limit."""
 RUNTIME_REASON = "Pinned to Python 3.12 like every Baton function (see infra.nag)."
 VALIDATION_REASON = (
     "The API function validates every body with its pydantic models and answers 400 naming "
@@ -78,38 +79,17 @@ class Api(Construct):
         props: BatonStackProps,
         environment: Mapping[str, str],
         resources: Resources,
+        functions: Functions,
     ) -> None:
         super().__init__(scope, construct_id)
-        name = names.function_name(props.resource_prefix, "api")
-        function_logs = logs.LogGroup(self, "FunctionLogs", log_group_name=f"/aws/lambda/{name}",
-                                      removal_policy=props.removal_policy)  # fmt: skip
-        cast(logs.CfnLogGroup, function_logs.node.default_child).retention_in_days = props.log_retention_days
-        self.role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                             description="Runs the Baton API function")  # fmt: skip
-        function_logs.grant_write(self.role)
+        self.function = functions.function_in(
+            self,
+            API_FUNCTION,
+            environment={**environment, names.ENV_RETENTION_DAYS: str(props.execution_retention_days)},
+        )
+        self.role = cast(iam.Role, self.function.role)
         grant_starter(self.role, resources)
         grant_approver(self.role, resources)
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            function_name=name,
-            description="Baton: the REST API (start, list, show, logs, approve, cancel)",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURES[props.architecture],
-            handler="baton.handlers.api.handler",
-            code=lambda_code(with_aws_extra=props.powertools_layer_version is None, architecture=props.architecture),
-            role=self.role,
-            timeout=Duration.seconds(29),  # API Gateway's own integration limit
-            memory_size=512,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=function_logs,
-            environment={
-                **environment,
-                **powertools_environment(props.log_level),
-                names.ENV_RETENTION_DAYS: str(props.execution_retention_days),
-            },
-        )
-        depend_on_policy_only(self.function, self.role)
         self.access_logs = logs.LogGroup(self, "AccessLogs", removal_policy=props.removal_policy)
         cast(logs.CfnLogGroup, self.access_logs.node.default_child).retention_in_days = props.log_retention_days
         self.rest_api = apigw.RestApi(

@@ -44,10 +44,13 @@ class FunctionSpec:
     """What tells one Baton function from another."""
 
     role: str
-    """``registrar``, ``starter``, ``worker`` or ``approver``: the handler module and name suffix."""
+    """``registrar``, ``starter``, ``worker``, ``approver``, ``sweeper`` or ``api``: the handler
+    module and name suffix."""
     description: str
     timeout_seconds: int
     memory_mb: int
+    id: str | None = None
+    """The function's construct id, if not the capitalized role."""
 
     @property
     def handler(self) -> str:
@@ -57,7 +60,7 @@ class FunctionSpec:
     @property
     def construct_id(self) -> str:
         """The id of the function's construct (``Worker``)."""
-        return self.role.capitalize()
+        return self.id or self.role.capitalize()
 
 
 # The registrar, starter and approver make a few AWS calls each and wait on them: 256 MB
@@ -147,19 +150,37 @@ class Functions(Construct):
         return cast(iam.Role, function.role)
 
     def _function(self, spec: FunctionSpec, *, reserved_concurrency: int | None = None) -> lambda_.Function:
+        environment = {
+            **self._environment,
+            names.ENV_RETENTION_DAYS: str(self._props.execution_retention_days),
+            names.ENV_SECRETS_PREFIX: self._props.effective_secrets_prefix,
+            names.ENV_WORKER_TIMEOUT: str(self._props.worker_timeout_seconds),
+        }
+        return self.function_in(self, spec, environment=environment, reserved_concurrency=reserved_concurrency)
+
+    def function_in(
+        self,
+        scope: Construct,
+        spec: FunctionSpec,
+        *,
+        environment: Mapping[str, str],
+        reserved_concurrency: int | None = None,
+    ) -> lambda_.Function:
+        """A Baton function in ``scope`` from this deployment's code and layers: its own role
+        (``<id>Role``), log group (``<id>Logs``) and ``environment`` (beside Powertools')."""
         name = names.function_name(self._props.resource_prefix, spec.role)
-        log_group = self._log_group(spec, name)
+        log_group = self._log_group(scope, spec, name)
         # Our own role: the default one would carry the AWSLambdaBasicExecutionRole managed
         # policy, which lets the function write to every log group in the account.
         role = iam.Role(
-            self,
+            scope,
             f"{spec.construct_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs the Baton {spec.role} function",
         )
         log_group.grant_write(role)
         function = lambda_.Function(
-            self,
+            scope,
             spec.construct_id,
             function_name=name,
             description=f"Baton: {spec.description}",
@@ -174,19 +195,14 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             reserved_concurrent_executions=reserved_concurrency,
-            environment={
-                **self._environment,
-                names.ENV_RETENTION_DAYS: str(self._props.execution_retention_days),
-                names.ENV_SECRETS_PREFIX: self._props.effective_secrets_prefix,
-                names.ENV_WORKER_TIMEOUT: str(self._props.worker_timeout_seconds),
-            },
+            environment={**powertools_environment(self._props.log_level), **environment},
         )
         depend_on_policy_only(function, role)
         return function
 
-    def _log_group(self, spec: FunctionSpec, name: str) -> logs.LogGroup:
+    def _log_group(self, scope: Construct, spec: FunctionSpec, name: str) -> logs.LogGroup:
         log_group = logs.LogGroup(
-            self,
+            scope,
             f"{spec.construct_id}Logs",
             log_group_name=f"/aws/lambda/{name}",
             removal_policy=self._props.removal_policy,

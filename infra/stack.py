@@ -76,7 +76,8 @@ class BatonStack(Stack):
             failed_invocations_queue=self.queueing.failed_invocations_queue,
             alarm_email=props.alarm_email,
         )
-        self.api = Api(self, "Api", props=props, environment=self.function_environment, resources=stack_resources(self))
+        self.api = Api(self, "Api", props=props, environment=self.function_environment, resources=stack_resources(self),
+                       functions=self.functions)  # fmt: skip
         self._add_outputs()
         acknowledge_findings(self)
 

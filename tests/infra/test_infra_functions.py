@@ -230,7 +230,7 @@ def test_log_settings_from_context_reach_functions_and_groups(tuned: dict[str, A
     assert {group["RetentionInDays"] for group in groups} == {90}
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", [*ROLES, "api"])
 def test_powertools_layer_version_adds_the_managed_layer(tuned: dict[str, Any], role: str) -> None:
     (layer,) = _function(tuned, role)["Layers"]
     assert layer == {
