@@ -12,11 +12,13 @@ import getpass
 import json
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from baton import resource_names as names
 from baton.adapters.aws.bootstrap import AwsBackend, aws_backend
@@ -27,6 +29,9 @@ from baton.engine.records import TERMINAL_EXECUTION, WAITING, ExecutionRecord
 from baton.engine.service import Engine
 from baton.errors import BatonError
 from baton.ports import ArtifactRef
+
+if TYPE_CHECKING:
+    from baton.cli.stack_api import StackApi
 
 SETTINGS_OUTPUTS = {
     "executions_table": "ExecutionsTableName",
@@ -78,6 +83,8 @@ class DeployedStack:
         self.name = name
         self.outputs = dict(outputs)
         self.clients = clients
+        self.api: StackApi | None = None
+        """Set (``use_api``): requests and reads of executions go through the stack's REST API."""
         missing = sorted({*SETTINGS_OUTPUTS.values(), *FUNCTION_OUTPUTS.values()} - set(self.outputs))
         if missing:
             raise StackError(f"stack {name} lacks the outputs {', '.join(missing)}: is it a Baton stack, up to date?")
@@ -123,6 +130,45 @@ class DeployedStack:
         """The engine over the stack's state, for reading and for requests."""
         return self.backend.engine(f"cli-{getpass.getuser()}")
 
+    def use_api(self) -> DeployedStack:
+        """Send starts, answers and cancels, and read executions, through the REST API
+        (SigV4-signed) instead of invoking the functions and reading the tables."""
+        from baton.cli.stack_api import StackApi, api_base_url
+
+        self.api = StackApi(api_base_url(self.outputs, self.clients), self.clients)
+        return self
+
+    # -- executions, as stored ------------------------------------------------------------
+
+    def document(self, execution_id: str) -> dict[str, Any]:
+        """The execution record (``baton status --json``)."""
+        if self.api is not None:
+            document: dict[str, Any] = self._api("GET", f"/executions/{quote(execution_id, safe='')}")
+            return document
+        return self.engine().document(execution_id)
+
+    def list_executions(self, limit: int) -> list[ExecutionRecord]:
+        """Recent executions, newest first (only the fields ``baton list`` shows, through the API)."""
+        if self.api is None:
+            return self.engine().list_executions(limit)
+        rows = self._api("GET", "/executions", query={"limit": limit})["executions"]
+        return [ExecutionRecord(row["execution_id"], row["workflow"], "", status=row["status"],
+                                started_at=_time(row["started_at"]),
+                                finished_at=_time(row["finished_at"])) for row in rows]  # fmt: skip
+
+    def waiting_steps(self, execution_id: str) -> list[tuple[str, str]]:
+        """The approvals the execution waits on, as (execution id, step); through the API its
+        own only (``baton status CHILD --api`` shows a child's)."""
+        if self.api is None:
+            return self.engine().waiting_steps(execution_id)
+        steps = self.document(execution_id)["steps"]
+        return [(execution_id, key) for key, step in sorted(steps.items())
+                if step["status"] == WAITING and not step.get("child")]  # fmt: skip
+
+    def _api(self, method: str, path: str, *, body: Any = None, query: Mapping[str, Any] | None = None) -> Any:
+        assert self.api is not None
+        return self.api.call(method, path, body=body, query=query)
+
     def function_name(self, role: str) -> str:
         """The deployed name of the ``registrar``, ``starter``, ``worker`` or ``approver``."""
         return self.outputs[FUNCTION_OUTPUTS[role]]
@@ -167,7 +213,17 @@ class DeployedStack:
             payload["request_id"] = request_id
         if workspace is not None:
             payload["workspace"] = workspace.to_data()
-        return self._invoke("starter", payload)
+        if self.api is None:
+            return self._invoke("starter", payload)
+        from baton.cli.stack_api import StackApiError
+
+        try:
+            answer: dict[str, Any] = self._api("POST", "/executions", body=payload)
+        except StackApiError as exc:
+            if exc.status != 400:
+                raise
+            return {"execution_id": None, "workflow": workflow, "status": "rejected", "error": str(exc)}
+        return answer
 
     def store_workspace(self, folder: Path) -> tuple[ArtifactRef, int]:
         """Pack ``folder`` into the artifact bucket; return the archive and its file count."""
@@ -177,13 +233,35 @@ class DeployedStack:
             return WorkspaceSeeds(self.backend.artifacts).store(folder, Path(scratch))
 
     def answer(self, execution_id: str, step: str, *, approve: bool, comment: str | None) -> dict[str, Any]:
-        """Answer a waiting approval through the approver function."""
+        """Answer a waiting approval through the approver function (or the API)."""
+        if self.api is not None:
+            path = f"/executions/{quote(execution_id, safe='')}/approvals/{quote(step, safe='')}"
+            return self._refusal_as_answer(lambda: self._api("POST", path, body={"approve": approve,
+                                                                                  "comment": comment}))  # fmt: skip
         return self._operate({"action": "answer", "execution_id": execution_id, "step": step,
                               "approve": approve, "comment": comment})  # fmt: skip
 
     def cancel(self, execution_id: str) -> dict[str, Any]:
-        """Request cancellation through the approver function (which wakes a worker)."""
+        """Request cancellation through the approver function (or the API); a worker is woken."""
+        if self.api is not None:
+            path = f"/executions/{quote(execution_id, safe='')}/cancel"
+            answer = self._refusal_as_answer(lambda: self._api("POST", path))
+            return {"accepted": bool(answer.get("cancel_requested")), **answer}
         return self._operate({"action": "cancel", "execution_id": execution_id})
+
+    @staticmethod
+    def _refusal_as_answer(call: Callable[[], Any]) -> dict[str, Any]:
+        """The API's answer; a 409 (refused) is an answer too, as the approver gives it."""
+        from baton.cli.stack_api import StackApiError
+
+        try:
+            answer: dict[str, Any] = call()
+        except StackApiError as exc:
+            if exc.status != 409:
+                raise
+            return {"accepted": False, "error": exc.body.get("error") or exc.body.get("message") or str(exc),
+                    **exc.body}  # fmt: skip
+        return answer
 
     def resume(self, execution_id: str, *, from_step: str | None, inputs: Mapping[str, str]) -> dict[str, Any]:
         """Make a stopped execution run again, from ``from_step`` if given, through the approver."""
@@ -194,12 +272,21 @@ class DeployedStack:
         """Invoke the approver with a one-time token proving who asks (``caller_proof``)."""
         return self._invoke("approver", {**payload, "caller_token": presign(self.clients("sts"))})
 
+    def execution(self, execution_id: str) -> ExecutionRecord:
+        """Where the execution stands (through the API: the fields its record shows)."""
+        if self.api is None:
+            return self.backend.store.get_execution(execution_id)
+        document = self.document(execution_id)
+        return ExecutionRecord(execution_id, document["workflow"], "", status=document["status"],
+                               outputs=document.get("outputs") or {}, error=document.get("error"),
+                               started_at=_time(document.get("started_at")),
+                               finished_at=_time(document.get("finished_at")))  # fmt: skip
+
     def wait(self, execution_id: str, timeout_seconds: float) -> ExecutionRecord:
         """Poll until the execution ends or waits for an answer (or the timeout passes)."""
-        store = self.backend.store
         deadline = time.monotonic() + timeout_seconds
         while True:
-            execution = store.get_execution(execution_id)
+            execution = self.execution(execution_id)
             if execution.status in TERMINAL_EXECUTION or execution.status == WAITING:
                 return execution
             if time.monotonic() >= deadline:
@@ -241,6 +328,10 @@ class DeployedStack:
             if error_code(exc) == "ResourceNotFoundException":
                 return []  # the function has not logged anything yet
             raise
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _about_step(message: str, step: str) -> bool:

@@ -36,6 +36,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Wait = Annotated[bool, typer.Option("--wait", help="Wait until the execution ends (or waits for an answer).")]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait, with --wait.")]
 ExecutionId = Annotated[str, typer.Argument(metavar="EXEC_ID", help="The execution.", show_default=False)]
+ViaApi = Annotated[bool, typer.Option("--api", help="Go through the stack's REST API (SigV4-signed).")]
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -55,25 +56,24 @@ def _guarded(action: Callable[[], Any]) -> Any:
         _fail(str(exc))
 
 
-def _stack(name: str) -> DeployedStack:
+def _stack(name: str, api: bool = False) -> DeployedStack:
     from baton.cli.deployed_stack import DeployedStack
 
     stack: DeployedStack = _guarded(lambda: DeployedStack.find(name))
-    return stack
+    return _guarded(stack.use_api) if api else stack
 
 
 def _finish(stack: DeployedStack, execution: ExecutionRecord, as_json: bool) -> None:
     """Show where an execution stands and exit with its code."""
-    engine = stack.engine()
     if as_json:
-        typer.echo(json.dumps(engine.document(execution.execution_id), indent=2))
+        typer.echo(json.dumps(_guarded(lambda: stack.document(execution.execution_id)), indent=2))
     else:
         typer.echo(f"{execution.workflow} {execution.status}  (execution {execution.execution_id})")
         if execution.error:
             typer.echo(f"error: {execution.error}")
         for name, value in execution.outputs.items():
             typer.echo(f"output {name}: {value}")
-        for waiter, step in engine.waiting_steps(execution.execution_id):
+        for waiter, step in _guarded(lambda: stack.waiting_steps(execution.execution_id)):
             typer.echo(f"waiting for an answer: baton approve {waiter} {step} --stack {stack.name}")
     raise typer.Exit(EXIT_OK if execution.status in ("succeeded", "waiting") else EXIT_FAILED)
 
@@ -145,11 +145,12 @@ def start(
     wait: Wait = False,
     timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
     as_json: Json = False,
+    api: ViaApi = False,
 ) -> None:
     """Start a registered workflow on the stack; with --wait, follow it to its end."""
     from baton.engine.inputs import parse_pairs
 
-    target = _stack(stack)
+    target = _stack(stack, api)
     pairs = _guarded(lambda: parse_pairs(inputs or []))
     archive = None
     if workspace is not None:
@@ -169,11 +170,12 @@ def start(
 # -- the stack side of the local commands --------------------------------------------------
 
 
-def status(execution_id: ExecutionId, stack: StackName, as_json: Json = False) -> None:
+def status(execution_id: ExecutionId, stack: StackName, as_json: Json = False, api: ViaApi = False) -> None:
     """Show an execution of the stack and its steps."""
     from baton.cli.progress import status_text
 
-    document = _guarded(lambda: _stack(stack).engine().document(execution_id))
+    target = _stack(stack, api)
+    document = _guarded(lambda: target.document(execution_id))
     typer.echo(json.dumps(document, indent=2) if as_json else status_text(document))
 
 
@@ -181,12 +183,14 @@ def list_executions(
     stack: StackName,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many executions to show.")] = 20,
     as_json: Json = False,
+    api: ViaApi = False,
 ) -> None:
     """List the stack's recent executions, newest first."""
     from baton.cli.progress import list_text
     from baton.engine.views import iso
 
-    executions = _guarded(lambda: _stack(stack).engine().list_executions(limit))
+    target = _stack(stack, api)
+    executions = _guarded(lambda: target.list_executions(limit))
     if not as_json:
         typer.echo(list_text(executions))
         return
@@ -222,9 +226,10 @@ def approve(
     as_json: Json = False,
     wait: Wait = False,
     timeout: Timeout = DEFAULT_TIMEOUT_SECONDS,
+    api: ViaApi = False,
 ) -> None:
     """Answer an approval step of an execution on the stack; its workers carry on from there."""
-    target = _stack(stack)
+    target = _stack(stack, api)
     answer = _guarded(lambda: target.answer(execution_id, step, approve=not reject, comment=comment))
     if not answer.get("accepted"):
         _fail(f"answer refused: {answer.get('error')}")
@@ -234,9 +239,11 @@ def approve(
     _finish(target, _guarded(lambda: target.wait(execution_id, timeout)), as_json)
 
 
-def cancel(execution_id: ExecutionId, stack: StackName, wait: Wait = False, timeout: Timeout = 60.0) -> None:
+def cancel(
+    execution_id: ExecutionId, stack: StackName, wait: Wait = False, timeout: Timeout = 60.0, api: ViaApi = False
+) -> None:
     """Cancel an execution on the stack: its running steps stop, its finally steps still run."""
-    target = _stack(stack)
+    target = _stack(stack, api)
     answer = _guarded(lambda: target.cancel(execution_id))
     if not answer.get("accepted"):
         _fail(f"cancel refused: {answer.get('error')}")

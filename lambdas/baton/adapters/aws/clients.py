@@ -48,12 +48,21 @@ class AwsClients:
                     self._clients[service] = client
         return client
 
-    def _make(self, service: str) -> Any:
+    def credentials(self) -> Any:
+        """The session's credentials (botocore's ``Credentials``), or None when it has none."""
+        return self._sessions().get_credentials()
+
+    def _sessions(self) -> Any:
         import boto3
-        from botocore.config import Config
 
         session = self._session or boto3.session.Session()
         self._session = session
+        return session
+
+    def _make(self, service: str) -> Any:
+        from botocore.config import Config
+
+        session = self._sessions()
         return session.client(
             service, region_name=self.region, endpoint_url=self.endpoint_url, config=Config(**_CLIENT_CONFIG)
         )
