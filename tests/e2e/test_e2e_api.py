@@ -124,7 +124,9 @@ def _until(api: Callable[..., tuple[int, dict[str, Any]]], execution_id: str, wa
 
 
 def test_a_malformed_body_is_refused_naming_the_field(api: Callable[..., tuple[int, dict[str, Any]]]) -> None:
-    status, answer = api("POST", "/executions", {"inputs": {}})
+    status, answer = api("POST", "/executions", {"inputs": {}}, proof=True)
 
     assert status == 400
     assert "workflow" in json.dumps(answer)
+    # Without a known caller the body is not even read.
+    assert api("POST", "/executions", {"inputs": {}})[0] == 403
