@@ -9,13 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import typer
 from tests.aws.api_gateway import api_gateway
 from tests.aws.harness import AwsHarness
 from tests.aws.moto_stack import MotoServer
-from typer.testing import CliRunner, Result
+from tests.stack_cli import baton
 
-from baton.cli import runs, stack_commands
 from baton.cli.deployed_stack import FUNCTION_OUTPUTS, SETTINGS_OUTPUTS, DeployedStack
 from baton.handlers import api
 
@@ -32,13 +30,6 @@ steps:
   - id: after
     command: echo shipped
 """
-
-
-def baton(*args: str) -> Result:
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
-    runs.register(app)
-    stack_commands.register(app)
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.fixture

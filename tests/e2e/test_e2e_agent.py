@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.deploy import STACK_NAME
-from tests.e2e.test_e2e_stack_commands import baton
+from tests.stack_cli import baton
 
 from baton.cli.deployed_stack import DeployedStack
 from baton.testing.modelserver import ModelServer

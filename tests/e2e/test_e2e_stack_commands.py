@@ -10,11 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import typer
 from tests.e2e.deploy import STACK_NAME
-from typer.testing import CliRunner, Result
+from tests.stack_cli import baton
 
-from baton.cli import runs, stack_commands
 from baton.cli.deployed_stack import DeployedStack
 
 pytestmark = pytest.mark.e2e
@@ -47,14 +45,6 @@ steps:
   - id: nap
     command: sleep 120
 """
-
-
-def baton(*args: str) -> Result:
-    """Run the ``baton`` command line in-process (runs' commands with ``--stack`` wired in)."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
-    runs.register(app)
-    stack_commands.register(app)
-    return CliRunner().invoke(app, list(args))
 
 
 @pytest.fixture
