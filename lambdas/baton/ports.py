@@ -229,7 +229,8 @@ class ArtifactStore(Protocol):
         ...
 
     def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
-        """Make the finished log file durable where ``read_logs`` finds it."""
+        """Make the finished log file durable where ``read_logs`` finds it; an empty one
+        need not be kept (a stream ``read_logs`` does not list printed nothing)."""
         ...
 
     def read_logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:

@@ -354,6 +354,14 @@ class ArtifactStoreContract:
         assert len(artifacts.read_logs("e1")) == 6
         assert artifacts.read_logs("nope") == []
 
+    def test_a_stream_that_printed_nothing_is_not_listed(self, artifacts: ArtifactStore) -> None:
+        for stream, text in (("stdout", "said\n"), ("stderr", "")):
+            path = artifacts.log_file("e2", "quiet", 1, stream)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            artifacts.publish_log("e2", "quiet", 1, stream)
+        assert [(e.stream, e.text) for e in artifacts.read_logs("e2")] == [("stdout", "said\n")]
+
 
 class DispatcherContract:
     """What every ``Dispatcher`` guarantees."""

@@ -58,6 +58,18 @@ def test_status_list_and_logs_show_what_ran(workspace: Workspace) -> None:
     assert "(attempt 1) stderr" in logs
 
 
+def test_a_stream_that_printed_nothing_leaves_no_log_file(workspace: Workspace) -> None:
+    text = 'name: quiet\nsteps:\n  - id: says\n    command: echo said\n  - id: silent\n    command: "true"\n'
+    workspace.write("w.yaml", text)
+    assert workspace.baton("run", "w.yaml").returncode == 0
+    execution_id = workspace.latest_execution()
+    kept = sorted(p.name for p in (workspace.state_dir / "logs" / execution_id).iterdir())
+    assert kept == ["says.1.stdout.log"]
+    assert "said" in workspace.baton("logs", execution_id).stdout
+    silent = workspace.baton("logs", execution_id, "--step", "silent")
+    assert (silent.returncode, silent.stdout, silent.stderr.strip()) == (0, "", "no logs for step silent")
+
+
 @pytest.mark.parametrize(
     ("text", "args", "code", "message"),
     [

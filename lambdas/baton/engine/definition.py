@@ -107,6 +107,8 @@ class Definition:
     _by_id: dict[str, StepDef] = field(init=False, repr=False, compare=False)
     _lists: dict[str, list[StepDef]] = field(init=False, repr=False, compare=False)
     _env_names: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _source: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    """The stored form this definition was read from (:meth:`from_data`), if it was."""
 
     def __post_init__(self) -> None:
         # The planner looks steps up on every decision: index them once.
@@ -126,7 +128,8 @@ class Definition:
         """Names the templates read from ``env`` that the workflow's ``env:`` does not set: they
         come from the environment the run was started in."""
         if self._env_names is None:
-            text = json.dumps(self.to_data())
+            # The stored form when there is one: rebuilding it walks every step's fields.
+            text = json.dumps(self._source if self._source is not None else self.to_data())
             found = set(_ENV_REFERENCE.findall(text)) | set(_ENV_INDEX.findall(text))
             object.__setattr__(self, "_env_names", tuple(sorted(found - set(self.env))))
         assert self._env_names is not None
@@ -153,7 +156,7 @@ class Definition:
         if data.get("format") not in _READABLE_FORMATS:
             raise ValueError(f"compiled definition format {data.get('format')!r} is not {DEFINITION_FORMAT}")
         steps = tuple(_step_from_data(raw) for raw in data["steps"])
-        return cls(
+        definition = cls(
             name=data["name"],
             version=data["version"],
             steps=steps,
@@ -164,6 +167,8 @@ class Definition:
             concurrency=data.get("concurrency"),
             cache_version=data["cache_version"],
         )
+        object.__setattr__(definition, "_source", data)
+        return definition
 
 
 def _body_from_data(raw: dict[str, Any]) -> BodyDef:
