@@ -200,3 +200,22 @@ def test_step_lookup_spans_every_list() -> None:
     assert parsed.step("c").id == "c"
     with pytest.raises(KeyError):
         parsed.step("nope")
+
+
+def test_pydantic_takes_only_get_plugins_from_the_plugin_loader_baton_stands_in_for() -> None:
+    """``baton.spec.base`` puts a plugin loader that finds no plugins in pydantic's place (see its
+    docstring); a pydantic that imports anything else from that module must fail here."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    import pydantic
+
+    taken = set()
+    for source in Path(pydantic.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("_loader"):
+                taken |= {alias.name for alias in node.names}
+    assert taken == {"get_plugins"}
+    importlib.import_module("baton.spec.base")
+    assert list(importlib.import_module("pydantic.plugin._loader").get_plugins()) == []
