@@ -229,12 +229,12 @@ class ArtifactStore(Protocol):
         ...
 
     def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
-        """Make the finished log file durable where ``read_logs`` finds it; an empty one
-        need not be kept (a stream ``read_logs`` does not list printed nothing)."""
+        """Make the finished log file durable where ``read_logs`` finds it."""
         ...
 
     def read_logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:
-        """Stored logs of an execution (or of one step and its items), oldest attempt first."""
+        """Stored logs of an execution (or of one step and its items), oldest attempt first;
+        a stream that printed nothing is not listed."""
         ...
 
 

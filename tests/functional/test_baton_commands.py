@@ -59,7 +59,10 @@ def test_status_list_and_logs_show_what_ran(workspace: Workspace) -> None:
 
 
 def test_a_stream_that_printed_nothing_leaves_no_log_file(workspace: Workspace) -> None:
-    text = 'name: quiet\nsteps:\n  - id: says\n    command: echo said\n  - id: silent\n    command: "true"\n'
+    text = (
+        "name: quiet\nsteps:\n  - id: says\n    command: echo said\n"
+        '  - id: silent\n    command: "true"\n    needs: [says]\n'
+    )
     workspace.write("w.yaml", text)
     assert workspace.baton("run", "w.yaml").returncode == 0
     execution_id = workspace.latest_execution()
@@ -68,6 +71,30 @@ def test_a_stream_that_printed_nothing_leaves_no_log_file(workspace: Workspace) 
     assert "said" in workspace.baton("logs", execution_id).stdout
     silent = workspace.baton("logs", execution_id, "--step", "silent")
     assert (silent.returncode, silent.stdout, silent.stderr.strip()) == (0, "", "no logs for step silent")
+    # The empty files are kept to become the next logs, not left in the execution's folder.
+    spares = workspace.state_dir / "logs" / ".spare"
+    first = {p.name for p in spares.iterdir()}
+    assert len(first) == 2, "says's stderr, then silent's two logs, one of them says's spare"
+    assert workspace.baton("run", "w.yaml").returncode == 0
+    again = {p.name for p in spares.iterdir()}
+    assert len(again) == 2
+    assert again != first, "the spares became the second run's logs"
+
+
+def test_a_log_a_background_process_still_holds_is_kept_for_it(workspace: Workspace) -> None:
+    text = (
+        "name: late\nsteps:\n  - id: starts\n    command: (sleep 0.5; echo late) &\n"
+        '  - id: quiet\n    command: "true"\n    needs: [starts]\n'
+        "  - id: says\n    command: echo own\n    needs: [quiet]\n"
+    )
+    workspace.write("w.yaml", text)
+    assert workspace.baton("run", "w.yaml").returncode == 0
+    folder = workspace.state_dir / "logs" / workspace.latest_execution()
+    deadline = time.monotonic() + 10
+    while "late" not in (folder / "starts.1.stdout.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (folder / "starts.1.stdout.log").read_text() == "late\n"
+    assert (folder / "says.1.stdout.log").read_text() == "own\n"
 
 
 @pytest.mark.parametrize(

@@ -105,16 +105,23 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
         argv = prepared["argv"]
     cwd = invocation.workspace / prepared.get("working_dir", "")
     invocation.stdout_path.parent.mkdir(parents=True, exist_ok=True)
+    logs = (invocation.stdout_path, invocation.stderr_path)
+    for path in logs:
+        SPARE_LOGS.take(path)
     # w+b: the child writes through the same open file, so its size and tail are read back
     # from these handles without opening the logs again.
     with invocation.stdout_path.open("w+b") as out, invocation.stderr_path.open("w+b") as err:
         try:
-            code, timed_out = _execute(argv, env, cwd, out=out, err=err, invocation=invocation)
+            code, timed_out, alone = _execute(argv, env, cwd, out=out, err=err, invocation=invocation)
         except OSError as exc:
             message = invocation.masker.text(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}")
             err.write(message.encode() + b"\n")
             return StepResult.failure(message, retryable=False)
         outputs: dict[str, Any] = {"exit_code": code, "stdout": _tail(out), "stderr": _tail(err)}
+        # A stream that printed nothing, once nothing the step started can still write to it.
+        quiet = [path for path, handle in zip(logs, (out, err), strict=True) if alone and handle.tell() == 0]
+    for path in quiet:
+        SPARE_LOGS.give(path)
     try:
         outputs.update(parse_output_file(_read_optional(invocation.output_path)))
     except ValueError as exc:
@@ -137,7 +144,9 @@ def _read_optional(path: Path) -> str:
 
 def _execute(
     argv: list[str], env: dict[str, str], cwd: Path, *, out: IO[bytes], err: IO[bytes], invocation: Invocation
-) -> tuple[int, bool]:
+) -> tuple[int, bool, bool]:
+    """The exit code, whether the attempt timed out, and whether nothing it started is left
+    (no process in its group, no pump still copying)."""
     pid, wait, pumps = _start(argv, env, cwd, out=out, err=err, masker=invocation.masker)
     expired = threading.Event()
     timer = None
@@ -153,7 +162,19 @@ def _execute(
         for pump in pumps:
             # A background child may keep the pipe open; its output is not waited for.
             pump.join(timeout=1.0)
-    return code, expired.is_set()
+    alone = not any(pump.is_alive() for pump in pumps) and not _group_alive(pid)
+    return code, expired.is_set(), alone
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a process of the group (a background child of the step) is running."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _start(
@@ -236,6 +257,71 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
             text = line.decode("utf-8", errors="surrogateescape")
             sink.write(masker.text(text).encode("utf-8", errors="surrogateescape"))
             sink.flush()
+
+
+class SpareLogs:
+    """Empty log files kept to be renamed into place as the next attempts' logs.
+
+    Most steps print nothing on one stream or both, and a new file costs a new inode:
+    on a well-used ext4 disk finding one is the dearest part of a quick step (up to a
+    millisecond of CPU), while renaming a file is a fiftieth of that. A log that stayed
+    empty, once no process of its step is left to write to it, moves to ``.spare/`` beside
+    the executions' log folders (so the stream leaves no file, as if never opened); the
+    next log opened under the same folder takes a spare if there is one. Spares another
+    process left behind are taken too; a spare someone else took first is simply skipped.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._free: dict[str, list[str]] = {}
+        self._made = 0
+
+    def take(self, path: Path) -> None:
+        """Put a spare at ``path`` (a log about to be opened), if one is free."""
+        target = str(path)
+        while (spare := self._next(_spare_folder(target))) is not None:
+            try:
+                os.rename(spare, target)
+                return
+            except OSError:
+                continue  # taken by another process, or the folder went away
+
+    def give(self, path: Path) -> None:
+        """Keep the empty log at ``path`` as a spare."""
+        source = str(path)
+        folder = _spare_folder(source)
+        with self._lock:
+            self._made += 1
+            spare = f"{folder}/{os.getpid()}-{self._made}"
+        try:
+            try:
+                os.rename(source, spare)
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+                os.rename(source, spare)
+        except OSError:
+            return
+        with self._lock:
+            self._free.setdefault(folder, []).append(spare)
+
+    def _next(self, folder: str) -> str | None:
+        with self._lock:
+            free = self._free.get(folder)
+            if free is None:  # first look at this folder: adopt what earlier runs left
+                try:
+                    free = [f"{folder}/{name}" for name in os.listdir(folder)]
+                except OSError:
+                    free = []
+                self._free[folder] = free
+            return free.pop() if free else None
+
+
+def _spare_folder(log: str) -> str:
+    """``.spare`` beside the folder of ``log``'s execution."""
+    return os.path.join(os.path.dirname(os.path.dirname(log)), ".spare")
+
+
+SPARE_LOGS = SpareLogs()
 
 
 def _tail(handle: IO[bytes]) -> str:

@@ -1,14 +1,13 @@
 """``FilesystemArtifactStore``: blobs, the step cache and logs as files under the state dir.
 
 Layout: ``artifacts/ab/<sha256>``, ``cache/ab/<key>.json``,
-``logs/<execution>/<step key>.<attempt>.<stream>.log`` (a stream that printed nothing leaves
-no file). Every file is written to a temporary name and renamed, so a crash never leaves a
-half-written blob or cache entry behind.
+``logs/<execution>/<step key>.<attempt>.<stream>.log`` (a shell step's stream that printed
+nothing leaves no file: see ``baton.steps.shell.SpareLogs``). Every file is written to a
+temporary name and renamed, so a crash never leaves a half-written blob or cache entry behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -124,17 +123,7 @@ class FilesystemArtifactStore:
         return self._logs / execution_id / f"{step_key}.{attempt}.{stream}.log"
 
     def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
-        """Remove the log if it is empty; any other is already where ``read_logs`` looks.
-
-        Most steps print nothing on one stream or both. Keeping an empty file per stream
-        costs an inode each, and finding a new inode is the dearest part of a quick step on
-        a well-used ext4 disk (up to a millisecond of CPU): the inode of a removed file is
-        reused by the next step's log at a small part of that.
-        """
-        path = self.log_file(execution_id, step_key, attempt, stream)
-        with contextlib.suppress(OSError):
-            if path.stat().st_size == 0:
-                path.unlink()
+        """Nothing to do: the log file is already where ``read_logs`` looks."""
 
     def read_logs(self, execution_id: str, step_id: str | None = None) -> list[LogEntry]:
         """Logs of an execution, or of one step with its items and compensation."""
@@ -148,6 +137,8 @@ class FilesystemArtifactStore:
             if step_id is not None and not _belongs_to(step_key, step_id):
                 continue
             text = log.read_text(encoding="utf-8", errors="replace")
+            if not text:
+                continue  # a stream that printed nothing (kept open by a step's background process)
             entries.append(LogEntry(step_key, int(attempt), stream, text))
         entries.sort(key=lambda e: (e.step_key, e.attempt, e.stream != "stdout"))
         return entries
