@@ -107,8 +107,8 @@ class PlanIndex:
         """Open steps that are running or waiting, or have items."""
         self.hard_failures = 0
         self.stops = 0
-        self.items = {step.id: ItemIndex() for step in steps if step.for_each is not None}
-        """The items of each ``for_each`` step of the main list."""
+        self.items = {step.id: ItemIndex() for step in definition.steps if step.for_each is not None}
+        """The items of each ``for_each`` step, of every list."""
 
     def update(self, old: StepRecord | None, new: StepRecord) -> None:
         """``new`` replaced ``old`` (None: the step had no record before)."""
@@ -117,11 +117,13 @@ class PlanIndex:
             if items is not None and new.index is not None:
                 items.update(old, new)
             return
-        if new.kind != KIND_STEP or new.key not in self.order:
+        if new.kind != KIND_STEP:
             return
         items = self.items.get(new.key)
         if items is not None:
             items.resize(new.item_count or 0)
+        if new.key not in self.order:
+            return  # a step of ``on_failure`` or ``finally``: the full pass reads those lists
         if old is not None:
             self._apply(old, -1)
         self._apply(new, +1)
@@ -329,6 +331,11 @@ class _Planner:
                     settled.add(step.id)
                 continue
             open_steps.append((step, record))
+            indexed = self.index.items.get(step.id) if self.index is not None else None
+            if indexed is not None and record.item_count and indexed.count == record.item_count:
+                failing = failing or (indexed.failed > 0 and not step.continue_on_error)
+                stopped = stopped or indexed.stops > 0
+                continue
             for item in self._items(step, record):
                 failing = failing or (item.status == FAILED and not step.continue_on_error)
                 stopped = stopped or item.stop

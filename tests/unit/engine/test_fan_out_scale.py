@@ -30,6 +30,23 @@ steps:
     type: assert
     condition: "(steps.fan.items | length) == {width}"
 """
+IN_FINALLY = """
+name: wide-{width}
+steps:
+  - id: first
+    type: assert
+    condition: true
+finally:
+  - id: fan
+    for_each: range({width}) | list
+    type: assert
+    condition: "item >= 0"
+  - id: after
+    needs: [fan]
+    type: assert
+    condition: "(steps.fan.items | length) == {width}"
+"""
+"""The same fan-out in a ``finally`` list, which the planner reads apart from the main list."""
 
 
 class CountingRecords(Mapping[str, StepRecord]):
@@ -62,7 +79,7 @@ class Counts:
         return {name: value / width for name, value in vars(self).items()}
 
 
-def run_fan_out(root: Path, width: int, monkeypatch: pytest.MonkeyPatch) -> Counts:
+def run_fan_out(root: Path, width: int, monkeypatch: pytest.MonkeyPatch, workflow: str = WORKFLOW) -> Counts:
     counts = Counts()
     real_plan, real_view = baton.engine.driver.plan, baton.engine.views._unit_view
 
@@ -92,7 +109,7 @@ def run_fan_out(root: Path, width: int, monkeypatch: pytest.MonkeyPatch) -> Coun
     monkeypatch.setattr(store, "commit", counted_commit)
     monkeypatch.setattr(store, "get_steps", counted_get_steps)
     path = root / "wide.yaml"
-    path.write_text(WORKFLOW.format(width=width))
+    path.write_text(workflow.format(width=width))
     definition, digest = engine.load(path)
     workspace = root / "ws"
     workspace.mkdir()
@@ -102,11 +119,12 @@ def run_fan_out(root: Path, width: int, monkeypatch: pytest.MonkeyPatch) -> Coun
     return counts
 
 
+@pytest.mark.parametrize("workflow", [WORKFLOW, IN_FINALLY], ids=["in-steps", "in-finally"])
 def test_the_work_per_item_of_a_fan_out_does_not_grow_with_its_width(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workflow: str
 ) -> None:
-    narrow = run_fan_out(tmp_path / "narrow", 50, monkeypatch).per_item(50)
-    wide = run_fan_out(tmp_path / "wide", 400, monkeypatch).per_item(400)
+    narrow = run_fan_out(tmp_path / "narrow", 50, monkeypatch, workflow).per_item(50)
+    wide = run_fan_out(tmp_path / "wide", 400, monkeypatch, workflow).per_item(400)
     for name, value in narrow.items():
         # Eight times the width: per item, the same work (a little slack for the fixed part).
         assert wide[name] <= value * 1.2 + 0.1, (name, narrow, wide)

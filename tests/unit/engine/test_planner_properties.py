@@ -159,20 +159,36 @@ def _item(index: int, state: str) -> StepRecord:
 @given(
     st.lists(ITEM_STATES, min_size=1, max_size=8),
     st.lists(ITEM_STATES, max_size=3),
-    st.tuples(st.none() | st.integers(1, 4), st.booleans()),
+    st.tuples(st.none() | st.integers(1, 4), st.booleans(), st.sampled_from(["steps", "on_failure", "finally"])),
     st.none() | st.integers(0, 4),
     st.booleans(),
 )
 def test_the_item_index_decides_as_the_pass_over_every_item(
-    states: list[str], leftover: list[str], shape: tuple[int | None, bool], item_room: int | None, cancel: bool
+    states: list[str],
+    leftover: list[str],
+    shape: tuple[int | None, bool, str],
+    item_room: int | None,
+    cancel: bool,
 ) -> None:
     """Items in every state (running, orphaned, waiting, backing off, ended), records left
-    from a longer earlier expansion, and a bounded room: the same decision either way."""
-    max_concurrency, continue_on_error = shape
-    fan = step("fan", for_each="inputs.xs", max_concurrency=max_concurrency, continue_on_error=continue_on_error)
-    spec = definition(fan, step("after", ["fan"]), step("close", list_name="finally"))
+    from a longer earlier expansion, and a bounded room, in any of the three lists (a
+    handler list runs once the main list ``first`` has ended): the same decision either way."""
+    max_concurrency, continue_on_error, list_name = shape
+    fan = step(
+        "fan",
+        for_each="inputs.xs",
+        max_concurrency=max_concurrency,
+        continue_on_error=continue_on_error,
+        list_name=list_name,
+    )
+    after = step("after", ["fan"], list_name=list_name)
+    main = [] if list_name == "steps" else [step("first")]
+    spec = definition(*main, fan, after, step("close", list_name="finally"))
     parent = StepRecord("e", "fan", "fan", status=RUNNING, item_count=len(states))
     records = {"fan": parent, "after": StepRecord("e", "after", "after"), "close": StepRecord("e", "close", "close")}
+    if main:
+        first = StepRecord("e", "first", "first", status=FAILED if list_name == "on_failure" else SUCCEEDED)
+        records["first"] = first
     items = [_item(i, state) for i, state in enumerate([*states, *leftover])]
     index = PlanIndex(spec)
     # Items first and the parent last (a resize recounts what was seen before it).
