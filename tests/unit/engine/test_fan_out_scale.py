@@ -18,9 +18,7 @@ import baton.engine.views
 from baton.bootstrap import MAX_WORKERS_ENV, local_engine
 from baton.engine.records import StepRecord
 
-WORKFLOW = """
-name: wide-{width}
-steps:
+FAN_AND_AFTER = """\
   - id: fan
     for_each: range({width}) | list
     type: assert
@@ -30,22 +28,9 @@ steps:
     type: assert
     condition: "(steps.fan.items | length) == {width}"
 """
-IN_FINALLY = """
-name: wide-{width}
-steps:
-  - id: first
-    type: assert
-    condition: true
-finally:
-  - id: fan
-    for_each: range({width}) | list
-    type: assert
-    condition: "item >= 0"
-  - id: after
-    needs: [fan]
-    type: assert
-    condition: "(steps.fan.items | length) == {width}"
-"""
+WORKFLOW = "name: wide-{width}\nsteps:\n" + FAN_AND_AFTER
+FIRST = "  - id: first\n    type: assert\n    condition: true\n"
+IN_FINALLY = "name: wide-{width}\nsteps:\n" + FIRST + "finally:\n" + FAN_AND_AFTER
 """The same fan-out in a ``finally`` list, which the planner reads apart from the main list."""
 
 
