@@ -173,7 +173,7 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # a process of the group runs as another user: alive all the same
     return True
 
 
