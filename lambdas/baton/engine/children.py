@@ -17,6 +17,7 @@ unit (the parent was cancelled or failed elsewhere) asks the child to cancel.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,17 +288,20 @@ def notify_parent(ports: Ports | StateStore, queue: StepQueue, child: ExecutionR
     return False
 
 
-def reattach(ports: Ports, queue: StepQueue, execution_id: str) -> None:
+def reattach(ports: Ports, queue: StepQueue, records: Mapping[str, StepRecord]) -> bool:
     """Before a drive: relaunch the running children nobody drives any more (their process
-    died), and wake the units whose child ended without waking them."""
-    for record in ports.store.get_steps(execution_id).values():
+    died), and wake the units whose child ended without waking them. True when a unit was
+    woken (its record in ``records`` is then out of date)."""
+    woken = False
+    for record in records.values():
         child = _get(ports, record.child) if record.status == WAITING else None
         if child is None:
             continue
         if child.status == RUNNING:
             ports.children.launch(child)
         elif child.status in TERMINAL_EXECUTION and record.wake_at is None:
-            notify_parent(ports, queue, child, ports.clock.now())
+            woken |= notify_parent(ports, queue, child, ports.clock.now())
+    return woken
 
 
 def tell_parent(child: ExecutionRecord, queue: StepQueue, now: datetime) -> None:

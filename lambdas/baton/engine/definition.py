@@ -108,7 +108,8 @@ class Definition:
     _lists: dict[str, list[StepDef]] = field(init=False, repr=False, compare=False)
     _env_names: tuple[str, ...] | None = field(default=None, init=False, repr=False, compare=False)
     _source: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
-    """The stored form this definition was read from (:meth:`from_data`), if it was."""
+    """The stored form: the one this definition was read from (:meth:`from_data`), or the one
+    :meth:`to_data` built."""
 
     def __post_init__(self) -> None:
         # The planner looks steps up on every decision: index them once.
@@ -128,16 +129,19 @@ class Definition:
         """Names the templates read from ``env`` that the workflow's ``env:`` does not set: they
         come from the environment the run was started in."""
         if self._env_names is None:
-            # The stored form when there is one: rebuilding it walks every step's fields.
-            text = json.dumps(self._source if self._source is not None else self.to_data())
-            found = set(_ENV_REFERENCE.findall(text)) | set(_ENV_INDEX.findall(text))
-            object.__setattr__(self, "_env_names", tuple(sorted(found - set(self.env))))
+            object.__setattr__(self, "_env_names", _environment_names(self.to_data(), self.env))
         assert self._env_names is not None
         return self._env_names
 
     def to_data(self) -> dict[str, Any]:
-        """JSON-ready form, stored under the source digest."""
-        return {
+        """JSON-ready form, stored under the source digest (built once: a definition is frozen).
+
+        It carries the names :meth:`environment_names` finds, so a run of a stored definition
+        does not search every step's text for them again.
+        """
+        if self._source is not None:
+            return self._source
+        data = {
             "format": DEFINITION_FORMAT,
             "name": self.name,
             "version": self.version,
@@ -149,6 +153,11 @@ class Definition:
             "concurrency": self.concurrency,
             "steps": [asdict(step) for step in self.steps],
         }
+        names = _environment_names(data, self.env)
+        data["env_names"] = list(names)
+        object.__setattr__(self, "_source", data)
+        object.__setattr__(self, "_env_names", names)
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Definition:
@@ -168,7 +177,16 @@ class Definition:
             cache_version=data["cache_version"],
         )
         object.__setattr__(definition, "_source", data)
+        if "env_names" in data:  # absent from a copy stored before it was kept
+            object.__setattr__(definition, "_env_names", tuple(data["env_names"]))
         return definition
+
+
+def _environment_names(data: dict[str, Any], env: dict[str, str]) -> tuple[str, ...]:
+    """The ``env`` names the compiled form's text reads that ``env`` does not set."""
+    text = json.dumps({key: value for key, value in data.items() if key != "env_names"})
+    found = set(_ENV_REFERENCE.findall(text)) | set(_ENV_INDEX.findall(text))
+    return tuple(sorted(found - set(env)))
 
 
 def _body_from_data(raw: dict[str, Any]) -> BodyDef:

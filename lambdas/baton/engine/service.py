@@ -68,6 +68,8 @@ class Engine:
         self.base_env = dict(base_env)
         self.lease_seconds = lease_seconds
         self.new_id = new_id
+        self._loaded: tuple[str, Definition] | None = None
+        """The digest and definition :meth:`load` gave last: a run reads its own back at once."""
 
     # -- definitions ----------------------------------------------------------------------
 
@@ -87,6 +89,7 @@ class Engine:
         else:
             definition = self._compile(path)
             self.ports.store.put_definition(digest, definition.to_data())
+        self._loaded = (digest, definition)
         if self.ports.versions is not None:
             seen = DefinitionVersion(definition.name, digest, definition.version, self.ports.clock.now(),
                                      str(path.resolve()))  # fmt: skip
@@ -110,6 +113,8 @@ class Engine:
 
     def definition_of(self, execution: ExecutionRecord) -> Definition:
         """The compiled definition an execution runs."""
+        if self._loaded is not None and self._loaded[0] == execution.definition_digest:
+            return self._loaded[1]
         data = self.ports.store.get_definition(execution.definition_digest)
         if data is None:
             raise ResumeError(f"execution {execution.execution_id}: its definition is no longer stored")
@@ -144,9 +149,10 @@ class Engine:
     def drive(self, execution_id: str, observer: Observer | None = None) -> ExecutionRecord:
         """Run the execution in this process until it ends or waits for an answer."""
         queue = InProcessStepQueue()
-        reattach(self.ports, queue, execution_id)  # children a dead process was running
-        execution = self.ports.store.get_execution(execution_id)
         records = self.ports.store.get_steps(execution_id)
+        if reattach(self.ports, queue, records):  # children a dead process was running
+            records = self.ports.store.get_steps(execution_id)
+        execution = self.ports.store.get_execution(execution_id)
         driver = self.driver(execution, records, queue, observer=observer, room=self.room)
         ended = self.run_driver(driver).execution
         while self.ports.children.active(execution_id):  # children winding down (a cancel)

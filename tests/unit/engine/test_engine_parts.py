@@ -207,3 +207,17 @@ def test_masking_covers_escaped_forms_of_a_secret(shown: Callable[[str], str]) -
 
     assert "pa" not in text.replace("***", ""), text
     assert "***" in text
+
+
+def test_the_stored_definition_carries_the_environment_names_its_templates_read() -> None:
+    text = (
+        "name: e\nenv: {SET: x}\n"
+        "steps:\n  - {id: a, command: 'echo {{ env.HOME }} {{ env[\"USER\"] }} {{ env.SET }}'}\n"
+    )
+    definition = compile_workflow(Workflow.model_validate(yaml.safe_load(text)))
+    data = json.loads(json.dumps(definition.to_data()))
+    assert data["env_names"] == ["HOME", "USER"]
+    stored = Definition.from_data(data)
+    assert stored.environment_names() == ("HOME", "USER")
+    older = {key: value for key, value in data.items() if key != "env_names"}
+    assert Definition.from_data(older).environment_names() == ("HOME", "USER"), "a copy stored without them"

@@ -381,3 +381,20 @@ steps:
     step = harness.document(execution)["steps"]["soak"]
     assert step["outputs"]["stdout"] == "soaked"
     assert step["attempts"] == 1
+
+
+def test_a_run_reads_its_definition_and_records_once_before_its_steps(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 10,000-step chain spent 0.1 ms per step reading back, before its first step, what
+    # it had just written: the records twice and the definition once more.
+    store = harness.store
+    reads: list[str] = []
+    for name in ("get_steps", "get_definition"):
+        real = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *a, _real=real, _name=name: reads.append(_name) or _real(*a))
+    execution = harness.start("name: once\nsteps:\n  - {id: a, command: 'true'}\n  - {id: b, command: 'true'}\n")
+    reads.clear()
+    assert harness.engine.drive(execution.execution_id).status == "succeeded"
+    assert reads.count("get_definition") == 0, "the definition the run was started with is used as it is"
+    assert reads.count("get_steps") == 1, reads
