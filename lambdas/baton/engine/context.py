@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -214,8 +214,10 @@ class UnitContext:
 
     # -- invocation -----------------------------------------------------------------------
 
-    def attempt_plan(self, record: StepRecord, body: BodyDef, prepared: Prepared) -> AttemptPlan:
-        """The attempt a worker runs for a unit just claimed."""
+    def attempt_plan(
+        self, record: StepRecord, body: BodyDef, prepared: Prepared, *, watch: Callable[[], None] | None = None
+    ) -> AttemptPlan:
+        """The attempt a worker runs for a unit just claimed (``watch``: see ``Invocation``)."""
         execution_id = self.execution.execution_id
         output_path = self.scratch / f"{record.key}.{record.attempt}.out"
         env = {
@@ -244,6 +246,7 @@ class UnitContext:
             masker=self.masker,
             clock=self.ports.clock,
             timeout_seconds=body.timeout_seconds,
+            watch=watch,
         )
         return AttemptPlan(
             prepared.step_type,

@@ -179,6 +179,7 @@ class Driver:
         executor = self.executor
         executor.successor = self._successor
         executor.item_ended = self._item_ended if self.join is not None else None
+        executor.watch = self._watch
         try:
             if self.stored_workspace != self.workspace:
                 restore_declared_files(executor)
@@ -199,7 +200,7 @@ class Driver:
                 executor.release_hand_off(key)
             # The executor calls back into this driver only while it runs: without the links
             # its records (a wide fan-out's are many) go as soon as the caller drops it.
-            executor.successor = executor.item_ended = None
+            executor.successor = executor.item_ended = executor.watch = None
         self.result.execution = executor.execution.evolve(workspace=self.stored_workspace)
         return self.result
 
@@ -420,6 +421,7 @@ class Driver:
         executor = self.executor
         ready = [k for k in decision.start if k not in executor.in_flight and k not in self.handed_off]
         ready.sort(key=lambda key: key != self._target)
+        here = len(ready) == 1 and self._nothing_else_moves(decision)
         passed: list[str] = []
         changed = False
         conflicts = executor.conflicts
@@ -436,7 +438,7 @@ class Driver:
                 executor.release_hand_off(key)
                 passed.append(key)
             else:
-                changed |= self._begin(key)  # a long unit is only handed over: that takes no time
+                changed |= self._begin(key, here=here)  # a long unit is only handed over: that takes no time
             if executor.conflicts != conflicts:
                 return True  # stale records: plan again before starting anything else
         if passed:
@@ -496,12 +498,23 @@ class Driver:
                                lease_owner=None, lease_expires_at=None, wake_at=None)  # fmt: skip
         return self.executor.write(failed)
 
-    def _begin(self, key: str) -> bool:
+    def _nothing_else_moves(self, decision: Decision) -> bool:
+        """True when, besides the one ready unit, nothing of the execution can change before
+        it ends: nothing runs or waits (here, elsewhere, in a child), no timer is set, nothing
+        is queued. The unit may then run on this thread (``Executor.begin``)."""
+        executor = self.executor
+        if executor.in_flight or executor.foreign or executor.waiting or self.handed_off or self._held is not None:
+            return False
+        if decision.wake_at is not None or decision.skip or decision.finish:
+            return False
+        return not executor.ports.children.active(self.execution_id)
+
+    def _begin(self, key: str, *, here: bool = False) -> bool:
         executor = self.executor
         self._target = None
         self._started.add(key)
         self.hooks.unit_started(executor.execution, key)
-        changed = executor.begin(key)
+        changed = executor.begin(key, here=here)
         if key not in executor.in_flight:
             self._unit_left(key)
         return changed
@@ -572,6 +585,15 @@ class Driver:
         for key, outcome in executor.dispatcher.collect(timeout):
             executor.finish(key, outcome)
             self._unit_left(key)
+        self._supervise()
+        if executor.foreign and self.clock.monotonic() - self._refreshed_at >= self.pace.poll_seconds:
+            self._refreshed_at = self.clock.monotonic()
+            executor.refresh()
+
+    def _supervise(self) -> None:
+        """What a driver does while units run: renew their leases, keep its message alive,
+        and stop them when the time budget is about to end."""
+        executor = self.executor
         self._renew_leases()
         self.hooks.heartbeat()
         if executor.in_flight and self.remaining_seconds() < self.margin_seconds / 3:
@@ -579,9 +601,11 @@ class Driver:
             # retried by their policy) instead of their leases running out unnoticed.
             for key in list(executor.in_flight):
                 executor.ports.supervisor.reap(self.execution_id, key)
-        if executor.foreign and self.clock.monotonic() - self._refreshed_at >= self.pace.poll_seconds:
-            self._refreshed_at = self.clock.monotonic()
-            executor.refresh()
+
+    def _watch(self) -> None:
+        """While a unit runs on this thread: look for a cancel, and supervise it."""
+        self._check_execution()
+        self._supervise()
 
     def _look_again_after_own_writes(self) -> bool:
         """Nothing here is this driver's to do; other workers carry on with the rest.

@@ -90,6 +90,9 @@ class Executor(UnitContext):
     """Set by the driver: the one unit it would start next once a unit's end is written."""
     item_ended: Callable[[StepRecord], None] | None
     """Set by the driver: told of each ``for_each`` item this executor wrote as ended."""
+    watch: Callable[[], None] | None
+    """Set by the driver: what it does while units run (renew leases, look for a cancel),
+    called while an attempt it asked to run here runs on its thread."""
 
     def _setup(self) -> None:
         self.in_flight = {}
@@ -97,6 +100,8 @@ class Executor(UnitContext):
         self.handed = {}
         self.successor = None
         self.item_ended = None
+        self.watch = None
+        self._watch_error: BaseException | None = None
 
     def remember(self, record: StepRecord) -> None:
         """Keep a record; a unit this executor claimed by a hand-off and has not begun stays
@@ -135,10 +140,15 @@ class Executor(UnitContext):
 
     # -- begin ----------------------------------------------------------------------------
 
-    def begin(self, key: str) -> bool:
-        """Act on a unit the planner made ready; False if nothing changed."""
+    def begin(self, key: str, *, here: bool = False) -> bool:
+        """Act on a unit the planner made ready; False if nothing changed.
+
+        ``here``: nothing else of the execution can move until this unit ends, so an attempt
+        of a ``watched`` step type runs on this thread, ``watch`` called meanwhile, instead
+        of on a worker thread (which costs the hand-over to it and back).
+        """
         if key.endswith(COMPENSATION_SUFFIX):
-            return self._begin_compensation(key)
+            return self._begin_compensation(key, here=here)
         record = self.records[key]
         step = self.definition.step(record.step_id)
         if record.status == WAITING:
@@ -151,12 +161,12 @@ class Executor(UnitContext):
                 return True
             # The holder is gone: stop what it left running, then run the attempt again.
             self.ports.supervisor.reap(self.execution.execution_id, key)
-            return self._attempt(record, step.body, takeover=True)
+            return self._attempt(record, step.body, takeover=True, here=here)
         if record.kind != KIND_ITEM and step.for_each is not None:
             return self._expand(record, step)
-        return self._attempt(record, step.body, takeover=False)
+        return self._attempt(record, step.body, takeover=False, here=here)
 
-    def _begin_compensation(self, key: str) -> bool:
+    def _begin_compensation(self, key: str, *, here: bool) -> bool:
         record = self.records.get(key)
         if record is None:
             original = self.records[key.removesuffix(COMPENSATION_SUFFIX)]
@@ -176,9 +186,9 @@ class Executor(UnitContext):
         takeover = record.status == RUNNING
         if takeover:
             self.ports.supervisor.reap(self.execution.execution_id, key)
-        return self._attempt(record, body, takeover=takeover)
+        return self._attempt(record, body, takeover=takeover, here=here)
 
-    def _attempt(self, record: StepRecord, body: BodyDef, *, takeover: bool) -> bool:
+    def _attempt(self, record: StepRecord, body: BodyDef, *, takeover: bool, here: bool = False) -> bool:
         """Skip, restore from the cache, or claim and run one attempt of a unit."""
         step = self.definition.step(record.step_id)
         now = self.ports.clock.now()
@@ -199,9 +209,11 @@ class Executor(UnitContext):
                     cache_hit=True, cache_key=prepared.cache_key, artifacts=entry.artifacts, started_at=now
                 )
                 return self.write(restored)
-        return self._claim_and_run(record, body, prepared, takeover=takeover)
+        return self._claim_and_run(record, body, prepared, takeover=takeover, here=here)
 
-    def _claim_and_run(self, record: StepRecord, body: BodyDef, prepared: Prepared, *, takeover: bool) -> bool:
+    def _claim_and_run(
+        self, record: StepRecord, body: BodyDef, prepared: Prepared, *, takeover: bool, here: bool
+    ) -> bool:
         kind = prepared.step_type
         now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)
         # A unit claimed in this process's name by whoever handed it over (a long-step
@@ -239,18 +251,36 @@ class Executor(UnitContext):
                                     **claim)  # fmt: skip
             if not self.write(claimed):
                 return False
-        plan = self.attempt_plan(self.records[record.key], body, prepared)
-        if kind.mode == "inline":
+        watched = here and kind.watched and self.watch is not None
+        plan = self.attempt_plan(self.records[record.key], body, prepared, watch=self._watch if watched else None)
+        if kind.mode == "inline" or watched:
+            if watched:  # in flight meanwhile: its lease is renewed, a cancel stops it
+                self.in_flight[record.key] = InFlight(self.records[record.key], plan)
             outcome: AttemptOutcome | BaseException
             try:
                 outcome = run_attempt(plan, self.ports.artifacts, self.ports.clock)
             except Exception as exc:  # a bug must fail the step, not leave it running
                 outcome = exc
+            if self._watch_error is not None:
+                error, self._watch_error = self._watch_error, None
+                raise error  # as if the driver's own wait had failed: nothing is recorded
             self.finish(record.key, outcome)
             return True
         self.in_flight[record.key] = InFlight(self.records[record.key], plan)
         self.dispatcher.submit(record.key, lambda: run_attempt(plan, self.ports.artifacts, self.ports.clock))
         return True
+
+    def _watch(self) -> None:
+        """The driver's ``watch``, from inside an attempt: a failure of its own (the state
+        store out of reach) stops the attempt's processes and is raised once it returns."""
+        if self.watch is None or self._watch_error is not None:
+            return
+        try:
+            self.watch()
+        except BaseException as exc:
+            self._watch_error = exc
+            for key in list(self.in_flight):
+                self.ports.supervisor.reap(self.execution.execution_id, key)
 
     def long_runner_for(self, key: str) -> LongRunner | None:
         """The long-step runner that runs this unit's attempts, or None when they run here.

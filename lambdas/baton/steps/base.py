@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 Mode = Literal["process", "inline", "suspend"]
 
+WATCH_SECONDS = 0.1
+"""The longest a watched attempt waits between calls of ``Invocation.watch``."""
+
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
@@ -70,6 +73,10 @@ class Invocation:
     clock: Clock
     timeout_seconds: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    watch: Callable[[], None] | None = None
+    """Set when the attempt runs on the driver's own thread (a step of a ``watched`` type
+    that is all its execution does just now): call it at least every ``WATCH_SECONDS`` while
+    waiting, so the driver goes on renewing leases and noticing a cancel meanwhile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +91,6 @@ class StepType:
     """``(prepared, now, timeout_seconds) -> wake time`` (None: until answered)."""
     wake: Callable[[dict[str, Any]], StepResult] | None = None
     """The result once the wake time has come, from the body's fields as written."""
+    watched: bool = False
+    """``run`` calls ``Invocation.watch`` while it waits, when one is given: the driver then
+    runs the attempt on its own thread instead of handing it to a worker thread."""

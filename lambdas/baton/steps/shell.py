@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from baton.expr.markers import has_template
-from baton.steps.base import Invocation, StepResult, StepType
+from baton.steps.base import WATCH_SECONDS, Invocation, StepResult, StepType
 
 if TYPE_CHECKING:
     from baton.engine.expressions import Expressions
@@ -155,7 +156,7 @@ def _execute(
         timer.daemon = True
         timer.start()
     try:
-        code = wait()
+        code = wait() if invocation.watch is None else _watched_wait(pid, wait, invocation.watch)
     finally:
         if timer is not None:
             timer.cancel()
@@ -164,6 +165,43 @@ def _execute(
             pump.join(timeout=1.0)
     alone = not any(pump.is_alive() for pump in pumps) and not _group_alive(pid)
     return code, expired.is_set(), alone
+
+
+def _watched_wait(pid: int, wait: Callable[[], int], watch: Callable[[], None]) -> int:
+    """``wait()`` for the process, calling ``watch`` every ``WATCH_SECONDS`` until it exits.
+
+    Linux tells of the exit through a pidfd; elsewhere a thread waits for it instead.
+    """
+    try:
+        exited = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return _wait_in_thread(wait, watch)
+    try:
+        while not select.select([exited], [], [], WATCH_SECONDS)[0]:
+            watch()
+    finally:
+        os.close(exited)
+    return wait()
+
+
+def _wait_in_thread(wait: Callable[[], int], watch: Callable[[], None]) -> int:
+    ended: list[int | BaseException] = []
+
+    def waiting() -> None:
+        try:
+            ended.append(wait())
+        except BaseException as exc:  # handed to the caller below
+            ended.append(exc)
+
+    waiter = threading.Thread(target=waiting, daemon=True)
+    waiter.start()
+    waiter.join(WATCH_SECONDS)
+    while waiter.is_alive():
+        watch()
+        waiter.join(WATCH_SECONDS)
+    if isinstance(ended[0], BaseException):
+        raise ended[0]
+    return ended[0]
 
 
 def _group_alive(pgid: int) -> bool:
@@ -374,4 +412,4 @@ def parse_output_file(text: str) -> dict[str, str]:
     return outputs
 
 
-STEP_TYPE = StepType(name="shell", mode="process", prepare=prepare, run=run)
+STEP_TYPE = StepType(name="shell", mode="process", prepare=prepare, run=run, watched=True)
