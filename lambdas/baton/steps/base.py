@@ -72,7 +72,8 @@ class Invocation:
     masker: Masker
     clock: Clock
     timeout_seconds: float | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: threading.Event | None = None
+    """Set to stop the attempt early (an agent's loop looks at it between turns)."""
     watch: Callable[[], None] | None = None
     """Set when the attempt runs on the driver's own thread (a step of a ``watched`` type
     that is all its execution does just now): call it at least every ``WATCH_SECONDS`` while

@@ -105,13 +105,12 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     else:
         argv = prepared["argv"]
     cwd = invocation.workspace / prepared.get("working_dir", "")
-    invocation.stdout_path.parent.mkdir(parents=True, exist_ok=True)
     logs = (invocation.stdout_path, invocation.stderr_path)
-    for path in logs:
-        SPARE_LOGS.take(path)
+    SPARE_LOGS.take(logs)
     # w+b: the child writes through the same open file, so its size and tail are read back
     # from these handles without opening the logs again.
-    with invocation.stdout_path.open("w+b") as out, invocation.stderr_path.open("w+b") as err:
+    out, err = _open_logs(logs)
+    with out, err:
         try:
             code, timed_out, alone = _execute(argv, env, cwd, out=out, err=err, invocation=invocation)
         except OSError as exc:
@@ -121,8 +120,7 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
         outputs: dict[str, Any] = {"exit_code": code, "stdout": _tail(out), "stderr": _tail(err)}
         # A stream that printed nothing, once nothing the step started can still write to it.
         quiet = [path for path, handle in zip(logs, (out, err), strict=True) if alone and handle.tell() == 0]
-    for path in quiet:
-        SPARE_LOGS.give(path)
+    SPARE_LOGS.give(quiet)
     try:
         outputs.update(parse_output_file(_read_optional(invocation.output_path)))
     except ValueError as exc:
@@ -133,6 +131,19 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     if code != 0:
         return StepResult(outputs, _failure_message(code, outputs["stderr"]))
     return StepResult(outputs)
+
+
+def _open_logs(logs: tuple[Path, Path]) -> tuple[IO[bytes], IO[bytes]]:
+    try:
+        out = open(logs[0], "w+b")  # noqa: SIM115 - closed by the caller's with
+    except FileNotFoundError:  # the folder was removed since this process made it
+        os.makedirs(os.path.dirname(logs[0]), exist_ok=True)
+        out = open(logs[0], "w+b")  # noqa: SIM115
+    try:
+        return out, open(logs[1], "w+b")
+    except BaseException:
+        out.close()
+        raise
 
 
 def _read_optional(path: Path) -> str:
@@ -149,7 +160,7 @@ def _execute(
     """The exit code, whether the attempt timed out, and whether nothing it started is left
     (no process in its group, no pump still copying)."""
     pid, wait, pumps = _start(argv, env, cwd, out=out, err=err, masker=invocation.masker)
-    expired = threading.Event()
+    expired: list[bool] = []
     timer = None
     if invocation.timeout_seconds is not None:
         timer = threading.Timer(invocation.timeout_seconds, _expire, (pid, expired))
@@ -164,7 +175,7 @@ def _execute(
             # A background child may keep the pipe open; its output is not waited for.
             pump.join(timeout=1.0)
     alone = not any(pump.is_alive() for pump in pumps) and not _group_alive(pid)
-    return code, expired.is_set(), alone
+    return code, bool(expired), alone
 
 
 def _watched_wait(pid: int, wait: Callable[[], int], watch: Callable[[], None]) -> int:
@@ -258,8 +269,8 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: Path, out: IO[bytes], err:
         return None
 
 
-def _expire(pgid: int, expired: threading.Event) -> None:
-    expired.set()
+def _expire(pgid: int, expired: list[bool]) -> None:
+    expired.append(True)
     kill_group(pgid)
 
 
@@ -313,34 +324,50 @@ class SpareLogs:
         self._lock = threading.Lock()
         self._free: dict[str, list[str]] = {}
         self._made = 0
+        self._folders: dict[str, str] = {}
+        """Each log folder this process made (or found), and its spares' folder."""
 
-    def take(self, path: Path) -> None:
-        """Put a spare at ``path`` (a log about to be opened), if one is free."""
-        target = str(path)
-        while (spare := self._next(_spare_folder(target))) is not None:
-            try:
-                os.rename(spare, target)
+    def take(self, logs: tuple[Path, ...]) -> None:
+        """Make the folder of ``logs`` (logs about to be opened), and put a spare at each
+        of them while there are spares."""
+        folder = os.path.dirname(logs[0])
+        spares = self._folders.get(folder)
+        if spares is None:
+            os.makedirs(folder, exist_ok=True)
+            spares = self._folders.setdefault(folder, os.path.join(os.path.dirname(folder), ".spare"))
+        for path in logs:
+            target = str(path)
+            while (spare := self._next(spares)) is not None:
+                try:
+                    os.rename(spare, target)
+                    break
+                except FileNotFoundError:
+                    if not os.path.isdir(folder):  # removed since: make it again
+                        self._free[spares].append(spare)
+                        os.makedirs(folder, exist_ok=True)
+                except OSError:
+                    continue  # taken by another process, or the folder went away
+            else:
                 return
-            except OSError:
-                continue  # taken by another process, or the folder went away
 
-    def give(self, path: Path) -> None:
-        """Keep the empty log at ``path`` as a spare."""
-        source = str(path)
-        folder = _spare_folder(source)
-        with self._lock:
-            self._made += 1
-            spare = f"{folder}/{os.getpid()}-{self._made}"
-        try:
+    def give(self, logs: list[Path]) -> None:
+        """Keep the empty logs ``logs`` as spares."""
+        for path in logs:
+            source = str(path)
+            folder = self._folders.get(os.path.dirname(source)) or _spare_folder(source)
+            with self._lock:
+                self._made += 1
+                spare = f"{folder}/{os.getpid()}-{self._made}"
             try:
-                os.rename(source, spare)
-            except FileNotFoundError:
-                os.makedirs(folder, exist_ok=True)
-                os.rename(source, spare)
-        except OSError:
-            return
-        with self._lock:
-            self._free.setdefault(folder, []).append(spare)
+                try:
+                    os.rename(source, spare)
+                except FileNotFoundError:
+                    os.makedirs(folder, exist_ok=True)
+                    os.rename(source, spare)
+            except OSError:
+                continue
+            with self._lock:
+                self._free.setdefault(folder, []).append(spare)
 
     def _next(self, folder: str) -> str | None:
         with self._lock:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -119,7 +120,7 @@ def _request(prepared: dict[str, Any], invocation: Invocation) -> AgentRequest:
             timeout_seconds=invocation.timeout_seconds,
         ),
         command=tuple(prepared.get("command") or ()),
-        cancelled=invocation.cancelled,
+        cancelled=invocation.cancelled or threading.Event(),
     )
 
 
