@@ -17,6 +17,7 @@ import pytest
 
 from baton.adapters.local.sqlite_state import SqliteStateStore
 from baton.bootstrap import local_engine
+from baton.engine.driver import Driver
 from baton.engine.records import ExecutionRecord
 from baton.engine.service import Engine
 from baton.errors import StateStoreError
@@ -114,3 +115,19 @@ def test_a_failure_of_the_driver_stops_the_step_on_its_thread_and_records_nothin
         os.kill(pid, 0)
     record = SqliteStateStore(tmp_path / "state" / "state.db").get_steps(execution.execution_id)["slow"]
     assert record.status == "running", "nothing is recorded: a resume takes the step over"
+
+
+def test_without_pidfds_a_thread_waits_for_the_process_and_the_driver_still_watches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: dict[str, str]
+) -> None:
+    monkeypatch.delattr(os, "pidfd_open")  # as on macOS
+    watched: list[float] = []
+    watch = Driver._watch
+    monkeypatch.setattr(Driver, "_watch", lambda self: watched.append(time.monotonic()) or watch(self))
+    engine = local_engine(tmp_path / "state")
+    execution = _start(engine, tmp_path, "name: mac\nsteps:\n  - {id: slow, command: 'sleep 0.35; exit 3'}\n")
+    assert engine.drive(execution.execution_id).status == "failed"
+    record = SqliteStateStore(tmp_path / "state" / "state.db").get_steps(execution.execution_id)["slow"]
+    assert (record.status, record.outputs["exit_code"]) == ("failed", 3)
+    assert threads["slow"] == threading.current_thread().name
+    assert len(watched) >= 2, "the driver was not called while the process ran"
