@@ -8,9 +8,10 @@ change committed to SQLite in WAL mode before the next step starts):
 - chain of N in-process no-op steps (`assert` of `true`): the engine's cost alone;
 - fan-out of N `sleep 0.05` items (`for_each`, at most 32 at once).
 
-Then, in the same run: a cold `baton run` (a new file each time, with a fresh state folder:
-the validator runs) beside pypyr running a one-step pipeline, the per-step slope of a
-`true` chain beside pypyr's `pypyr.steps.cmd` chain (pypyr persists nothing), and the
+Then, in the same run and interleaved round by round: a cold `baton run` (a new file each
+time, with a fresh state folder: the validator runs) beside pypyr running a one-step
+pipeline, and the per-step slope of a `true` chain beside pypyr's `pypyr.steps.cmd` chain
+(pypyr persists nothing), with the median ratio of the rounds; then the
 scale of an `assert` chain from 100 to 10,000 steps and of a `for_each` of 10,000 and
 100,000 `assert` items (wall time, time per unit and peak memory).
 
@@ -92,38 +93,60 @@ def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
-def cold_baton(repeats: int, scratch: Path) -> float:
-    """Median wall seconds of `baton run` on a file never seen before, in a fresh state folder."""
-    walls = []
-    for index in range(repeats):
-        folder = scratch / f"cold-{index}"
-        folder.mkdir()
-        (folder / "w.yaml").write_text(f'name: cold-{index}\nsteps:\n  - id: a\n    command: "true"\n')
-        walls.append(timed([BATON, "run", "w.yaml", "--state-dir", str(folder / "state")], folder)[0])
-    return statistics.median(walls)
+def cold_baton_once(folder: Path) -> float:
+    """Wall seconds of `baton run` on a file never seen before, in a fresh state folder."""
+    folder.mkdir()
+    (folder / "w.yaml").write_text(f'name: {folder.name}\nsteps:\n  - id: a\n    command: "true"\n')
+    return timed([BATON, "run", "w.yaml", "--state-dir", str(folder / "state")], folder)[0]
 
 
-def pypyr_walls(count: int, repeats: int, scratch: Path) -> float:
-    """Median wall seconds of ``pypyr`` running a chain of ``count`` ``true`` commands."""
+def pypyr_folder(count: int, scratch: Path) -> Path:
+    """A folder with pypyr's pipeline of ``count`` ``true`` commands (``chain{count}``)."""
     folder = scratch / f"pypyr-{count}"
     folder.mkdir(exist_ok=True)
     (folder / f"chain{count}.yaml").write_text(pypyr_pipeline(count))
-    timed([PYPYR, f"chain{count}"], folder)
-    return statistics.median(timed([PYPYR, f"chain{count}"], folder)[0] for _ in range(repeats))
+    return folder
 
 
 def peers(repeats: int, scratch: Path) -> None:
-    """Baton beside pypyr, measured in this run."""
+    """Baton beside pypyr, measured in this run, interleaved: each round times every
+    figure of both once, so a busy minute of a shared machine slows both sides of a ratio.
+    The table shows the medians over the rounds, and the median of the rounds' ratios."""
     if not Path(PYPYR).exists():
         print("pypyr is not installed here (`make install` adds it): peer comparison skipped\n")
         return
-    baton = {n: measure(WORKLOADS["true"](n), f"peer-true-{n}", repeats, scratch).wall for n in (50, 200)}
-    pypyr = {n: pypyr_walls(n, repeats, scratch) for n in (1, 50, 200)}
-    cold = cold_baton(repeats, scratch)
-    print("| beside pypyr (same run) | Baton | pypyr |\n|---|---:|---:|")
-    print(f"| a new one-step file, first run | {cold * 1000:.0f} ms | {pypyr[1] * 1000:.0f} ms |")
-    print(f"| per `true` step (slope, 50 to 200) | {(baton[200] - baton[50]) / 150 * 1000:.2f} ms | "
-          f"{(pypyr[200] - pypyr[50]) / 150 * 1000:.2f} ms |\n")  # fmt: skip
+    workflows = {n: scratch / f"peer-true-{n}.yaml" for n in (50, 200)}
+    state = scratch / "peer-state"
+    folders = {n: pypyr_folder(n, scratch) for n in (1, 50, 200)}
+    for n, workflow in workflows.items():  # warm up; the compiled definitions are stored
+        workflow.write_text(WORKLOADS["true"](n))
+        run_once(workflow, state, scratch)
+    for n, folder in folders.items():
+        timed([PYPYR, f"chain{n}"], folder)
+    rounds: list[dict[str, float]] = []
+    for index in range(repeats):
+        walls = {f"baton {n}": run_once(workflow, state, scratch)[0] for n, workflow in workflows.items()}
+        walls |= {f"pypyr {n}": timed([PYPYR, f"chain{n}"], folder)[0] for n, folder in folders.items()}
+        walls["cold"] = cold_baton_once(scratch / f"peer-cold-{index}")
+        rounds.append({
+            "step": (walls["baton 200"] - walls["baton 50"]) / 150,
+            "pypyr step": (walls["pypyr 200"] - walls["pypyr 50"]) / 150,
+            "cold": walls["cold"],
+            "pypyr cold": walls["pypyr 1"],
+        })  # fmt: skip
+
+    def median(name: str) -> float:
+        return statistics.median(r[name] for r in rounds)
+
+    def ratio(name: str) -> float:
+        return statistics.median(r[name] / r[f"pypyr {name}"] for r in rounds)
+
+    print(f"| beside pypyr (same run, {repeats} rounds interleaved) | Baton | pypyr | Baton / pypyr |")
+    print("|---|---:|---:|---:|")
+    print(f"| a new one-step file, first run | {median('cold') * 1000:.0f} ms | {median('pypyr cold') * 1000:.0f} ms "
+          f"| {ratio('cold'):.2f} |")  # fmt: skip
+    print(f"| per `true` step (slope, 50 to 200) | {median('step') * 1000:.2f} ms | "
+          f"{median('pypyr step') * 1000:.2f} ms | {ratio('step'):.2f} |\n")  # fmt: skip
 
 
 def scale(scratch: Path) -> None:
