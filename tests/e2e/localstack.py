@@ -8,6 +8,7 @@ found by ``leftovers`` instead of vanishing under init.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -199,9 +200,14 @@ def _is_zombie(pid: int) -> bool:
 
 def _socket_inodes(pid: int) -> set[str]:
     try:
-        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
-        return set()
+        return set()  # the process ended
+    links = []
+    for fd in fds:
+        # A busy process closes descriptors while they are listed: skip those, not the rest.
+        with contextlib.suppress(OSError):
+            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
     return {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
 
 
