@@ -168,6 +168,11 @@ def _execute(
         timer.start()
     try:
         code = wait() if invocation.watch is None else _watched_wait(pid, wait, invocation.watch)
+    except BaseException:
+        # Interrupted while waiting on the driver's thread (Ctrl-C, SIGTERM): the step's
+        # processes stop with it, before its pumps are waited for.
+        _kill_now(pid)
+        raise
     finally:
         if timer is not None:
             timer.cancel()
