@@ -6,6 +6,7 @@ nothing, as when it waits for a worker thread. Real processes, real SQLite."""
 from __future__ import annotations
 
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -131,3 +132,22 @@ def test_without_pidfds_a_thread_waits_for_the_process_and_the_driver_still_watc
     assert (record.status, record.outputs["exit_code"]) == ("failed", 3)
     assert threads["slow"] == threading.current_thread().name
     assert len(watched) >= 2, "the driver was not called while the process ran"
+
+
+def test_a_step_is_watched_when_the_driver_holds_more_than_1024_descriptors(
+    tmp_path: Path, threads: dict[str, str]
+) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"this machine allows only {hard} open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # the step's pidfd comes after them
+    try:
+        engine = local_engine(tmp_path / "state")
+        execution = _start(engine, tmp_path, "name: fds\nsteps:\n  - {id: a, command: sleep 0.2}\n")
+        assert engine.drive(execution.execution_id).status == "succeeded"
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert threads["a"] == threading.current_thread().name

@@ -193,7 +193,9 @@ def _watched_wait(pid: int, wait: Callable[[], int], watch: Callable[[], None]) 
     except (AttributeError, OSError):
         return _wait_in_thread(wait, watch)
     try:
-        while not select.select([exited], [], [], WATCH_SECONDS)[0]:
+        poller = select.poll()  # not select(): a descriptor past 1024 is fine here
+        poller.register(exited, select.POLLIN)
+        while not poller.poll(WATCH_SECONDS * 1000):
             watch()
     finally:
         os.close(exited)
