@@ -8,6 +8,7 @@ secret is refused by design (secrets come from SSM or Secrets Manager there).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,39 @@ def test_inputs_reach_the_steps(home: Home, tmp_path: Path) -> None:
     record = home.run(path, {"names": ["x", "y"]})
 
     assert record["steps"]["join"]["outputs"]["stdout"] == "x+y"
+
+
+LONG_STEP = """
+name: long-step
+steps:
+  - id: first
+    command: "true"
+  - id: long
+    command: |
+      echo started >> "$TEST_DIR/long.log"
+      sleep 60
+  - id: after
+    command: "true"
+finally:
+  - id: tidy
+    command: echo tidy >> "$TEST_DIR/long.log"
+"""
+
+
+def test_a_cancel_stops_a_chain_step_running_on_the_driver_thread(home: Home, tmp_path: Path) -> None:
+    # The long step is all its execution does while it runs, so the driver waits for it on
+    # its own thread: the cancel must still reach it there, on both homes.
+    path = tmp_path / "long-step.yaml"
+    path.write_text(LONG_STEP)
+
+    def running(home: Home, record: dict[str, Any]) -> bool:
+        return record["steps"]["long"]["status"] == "running" and (tmp_path / "long.log").exists()
+
+    started = time.monotonic()
+    record = home.cancel_when(path, running)
+
+    assert time.monotonic() - started < 45, "the step ran on instead of being stopped"
+    assert (record["status"], statuses(record)) == (
+        "cancelled", {"first": "succeeded", "long": "cancelled", "after": "cancelled", "tidy": "succeeded"},
+    )  # fmt: skip
+    assert (tmp_path / "long.log").read_text().split() == ["started", "tidy"]

@@ -128,8 +128,9 @@ class Definition:
     def environment_names(self) -> tuple[str, ...]:
         """Names the templates read from ``env`` that the workflow's ``env:`` does not set: they
         come from the environment the run was started in."""
-        if self._env_names is None:
-            object.__setattr__(self, "_env_names", _environment_names(self.to_data(), self.env))
+        data = self.to_data()  # a definition just compiled finds its names while building it
+        if self._env_names is None:  # read from a copy stored before the names were kept
+            object.__setattr__(self, "_env_names", _environment_names(data, self.env))
         assert self._env_names is not None
         return self._env_names
 

@@ -332,26 +332,20 @@ class SpareLogs:
         self._free: dict[str, list[str]] = {}
         self._made = 0
         self._folders: dict[str, str] = {}
-        """Each log folder this process made (or found), and its spares' folder."""
+        """Each log folder this process made, and its spares' folder."""
 
     def take(self, logs: tuple[Path, ...]) -> None:
-        """Make the folder of ``logs`` (logs about to be opened), and put a spare at each
-        of them while there are spares."""
+        """Make the folder of ``logs`` (logs about to be opened) the first time, and put a
+        spare at each of them while there are spares."""
         folder = os.path.dirname(logs[0])
-        spares = self._folders.get(folder)
-        if spares is None:
+        if folder not in self._folders:
             os.makedirs(folder, exist_ok=True)
-            spares = self._folders.setdefault(folder, os.path.join(os.path.dirname(folder), ".spare"))
+        spares = self._spares_of(folder)
         for path in logs:
-            target = str(path)
             while (spare := self._next(spares)) is not None:
                 try:
-                    os.rename(spare, target)
+                    os.rename(spare, path)
                     break
-                except FileNotFoundError:
-                    if not os.path.isdir(folder):  # removed since: make it again
-                        self._free[spares].append(spare)
-                        os.makedirs(folder, exist_ok=True)
                 except OSError:
                     continue  # taken by another process, or the folder went away
             else:
@@ -360,21 +354,27 @@ class SpareLogs:
     def give(self, logs: list[Path]) -> None:
         """Keep the empty logs ``logs`` as spares."""
         for path in logs:
-            source = str(path)
-            folder = self._folders.get(os.path.dirname(source)) or _spare_folder(source)
+            spares = self._spares_of(os.path.dirname(path))
             with self._lock:
                 self._made += 1
-                spare = f"{folder}/{os.getpid()}-{self._made}"
+                spare = f"{spares}/{os.getpid()}-{self._made}"
             try:
                 try:
-                    os.rename(source, spare)
+                    os.rename(path, spare)
                 except FileNotFoundError:
-                    os.makedirs(folder, exist_ok=True)
-                    os.rename(source, spare)
+                    os.makedirs(spares, exist_ok=True)
+                    os.rename(path, spare)
             except OSError:
                 continue
             with self._lock:
-                self._free.setdefault(folder, []).append(spare)
+                self._free.setdefault(spares, []).append(spare)
+
+    def _spares_of(self, folder: str) -> str:
+        """``.spare`` beside the log folder of an execution."""
+        spares = self._folders.get(folder)
+        if spares is None:
+            spares = self._folders.setdefault(folder, os.path.join(os.path.dirname(folder), ".spare"))
+        return spares
 
     def _next(self, folder: str) -> str | None:
         with self._lock:
@@ -386,11 +386,6 @@ class SpareLogs:
                     free = []
                 self._free[folder] = free
             return free.pop() if free else None
-
-
-def _spare_folder(log: str) -> str:
-    """``.spare`` beside the folder of ``log``'s execution."""
-    return os.path.join(os.path.dirname(os.path.dirname(log)), ".spare")
 
 
 SPARE_LOGS = SpareLogs()
