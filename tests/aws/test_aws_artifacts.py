@@ -82,6 +82,13 @@ def test_only_a_log_longer_than_the_record_keeps_is_stored(artifacts: S3Artifact
     assert not artifacts.log_file("e1", "small", 1, "stdout").exists(), "the local copy was kept"
 
 
+def test_a_log_whose_empty_file_another_step_took_is_nothing_to_publish(artifacts: S3ArtifactStore) -> None:
+    # A stream that printed nothing keeps its file open for the next step, which renames
+    # it to its own log, possibly on another worker thread before this step publishes.
+    artifacts.publish_log("e1", "quiet", 1, "stdout")  # no file: no error, no upload
+    assert artifacts.read_logs("e1") == []
+
+
 def test_baton_logs_reads_a_short_log_from_the_step_record(harness: AwsHarness) -> None:
     harness.upload("hello.yaml", "name: hello\nsteps:\n  - id: greet\n    command: echo hello\n")
     before = harness.meter.snapshot()

@@ -51,7 +51,7 @@ from baton.engine.records import (
 from baton.engine.units import restore_declared_files, unit_budget_seconds
 from baton.errors import StateConflictError
 from baton.ports import ItemJoin, StepQueue
-from baton.steps import step_type
+from baton.steps import settle_step_types, step_type
 
 NOT_READY_DELAY_SECONDS = 5
 """A unit named by a message arrives while its ``for_each`` has no free slot: look again then."""
@@ -198,6 +198,7 @@ class Driver:
             executor.dispatcher.shutdown()
             for key in list(executor.handed):
                 executor.release_hand_off(key)
+            settle_step_types()
             # The executor calls back into this driver only while it runs: without the links
             # its records (a wide fan-out's are many) go as soon as the caller drops it.
             executor.successor = executor.item_ended = executor.watch = None

@@ -7,7 +7,7 @@ it was read at, so two workers can never both win the same transition.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -99,8 +99,17 @@ class StepRecord:
     """The child execution a ``workflow`` unit started (kept by a resume that resumes it)."""
 
     def evolve(self, **changes: Any) -> StepRecord:
-        """A copy with ``changes`` applied (the version is left to the store)."""
-        return replace(self, **changes)
+        """A copy with ``changes`` applied (the version is left to the store).
+
+        Field by field rather than through ``dataclasses.replace``, which calls ``__init__``
+        with every field as a keyword: a step's end makes several copies, and this takes
+        half the time."""
+        if not _STEP_FIELD_SET.issuperset(changes):
+            raise TypeError(f"StepRecord has no field {sorted(set(changes) - _STEP_FIELD_SET)[0]!r}")
+        new = _new(StepRecord)
+        for name in _STEP_FIELDS:
+            _set(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
 
     def to_data(self) -> dict[str, Any]:
         """JSON-ready form; stores keep it in one document."""
@@ -127,6 +136,10 @@ class StepRecord:
         return cls(**values)
 
 
+_STEP_FIELDS = tuple(f.name for f in fields(StepRecord))
+_STEP_FIELD_SET = frozenset(_STEP_FIELDS)
+_new = object.__new__
+_set = object.__setattr__
 _SHARED_NAMES = ("execution_id", "step_id", "kind", "status", "lease_owner", "reason")
 
 

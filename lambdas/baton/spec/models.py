@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -183,6 +182,8 @@ class ScheduleTrigger(SpecModel):
     @classmethod
     def _known_timezone(cls, value: str | None) -> str | None:
         if value is not None:
+            import zoneinfo  # only schedules name a zone: not loaded for every file
+
             try:
                 zoneinfo.ZoneInfo(value)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:

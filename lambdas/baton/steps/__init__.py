@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 from baton.errors import UnsupportedStepTypeError
 from baton.steps.base import Invocation, StepResult, StepType
 
-__all__ = ["Invocation", "StepResult", "StepType", "UnsupportedStepTypeError", "step_type", "supported_types"]
+__all__ = [
+    "Invocation",
+    "StepResult",
+    "StepType",
+    "UnsupportedStepTypeError",
+    "settle_step_types",
+    "step_type",
+    "supported_types",
+]
 
 _MODULES = {
     "shell": "baton.steps.shell",
@@ -35,3 +44,12 @@ def step_type(name: str) -> StepType:
         )
     kind: StepType = importlib.import_module(module_name).STEP_TYPE
     return kind
+
+
+def settle_step_types() -> None:
+    """Call ``settle`` of every step type loaded in this process (see ``StepType.settle``)."""
+    for module_name in _MODULES.values():
+        module = sys.modules.get(module_name)
+        kind: StepType | None = getattr(module, "STEP_TYPE", None)
+        if kind is not None and kind.settle is not None:
+            kind.settle()

@@ -95,3 +95,6 @@ class StepType:
     watched: bool = False
     """``run`` calls ``Invocation.watch`` while it waits, when one is given: the driver then
     runs the attempt on its own thread instead of handing it to a worker thread."""
+    settle: Callable[[], None] | None = None
+    """Called when a driver stops: puts away what the type keeps from one attempt to the
+    next (the shell's empty logs, held open)."""

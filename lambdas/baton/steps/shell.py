@@ -105,12 +105,12 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     else:
         argv = prepared["argv"]
     cwd = invocation.workspace / prepared.get("working_dir", "")
-    logs = (invocation.stdout_path, invocation.stderr_path)
-    SPARE_LOGS.take(logs)
+    logs = (str(invocation.stdout_path), str(invocation.stderr_path))
     # w+b: the child writes through the same open file, so its size and tail are read back
     # from these handles without opening the logs again.
-    out, err = _open_logs(logs)
-    with out, err:
+    out, err = SPARE_LOGS.open(logs)
+    quiet: list[tuple[str, IO[bytes]]] = []
+    try:
         try:
             code, timed_out, alone = _execute(argv, env, cwd, out=out, err=err, invocation=invocation)
         except OSError as exc:
@@ -119,8 +119,13 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
             return StepResult.failure(message, retryable=False)
         outputs: dict[str, Any] = {"exit_code": code, "stdout": _tail(out), "stderr": _tail(err)}
         # A stream that printed nothing, once nothing the step started can still write to it.
-        quiet = [path for path, handle in zip(logs, (out, err), strict=True) if alone and handle.tell() == 0]
-    SPARE_LOGS.give(quiet)
+        if alone:
+            quiet = [(path, handle) for path, handle in zip(logs, (out, err), strict=True) if handle.tell() == 0]
+    finally:
+        for handle in (out, err):
+            if all(handle is not kept for _, kept in quiet):
+                handle.close()
+    SPARE_LOGS.keep(quiet)
     try:
         outputs.update(parse_output_file(_read_optional(invocation.output_path)))
     except ValueError as exc:
@@ -131,19 +136,6 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     if code != 0:
         return StepResult(outputs, _failure_message(code, outputs["stderr"]))
     return StepResult(outputs)
-
-
-def _open_logs(logs: tuple[Path, Path]) -> tuple[IO[bytes], IO[bytes]]:
-    try:
-        out = open(logs[0], "w+b")  # noqa: SIM115 - closed by the caller's with
-    except FileNotFoundError:  # the folder was removed since this process made it
-        os.makedirs(os.path.dirname(logs[0]), exist_ok=True)
-        out = open(logs[0], "w+b")  # noqa: SIM115
-    try:
-        return out, open(logs[1], "w+b")
-    except BaseException:
-        out.close()
-        raise
 
 
 def _read_optional(path: Path) -> str:
@@ -316,58 +308,108 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
 
 
 class SpareLogs:
-    """Empty log files kept to be renamed into place as the next attempts' logs.
+    """Empty log files, kept to become the next attempts' logs.
 
     Most steps print nothing on one stream or both, and a new file costs a new inode:
     on a well-used ext4 disk finding one is the dearest part of a quick step (up to a
     millisecond of CPU), while renaming a file is a fiftieth of that. A log that stayed
-    empty, once no process of its step is left to write to it, moves to ``.spare/`` beside
-    the executions' log folders (so the stream leaves no file, as if never opened); the
-    next log opened under the same folder takes a spare if there is one. Spares another
+    empty, once no process of its step is left to write to it, is *held*: still open, and
+    still at its path until the next log opened in this process is renamed from it, so a
+    chain of quiet steps costs one rename per stream and step, and no open or close. When
+    the driver stops (:meth:`settle`) the held logs move to ``.spare/`` beside the
+    executions' log folders, so a stream that printed nothing leaves no file, as if never
+    opened; the first logs opened under that folder later take those spares. Spares another
     process left behind are taken too; a spare someone else took first is simply skipped.
     """
 
+    HELD = 8
+    """At most this many empty logs are held open at once (the rest become spares)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._held: list[tuple[str, IO[bytes]]] = []
         self._free: dict[str, list[str]] = {}
         self._made = 0
         self._folders: dict[str, str] = {}
         """Each log folder this process made, and its spares' folder."""
 
-    def take(self, logs: tuple[Path, ...]) -> None:
-        """Make the folder of ``logs`` (logs about to be opened) the first time, and put a
-        spare at each of them while there are spares."""
+    def open(self, logs: tuple[str, ...]) -> list[IO[bytes]]:
+        """Open ``logs`` (new, empty) for an attempt to write to: a held log renamed to each,
+        else a spare renamed into place, else a new file; the folder is made the first time."""
         folder = os.path.dirname(logs[0])
         if folder not in self._folders:
             os.makedirs(folder, exist_ok=True)
-        spares = self._spares_of(folder)
-        for path in logs:
-            while (spare := self._next(spares)) is not None:
-                try:
-                    os.rename(spare, path)
-                    break
-                except OSError:
-                    continue  # taken by another process, or the folder went away
-            else:
-                return
+        opened: list[IO[bytes]] = []
+        try:
+            for path in logs:
+                opened.append(self._reused(path) or self._opened(path, folder))
+        except BaseException:
+            for handle in opened:
+                handle.close()
+            raise
+        return opened
 
-    def give(self, logs: list[Path]) -> None:
-        """Keep the empty logs ``logs`` as spares."""
-        for path in logs:
-            spares = self._spares_of(os.path.dirname(path))
+    def keep(self, quiet: list[tuple[str, IO[bytes]]]) -> None:
+        """Hold the empty logs ``quiet`` (path, open handle) for the next attempts."""
+        if not quiet:
+            return
+        with self._lock:
+            self._held.extend(quiet)
+            over = self._held[: -self.HELD]
+            del self._held[: -self.HELD]
+        for path, handle in over:
+            self._put_away(path, handle)
+
+    def settle(self) -> None:
+        """Move every held log to the spares and close it."""
+        with self._lock:
+            held, self._held = self._held, []
+        for path, handle in held:
+            self._put_away(path, handle)
+
+    def _reused(self, path: str) -> IO[bytes] | None:
+        while True:
             with self._lock:
-                self._made += 1
-                spare = f"{spares}/{os.getpid()}-{self._made}"
+                if not self._held:
+                    return None
+                old, handle = self._held.pop()
             try:
-                try:
-                    os.rename(path, spare)
-                except FileNotFoundError:
-                    os.makedirs(spares, exist_ok=True)
-                    os.rename(path, spare)
+                os.rename(old, path)
+                return handle
+            except OSError:  # its folder or this one went away
+                self._put_away(old, handle)
+
+    def _opened(self, path: str, folder: str) -> IO[bytes]:
+        spares = self._spares_of(folder)
+        while (spare := self._next(spares)) is not None:
+            try:
+                os.rename(spare, path)
+                break
             except OSError:
-                continue
-            with self._lock:
-                self._free.setdefault(spares, []).append(spare)
+                continue  # taken by another process, or the folder went away
+        try:
+            return open(path, "w+b")  # the caller closes it or keeps it
+        except FileNotFoundError:  # the folder was removed since this process made it
+            os.makedirs(folder, exist_ok=True)
+            return open(path, "w+b")
+
+    def _put_away(self, path: str, handle: IO[bytes]) -> None:
+        """Close an empty log and keep its file as a spare."""
+        handle.close()
+        spares = self._spares_of(os.path.dirname(path))
+        with self._lock:
+            self._made += 1
+            spare = f"{spares}/{os.getpid()}-{self._made}"
+        try:
+            try:
+                os.rename(path, spare)
+            except FileNotFoundError:
+                os.makedirs(spares, exist_ok=True)
+                os.rename(path, spare)
+        except OSError:
+            return
+        with self._lock:
+            self._free.setdefault(spares, []).append(spare)
 
     def _spares_of(self, folder: str) -> str:
         """``.spare`` beside the log folder of an execution."""
@@ -441,4 +483,4 @@ def parse_output_file(text: str) -> dict[str, str]:
     return outputs
 
 
-STEP_TYPE = StepType(name="shell", mode="process", prepare=prepare, run=run, watched=True)
+STEP_TYPE = StepType(name="shell", mode="process", prepare=prepare, run=run, watched=True, settle=SPARE_LOGS.settle)

@@ -221,3 +221,19 @@ def test_the_stored_definition_carries_the_environment_names_its_templates_read(
     assert stored.environment_names() == ("HOME", "USER")
     older = {key: value for key, value in data.items() if key != "env_names"}
     assert Definition.from_data(older).environment_names() == ("HOME", "USER"), "a copy stored without them"
+
+
+def test_a_record_evolves_into_a_copy_with_the_changes_and_refuses_an_unknown_field() -> None:
+    from dataclasses import fields, replace
+    from datetime import UTC, datetime
+
+    record = StepRecord("e1", "a[1]", "a", index=1, item={"x": 1}, artifacts={"f": {}}, attempt=2)
+    changes = {"status": "succeeded", "outputs": {"n": 1}, "finished_at": datetime(2026, 1, 1, tzinfo=UTC)}
+    evolved = record.evolve(**changes)
+    assert evolved == replace(record, **changes)
+    assert [getattr(evolved, f.name) for f in fields(StepRecord)] == [
+        changes.get(f.name, getattr(record, f.name)) for f in fields(StepRecord)
+    ]
+    assert record.status == "pending", "the original is unchanged"
+    with pytest.raises(TypeError, match="no field 'bogus'"):
+        record.evolve(bogus=1)

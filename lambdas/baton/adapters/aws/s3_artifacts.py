@@ -190,7 +190,10 @@ class S3ArtifactStore:
         it from the record.
         """
         path = self.log_file(execution_id, step_key, attempt, stream)
-        size = path.stat().st_size if path.is_file() else 0
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:  # the stream printed nothing: its empty file became another log
+            return
         if size <= self.inline_log_bytes:
             if size:
                 text = path.read_text(errors="replace")
