@@ -151,3 +151,69 @@ def test_a_step_is_watched_when_the_driver_holds_more_than_1024_descriptors(
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert threads["a"] == threading.current_thread().name
+
+
+class _Events:
+    """The observer's notices and the shell's process starts, in the order they happened."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.seen: list[str] = []
+        self.fail_on = fail_on
+
+    def step_changed(self, unit: Any, record: Any) -> None:
+        self.seen.append(f"{record.key} {record.status}")
+        if f"{record.key} {record.status}" == self.fail_on:
+            raise RuntimeError("the progress view broke")
+
+    def execution_changed(self, execution: Any) -> None:
+        self.seen.append(f"execution {execution.status}")
+
+
+@pytest.fixture
+def spawns(monkeypatch: pytest.MonkeyPatch) -> Callable[[_Events], None]:
+    def attach(events: _Events) -> None:
+        start = shell._start
+
+        def recorded(argv: list[str], *args: Any, **kwargs: Any) -> Any:
+            started = start(argv, *args, **kwargs)
+            events.seen.append(f"process {argv[-1]}")
+            return started
+
+        monkeypatch.setattr(shell, "_start", recorded)
+
+    return attach
+
+
+def test_the_progress_of_a_chain_is_told_while_the_next_process_runs(
+    tmp_path: Path, spawns: Callable[[_Events], None]
+) -> None:
+    engine = local_engine(tmp_path / "state")
+    text = "name: told\nsteps:\n  - {id: a, command: 'true a'}\n  - {id: b, command: 'true b'}\n"
+    execution = _start(engine, tmp_path, text)
+    events = _Events()
+    spawns(events)
+    assert engine.drive(execution.execution_id, events).status == "succeeded"
+    assert events.seen == [
+        "a running",
+        "process a",
+        "process b",  # a's end and b's start are told once b's process runs
+        "a succeeded",
+        "b running",
+        "b succeeded",
+        "execution succeeded",
+    ]
+
+
+def test_an_observer_that_fails_while_the_next_step_runs_does_not_fail_that_step(
+    tmp_path: Path, spawns: Callable[[_Events], None]
+) -> None:
+    engine = local_engine(tmp_path / "state")
+    text = "name: broken-view\nsteps:\n  - {id: a, command: 'true a'}\n  - {id: b, command: 'echo b > b.txt'}\n"
+    execution = _start(engine, tmp_path, text)
+    events = _Events(fail_on="a succeeded")
+    spawns(events)
+    with pytest.raises(RuntimeError, match="the progress view broke"):
+        engine.drive(execution.execution_id, events)
+    steps = engine.ports.store.get_steps(execution.execution_id)
+    assert (steps["a"].status, steps["b"].status) == ("succeeded", "succeeded"), "b ran to its end and was recorded"
+    assert (tmp_path / "b.txt").read_text() == "b\n"

@@ -215,9 +215,16 @@ class UnitContext:
     # -- invocation -----------------------------------------------------------------------
 
     def attempt_plan(
-        self, record: StepRecord, body: BodyDef, prepared: Prepared, *, watch: Callable[[], None] | None = None
+        self,
+        record: StepRecord,
+        body: BodyDef,
+        prepared: Prepared,
+        *,
+        watch: Callable[[], None] | None = None,
+        started: Callable[[], None] | None = None,
     ) -> AttemptPlan:
-        """The attempt a worker runs for a unit just claimed (``watch``: see ``Invocation``)."""
+        """The attempt a worker runs for a unit just claimed (``watch``, ``started``: see
+        ``Invocation``)."""
         execution_id = self.execution.execution_id
         output_path = self.scratch / f"{record.key}.{record.attempt}.out"
         env = {
@@ -247,6 +254,7 @@ class UnitContext:
             clock=self.ports.clock,
             timeout_seconds=body.timeout_seconds,
             watch=watch,
+            started=started,
         )
         return AttemptPlan(
             prepared.step_type,

@@ -193,6 +193,7 @@ class Driver:
             if request is not None and self.queue.shared and request.receive_count > 1:
                 self._watch_held_units()
         finally:
+            executor.flush_notices()
             for key in list(executor.in_flight):
                 executor.ports.supervisor.reap(self.execution_id, key)
             executor.dispatcher.shutdown()
@@ -555,6 +556,7 @@ class Driver:
     def _wait(self, decision: Decision) -> bool:
         """Block until something can change; False when nothing more is this driver's."""
         executor = self.executor
+        executor.flush_notices()
         now = self.clock.now()
         timeout = self.pace.check_seconds
         if decision.wake_at is not None:
@@ -583,6 +585,7 @@ class Driver:
 
     def _collect(self, timeout: float) -> None:
         executor = self.executor
+        executor.flush_notices()
         for key, outcome in executor.dispatcher.collect(timeout):
             executor.finish(key, outcome)
             self._unit_left(key)
@@ -716,6 +719,7 @@ class Driver:
             executor.refresh()
             return None
         executor.execution = stored.evolve(workspace=self.workspace)
+        executor.flush_notices()  # the steps' changes come before the execution's
         executor.observer.execution_changed(stored)
         return stored
 

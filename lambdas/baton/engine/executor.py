@@ -102,6 +102,8 @@ class Executor(UnitContext):
         self.item_ended = None
         self.watch = None
         self._watch_error: BaseException | None = None
+        self._notices: list[StepRecord] | None = None
+        self._notice_error: Exception | None = None
 
     def remember(self, record: StepRecord) -> None:
         """Keep a record; a unit this executor claimed by a hand-off and has not begun stays
@@ -130,8 +132,21 @@ class Executor(UnitContext):
                 self.item_ended(record)
             if record.status != RUNNING:
                 self.settled += 1
-            self.observer.step_changed(self, record)
+            self._notify(record)
         return True
+
+    def _notify(self, record: StepRecord) -> None:
+        if self._notices is not None:
+            self._notices.append(record)
+        else:
+            self.observer.step_changed(self, record)
+
+    def flush_notices(self) -> None:
+        """Tell the observer of the changes held back since a unit's end handed off to the
+        next unit (see ``_write_with_hand_off``), in the order they were made."""
+        notices, self._notices = self._notices, None
+        for record in notices or ():
+            self.observer.step_changed(self, record)
 
     def refresh(self) -> None:
         """Re-read every record (another worker changed some)."""
@@ -245,14 +260,22 @@ class Executor(UnitContext):
                                     wake_at=None, **{**claim, "attempt": hand.attempt})  # fmt: skip
             self.handed[record.key] = replace(hand, begun=True)
             self.remember(claimed)
-            self.observer.step_changed(self, claimed)
+            self._notify(claimed)
         else:
             claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=lease, wake_at=None,
                                     **claim)  # fmt: skip
             if not self.write(claimed):
                 return False
         watched = here and kind.watched and self.watch is not None
-        plan = self.attempt_plan(self.records[record.key], body, prepared, watch=self._watch if watched else None)
+        if not watched:
+            self.flush_notices()
+        plan = self.attempt_plan(
+            self.records[record.key],
+            body,
+            prepared,
+            watch=self._watch if watched else None,
+            started=self._started if watched else None,
+        )
         if kind.mode == "inline" or watched:
             if watched:  # in flight meanwhile: its lease is renewed, a cancel stops it
                 self.in_flight[record.key] = InFlight(self.records[record.key], plan)
@@ -265,10 +288,22 @@ class Executor(UnitContext):
                 error, self._watch_error = self._watch_error, None
                 raise error  # as if the driver's own wait had failed: nothing is recorded
             self.finish(record.key, outcome)
+            if self._notice_error is not None:
+                error, self._notice_error = self._notice_error, None
+                raise error  # the observer failed while the step ran: as if it had failed after
             return True
         self.in_flight[record.key] = InFlight(self.records[record.key], plan)
         self.dispatcher.submit(record.key, lambda: run_attempt(plan, self.ports.artifacts, self.ports.clock))
         return True
+
+    def _started(self) -> None:
+        """``Invocation.started`` of an attempt on the driver's thread: the notices held back
+        are given now, while its process runs. A failure of the observer is raised once the
+        attempt is recorded, not into the step."""
+        try:
+            self.flush_notices()
+        except Exception as exc:  # raised by _claim_and_run once the attempt is recorded
+            self._notice_error = exc
 
     def _watch(self) -> None:
         """The driver's ``watch``, from inside an attempt: a failure of its own (the state
@@ -442,6 +477,11 @@ class Executor(UnitContext):
         key = self.successor(ended) if self.successor is not None else None
         if key is None:
             return self.write(ended)
+        if self._notices is None:
+            # The observer hears of this end, and of the next unit's start, once the next
+            # unit's process has started (``Invocation.started``) or the driver turns to
+            # anything else: a progress line then overlaps the process instead of delaying it.
+            self._notices = []
         target = self.records[key]
         hand = HandOff(target.version, now + timedelta(seconds=self.lease_seconds), target.attempt + 1)
         if not self.write(ended.evolve(hand_off=hand.to_data(key, self.owner))):

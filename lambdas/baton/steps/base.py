@@ -78,6 +78,10 @@ class Invocation:
     """Set when the attempt runs on the driver's own thread (a step of a ``watched`` type
     that is all its execution does just now): call it at least every ``WATCH_SECONDS`` while
     waiting, so the driver goes on renewing leases and noticing a cancel meanwhile."""
+    started: Callable[[], None] | None = None
+    """Set with ``watch``: call it once the attempt's process has started, before waiting
+    for it. The driver does then what need not come before the start (telling the progress
+    view of the step before and of this one), while the process runs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,6 +159,8 @@ def _execute(
         timer.daemon = True
         timer.start()
     try:
+        if invocation.started is not None:
+            invocation.started()
         code = wait() if invocation.watch is None else _watched_wait(pid, wait, invocation.watch)
     except BaseException:
         # Interrupted while waiting on the driver's thread (Ctrl-C, SIGTERM): the step's
