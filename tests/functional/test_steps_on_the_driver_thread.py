@@ -217,3 +217,21 @@ def test_an_observer_that_fails_while_the_next_step_runs_does_not_fail_that_step
     steps = engine.ports.store.get_steps(execution.execution_id)
     assert (steps["a"].status, steps["b"].status) == ("succeeded", "succeeded"), "b ran to its end and was recorded"
     assert (tmp_path / "b.txt").read_text() == "b\n"
+
+
+def test_a_step_restored_from_the_cache_is_told_before_the_next_process_starts(
+    tmp_path: Path, spawns: Callable[[_Events], None]
+) -> None:
+    engine = local_engine(tmp_path / "state")
+    text = (
+        "name: told-cached\nsteps:\n  - {id: x, command: 'true x'}\n"
+        "  - {id: a, command: 'true a', use_cache: true}\n  - {id: b, command: 'true b'}\n"
+    )
+    first = _start(engine, tmp_path, text)
+    assert engine.drive(first.execution_id).status == "succeeded"
+    again = _start(engine, tmp_path, text)
+    events = _Events()
+    spawns(events)
+    assert engine.drive(again.execution_id, events).status == "succeeded"
+    assert events.seen.index("a cached") < events.seen.index("process b"), events.seen
+    assert events.seen[-1] == "execution succeeded"

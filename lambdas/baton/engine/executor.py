@@ -211,11 +211,11 @@ class Executor(UnitContext):
             # ``when`` decides once, before the first attempt (not on retries or takeovers).
             decides = record.tries == 0 and not takeover and record.kind != KIND_COMPENSATION
             if decides and step.when is not None and not self.expressions.evaluate(step.when, self.context_for(record)):
-                return self.write(self._ended(record, SKIPPED, now, reason=REASON_WHEN))
+                return self._told(self.write(self._ended(record, SKIPPED, now, reason=REASON_WHEN)))
             prepared = self._prepare(record, step, body)
         except BatonError as exc:
             failed = self._ended(record, FAILED, now, error=self.masker.text(str(exc)))
-            return self.write(failed.evolve(attempt=record.attempt + 1, tries=record.tries + 1))
+            return self._told(self.write(failed.evolve(attempt=record.attempt + 1, tries=record.tries + 1)))
         if prepared.cache_key is not None and not self.execution.no_cache:
             entry = self.ports.artifacts.get_cached(prepared.cache_key, now)
             if entry is not None and self._restore_files(entry.artifacts):
@@ -223,13 +223,23 @@ class Executor(UnitContext):
                 restored = self._ended(record, CACHED, now, outputs=outputs).evolve(
                     cache_hit=True, cache_key=prepared.cache_key, artifacts=entry.artifacts, started_at=now
                 )
-                return self.write(restored)
+                return self._told(self.write(restored))
         return self._claim_and_run(record, body, prepared, takeover=takeover, here=here)
+
+    def _told(self, written: bool) -> bool:
+        """``written``, once the observer has been told of every change held back: a unit
+        that ends without starting a process (skipped, restored from the cache) is shown at
+        once, as are the changes before it."""
+        self.flush_notices()
+        return written
 
     def _claim_and_run(
         self, record: StepRecord, body: BodyDef, prepared: Prepared, *, takeover: bool, here: bool
     ) -> bool:
         kind = prepared.step_type
+        watched = here and kind.watched and self.watch is not None
+        if not watched:  # told now: nothing starts a process on this thread before the changes
+            self.flush_notices()
         now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)
         # A unit claimed in this process's name by whoever handed it over (a long-step
         # runner's process) goes on with that attempt; any other claim is a new attempt.
@@ -266,9 +276,6 @@ class Executor(UnitContext):
                                     **claim)  # fmt: skip
             if not self.write(claimed):
                 return False
-        watched = here and kind.watched and self.watch is not None
-        if not watched:
-            self.flush_notices()
         plan = self.attempt_plan(
             self.records[record.key],
             body,
