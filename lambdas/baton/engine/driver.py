@@ -25,6 +25,7 @@ writes, so the last one to finish a ``for_each`` item always sees the join ready
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,8 +193,10 @@ class Driver:
                     pass
             if request is not None and self.queue.shared and request.receive_count > 1:
                 self._watch_held_units()
-        finally:
             executor.flush_notices()
+        finally:
+            with contextlib.suppress(Exception):  # after a failure: that failure is the one raised
+                executor.flush_notices()
             for key in list(executor.in_flight):
                 executor.ports.supervisor.reap(self.execution_id, key)
             executor.dispatcher.shutdown()

@@ -292,7 +292,7 @@ class Executor(UnitContext):
             except Exception as exc:  # a bug must fail the step, not leave it running
                 outcome = exc
             if self._watch_error is not None:
-                error, self._watch_error = self._watch_error, None
+                error, self._watch_error, self._notice_error = self._watch_error, None, None
                 raise error  # as if the driver's own wait had failed: nothing is recorded
             self.finish(record.key, outcome)
             if self._notice_error is not None:
