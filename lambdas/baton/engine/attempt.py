@@ -122,11 +122,15 @@ def _store_declared_files(paths: dict[str, str], workspace: Path, artifacts: Art
     return stored
 
 
+_SCALARS = (int, float, bool)
+
+
 def offload_large_values(outputs: dict[str, Any], artifacts: ArtifactStore) -> dict[str, Any]:
     """Replace each output whose JSON exceeds ``LARGE_OUTPUT_BYTES`` by a blob reference."""
     result: dict[str, Any] = {}
     for name, value in outputs.items():
-        if isinstance(value, str) and len(value) < LARGE_OUTPUT_BYTES // 4:
+        small = isinstance(value, str) and len(value) < LARGE_OUTPUT_BYTES // 4
+        if small or value is None or type(value) in _SCALARS:
             result[name] = value  # surely small: skip the encoding
             continue
         encoded = json.dumps(value, default=str).encode()

@@ -42,6 +42,9 @@ class FilesystemArtifactStore:
         self._blobs = root / "artifacts"
         self._cache = root / "cache"
         self._logs = root / "logs"
+        self._log_folder: tuple[str, Path] = ("", self._logs)
+        """The last execution whose log paths were asked for, and its folder (every attempt
+        asks for two)."""
 
     def _blob_path(self, sha256: str) -> Path:
         return self._blobs / sha256[:2] / sha256
@@ -120,7 +123,11 @@ class FilesystemArtifactStore:
 
     def log_file(self, execution_id: str, step_key: str, attempt: int, stream: str) -> Path:
         """Where one stream of one attempt is written (the writer creates the directory)."""
-        return self._logs / execution_id / f"{step_key}.{attempt}.{stream}.log"
+        known, folder = self._log_folder  # one read: threads of other executions replace it
+        if known != execution_id:
+            folder = self._logs / execution_id
+            self._log_folder = (execution_id, folder)
+        return folder / f"{step_key}.{attempt}.{stream}.log"
 
     def publish_log(self, execution_id: str, step_key: str, attempt: int, stream: str) -> None:
         """Nothing to do: the log file is already where ``read_logs`` looks."""
