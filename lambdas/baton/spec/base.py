@@ -35,8 +35,9 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 class SpecModel(BaseModel):
     """Base of every language model: unknown keys are errors, docstrings document fields.
 
-    The validators are built when a document is first validated, as one schema for the whole
-    ``Workflow`` (``defer_build``), not one per model at import. Field docstrings are read
+    The validators are built when a document is first validated (``defer_build``), not one
+    per model at import: the ``Workflow``'s, and each step type's the first time a step of
+    that type is met (``baton.spec.steps.ByType``). Field docstrings are read
     only for the JSON Schema (``baton.spec.schema``): parsing the source of every class
     would cost each first run of a file tens of milliseconds. A model used as a default is
     made with ``model_construct()`` (the same value), which needs no validator of its own.

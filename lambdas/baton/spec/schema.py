@@ -12,13 +12,15 @@ from typing import Any
 from baton import __version__
 from baton.spec.base import SpecModel
 from baton.spec.models import Workflow
+from baton.spec.steps import whole_unions
 
 SCHEMA_ID = "https://baton.dev/schema/workflow.json"
 
 
 def workflow_schema() -> dict[str, Any]:
     """The schema of a workflow file (validation mode: what a YAML file may contain)."""
-    schema = Workflow.model_json_schema(mode="validation", by_alias=True)
+    with whole_unions(Workflow):
+        schema = Workflow.model_json_schema(mode="validation", by_alias=True)
     definitions = schema.get("$defs", {})
     _describe_fields(schema, "Workflow", definitions)
     for name, fragment in definitions.items():

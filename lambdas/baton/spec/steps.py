@@ -6,9 +6,22 @@ compensation body (``compensate:``), which carries only what running it needs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    GetCoreSchemaHandler,
+    Tag,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from baton.spec.base import EnvMap, Expression, ScalarString, SpecModel, StepId, Template
 from baton.spec.durations import Duration
@@ -366,6 +379,54 @@ def step_type_of(value: Any) -> str | None:
 
 
 _STEP_TYPE_ERROR = "step_type"
+_WHOLE_UNIONS = [False]
+# In the order of STEP_TYPES.
+_STEP_MODELS: tuple[type[BaseModel], ...] = (
+    ShellStep, AssertStep, AgentStep, HttpStep, AwsStep, WaitStep, ApprovalStep, WorkflowStep,
+)  # fmt: skip
+_BODY_MODELS: tuple[type[BaseModel], ...] = (
+    ShellBody, AssertBody, AgentBody, HttpBody, AwsBody, WaitBody, ApprovalBody, WorkflowBody,
+)  # fmt: skip
+
+
+class ByType:
+    """Validates a step (or a compensation body) with the one model its type names, whose
+    validator is built the first time that type is met. A file of shell steps then never
+    builds the validators of the seven other types, which were most of a first run's
+    validation time. Errors are those of the tagged union, without the tag in their
+    location. The JSON Schema is made from the whole union (:func:`whole_unions`)."""
+
+    def __init__(self, models: dict[str, type[BaseModel]]) -> None:
+        self._models = models
+        self._adapters: dict[str, TypeAdapter[Any]] = {}
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        if _WHOLE_UNIONS[0]:
+            return handler(source)
+        return core_schema.no_info_plain_validator_function(self._validate)
+
+    def _validate(self, value: Any) -> Any:
+        kind = step_type_of(value)
+        if kind is None:
+            raise PydanticCustomError(_STEP_TYPE_ERROR, "unknown step type")
+        adapter = self._adapters.get(kind)
+        if adapter is None:
+            adapter = self._adapters.setdefault(kind, TypeAdapter(self._models[kind]))
+        return adapter.validate_python(value)
+
+
+@contextmanager
+def whole_unions(*models: type[BaseModel]) -> Iterator[None]:
+    """Rebuild the step models and then ``models`` with every step union whole, as the JSON
+    Schema needs (the models then keep those validators)."""
+    _WHOLE_UNIONS[0] = True
+    try:
+        for model in (*_STEP_MODELS, *models):
+            model.model_rebuild(force=True)
+        yield
+    finally:
+        _WHOLE_UNIONS[0] = False
+
 
 Step = Annotated[
     Annotated[ShellStep, Tag("shell")]
@@ -377,6 +438,7 @@ Step = Annotated[
     | Annotated[ApprovalStep, Tag("approval")]
     | Annotated[WorkflowStep, Tag("workflow")],
     Discriminator(step_type_of, custom_error_type=_STEP_TYPE_ERROR, custom_error_message="unknown step type"),
+    ByType(dict(zip(STEP_TYPES, _STEP_MODELS, strict=True))),
 ]
 """Any step, chosen by ``type`` (or inferred from a key only one type has)."""
 
@@ -390,8 +452,10 @@ CompensationBody = Annotated[
     | Annotated[ApprovalBody, Tag("approval")]
     | Annotated[WorkflowBody, Tag("workflow")],
     Discriminator(step_type_of, custom_error_type=_STEP_TYPE_ERROR, custom_error_message="unknown step type"),
+    ByType(dict(zip(STEP_TYPES, _BODY_MODELS, strict=True))),
 ]
 """A step body without flow control, run as a compensation."""
+
 
 AnyStep = ShellStep | AssertStep | AgentStep | HttpStep | AwsStep | WaitStep | ApprovalStep | WorkflowStep
 STEP_ERROR_TYPE = _STEP_TYPE_ERROR

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -220,3 +222,41 @@ def test_a_template_syntax_error_hides_no_other_error_of_the_field() -> None:
 
     assert any("unknown name 'nope'" in e for e in errors), errors
     assert any("invalid template '{{ 1 + }}'" in e for e in errors), errors
+
+
+_BUILT_MODELS = """
+import sys
+from pydantic._internal import _generate_schema
+built = []
+model_schema = _generate_schema.GenerateSchema._model_schema
+def counted(self, cls):
+    built.append(cls.__name__)
+    return model_schema(self, cls)
+_generate_schema.GenerateSchema._model_schema = counted
+from baton.spec.loader import load_workflow_text
+load_workflow_text(sys.argv[1])
+print(" ".join(sorted(set(built))))
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "built", "not_built"),
+    [
+        ("name: s\nsteps:\n  - {id: a, command: 'true'}\n", {"ShellStep"}, {"AgentStep", "HttpStep", "ShellBody"}),
+        (
+            "name: s\nsteps:\n  - {id: a, command: 'true', compensate: {type: http, url: 'http://127.0.0.1/'}}\n"
+            "  - {id: b, type: wait, duration: 1s}\n",
+            {"ShellStep", "WaitStep", "HttpBody"},
+            {"AgentStep", "ShellBody", "HttpStep"},
+        ),
+    ],
+)
+def test_a_file_builds_the_validators_of_the_step_types_it_uses_only(
+    text: str, built: set[str], not_built: set[str]
+) -> None:
+    # A first run validates the file in a new process: building every type's validator
+    # was most of that validation's time.
+    done = subprocess.run([sys.executable, "-c", _BUILT_MODELS, text], capture_output=True, text=True, check=True)
+    models = set(done.stdout.split())
+    assert built <= models
+    assert not (not_built & models), sorted(not_built & models)
