@@ -87,3 +87,20 @@ def test_no_more_than_a_few_logs_are_held_open(tmp_path: Path) -> None:
     assert all(handle.closed for _, handle in kept)
     assert list(folder.iterdir()) == []
     assert len(list((tmp_path / "logs" / ".spare").iterdir())) == SpareLogs.HELD + 3
+
+
+def test_a_held_log_whose_file_was_dropped_is_closed_and_left_out(tmp_path: Path) -> None:
+    # On AWS the artifact store drops the local copy of an empty log once the step ends.
+    spares = SpareLogs()
+    folder = tmp_path / "logs" / "e1"
+    first = (str(folder / "a.1.stdout.log"), str(folder / "a.1.stderr.log"))
+    handles = spares.open(first)
+    spares.keep(list(zip(first, handles, strict=True)))
+    for path in first:
+        Path(path).unlink()
+    (out,) = spares.open((str(folder / "b.1.stdout.log"),))
+    assert all(handle.closed for handle in handles)
+    assert out not in handles
+    out.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["b.1.stdout.log"]
+    assert not (tmp_path / "logs" / ".spare").exists(), "nothing to keep: no spares' folder is made"

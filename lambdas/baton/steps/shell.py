@@ -406,6 +406,8 @@ class SpareLogs:
             try:
                 os.rename(path, spare)
             except FileNotFoundError:
+                if not os.path.exists(path):
+                    return  # the file is gone (on AWS the artifact store drops an empty log)
                 os.makedirs(spares, exist_ok=True)
                 os.rename(path, spare)
         except OSError:
