@@ -12,17 +12,19 @@ from pathlib import Path
 
 import pytest
 
-# Run ``baton run`` in this interpreter, then list every module it loaded.
+# Run ``baton run`` in this interpreter, then list every module it loaded (from an exit
+# handler: ``main`` runs those before it ends the process).
 _PROBE = """
-import json, sys
+import atexit, json, sys
 from baton.cli.main import main
 out, sys.argv = sys.argv[1], ["baton", *sys.argv[2:]]
-try:
-    main()
-except SystemExit:
-    pass
-with open(out, "w") as handle:
-    json.dump(sorted(sys.modules), handle)
+
+def dump():
+    with open(out, "w") as handle:
+        json.dump(sorted(sys.modules), handle)
+
+atexit.register(dump)
+main()
 """
 
 NEVER = ("boto3", "botocore", "aws_lambda_powertools", "rich", "aws_cron_expression_validator")

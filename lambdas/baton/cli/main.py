@@ -11,11 +11,14 @@ import gc
 _COLLECTING = gc.isenabled()
 gc.disable()
 
+import atexit  # noqa: E402
 import importlib  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 from enum import StrEnum  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated  # noqa: E402
+from typing import Annotated, NoReturn  # noqa: E402
 
 import typer  # noqa: E402
 
@@ -144,5 +147,36 @@ if _COLLECTING:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    sys.exit(app())
+    """Console-script entry point.
+
+    Once the command is done, its exit handlers have run and its output is flushed, the
+    process ends at once (``os._exit``) instead of tearing the interpreter down: that would
+    free every module, class and validator one object at a time, 40-70 ms of a one-step
+    ``baton run``, only for the operating system to take the memory back anyway. While a
+    thread of the command is still running, the interpreter ends as usual and waits for it.
+    """
+    code: str | int | None = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    if not isinstance(code, int | None) or any(
+        thread.is_alive() and not thread.daemon
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread()
+    ):
+        sys.exit(code)
+    _end_now(code or 0)
+
+
+def _end_now(code: int) -> NoReturn:
+    """End the process with ``code`` after what ending the interpreter would still do and
+    a user or a file would notice: the exit handlers (open state files closed, logging
+    flushed, temporary folders removed) and the standard streams flushed."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: Python's own exit status for it
+            code = code or 120
+    os._exit(code)

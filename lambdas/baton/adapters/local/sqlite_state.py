@@ -12,6 +12,7 @@ import functools
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -134,6 +135,9 @@ class SqliteStateStore:
             timeout=busy_timeout_seconds,
             cached_statements=64,
         )
+        # Closed when the store is dropped, or at the latest when the process exits: the last
+        # connection to close folds the WAL back into the file and removes it.
+        self._closing = weakref.finalize(self, self._db.close)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -166,7 +170,7 @@ class SqliteStateStore:
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
-            self._db.close()
+            self._closing()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
