@@ -265,9 +265,17 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: Path, out: IO[bytes], err:
         (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
     ]
     try:
-        return os.posix_spawn(program, argv, env, file_actions=actions, setsid=True)
+        return os.posix_spawn(program, argv, env, file_actions=actions, setsid=True, setsigdef=_RESTORED_SIGNALS)
     except NotImplementedError:
         return None
+
+
+_RESTORED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
+)
+"""Signals Python ignores that a child gets back at their default, as ``Popen`` does: a
+child that inherited an ignored SIGPIPE would fail with "Broken pipe" where it should end
+quietly (``yes | head -1``), and a shell cannot undo it."""
 
 
 def _expire(pgid: int, expired: list[bool]) -> None:
