@@ -270,9 +270,7 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: Path, out: IO[bytes], err:
         return None
 
 
-_RESTORED_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
-)
+_RESTORED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name))
 """Signals Python ignores that a child gets back at their default, as ``Popen`` does: a
 child that inherited an ignored SIGPIPE would fail with "Broken pipe" where it should end
 quietly (``yes | head -1``), and a shell cannot undo it."""
