@@ -80,6 +80,11 @@ _EXECUTION_FIELDS = ", ".join(
 )
 
 
+def _close(db: sqlite3.Connection, lock: threading.Lock) -> None:
+    with lock:
+        db.close()
+
+
 def _dumps(data: Mapping[str, Any]) -> str:
     # default=str: an output rendered from an odd value must never make a write fail
     return json.dumps(data, separators=(",", ":"), default=str)
@@ -135,10 +140,11 @@ class SqliteStateStore:
             timeout=busy_timeout_seconds,
             cached_statements=64,
         )
-        # Closed when the store is dropped, or at the latest when the process exits: the last
-        # connection to close folds the WAL back into the file and removes it.
-        self._closing = weakref.finalize(self, self._db.close)
         self._lock = threading.Lock()
+        # Closed when the store is dropped, or at the latest when the process exits, once no
+        # thread is inside a statement: the last connection to close folds the WAL back into
+        # the file and removes it.
+        self._closing = weakref.finalize(self, _close, self._db, self._lock)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
@@ -169,8 +175,7 @@ class SqliteStateStore:
 
     def close(self) -> None:
         """Close the connection."""
-        with self._lock:
-            self._closing()
+        self._closing()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
