@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,11 +83,32 @@ def test_only_a_log_longer_than_the_record_keeps_is_stored(artifacts: S3Artifact
     assert not artifacts.log_file("e1", "small", 1, "stdout").exists(), "the local copy was kept"
 
 
-def test_a_log_whose_empty_file_another_step_took_is_nothing_to_publish(artifacts: S3ArtifactStore) -> None:
+def test_a_log_whose_empty_file_another_step_took_is_nothing_to_publish(
+    artifacts: S3ArtifactStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A stream that printed nothing keeps its file open for the next step, which renames
     # it to its own log, possibly on another worker thread before this step publishes.
     artifacts.publish_log("e1", "quiet", 1, "stdout")  # no file: no error, no upload
     assert artifacts.read_logs("e1") == []
+    # ... or while it publishes: here, right after the file was first looked at.
+    path = artifacts.log_file("e1", "racing", 1, "stdout")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    taken = path.with_name("next.1.stdout.log")
+    real_stat = Path.stat
+    looks: list[Path] = []
+
+    def stat(self: Path, **kwargs: bool) -> object:
+        if self == path:
+            looks.append(self)
+            if len(looks) > 1 and os.path.exists(self):
+                os.rename(self, taken)  # the next step's log now
+        return real_stat(self, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    artifacts.publish_log("e1", "racing", 1, "stdout")
+    assert artifacts.read_logs("e1") == []
+    assert taken.exists() or not path.exists(), "the file is the next step's or gone, never an error"
 
 
 def test_baton_logs_reads_a_short_log_from_the_step_record(harness: AwsHarness) -> None:
