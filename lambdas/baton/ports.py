@@ -316,8 +316,9 @@ class ProcessSupervisor(Protocol):
         """False only when ``owner`` is known to be gone."""
         ...
 
-    def reap(self, execution_id: str, step_key: str) -> None:
-        """Stop every process still running for one unit of an execution."""
+    def reap(self, execution_id: str, step_key: str, *others: str) -> None:
+        """Stop every process still running for one unit of an execution (or for any of
+        ``others`` too)."""
         ...
 
 
@@ -331,7 +332,7 @@ class NullSupervisor:
         """Unknown holders count as alive."""
         return True
 
-    def reap(self, execution_id: str, step_key: str) -> None:
+    def reap(self, execution_id: str, step_key: str, *others: str) -> None:
         """Nothing to stop."""
 
 

@@ -8,6 +8,7 @@ fence it claimed with.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -71,7 +72,8 @@ def run_attempt(plan: AttemptPlan, artifacts: ArtifactStore, clock: Clock) -> At
     if plan.step_type.mode == "process":  # only processes write logs and $BATON_OUTPUT
         for stream in ("stdout", "stderr"):
             artifacts.publish_log(invocation.execution_id, invocation.step_key, invocation.attempt, stream)
-        invocation.output_path.unlink(missing_ok=True)
+        if os.access(invocation.output_path, os.F_OK, follow_symlinks=False):
+            invocation.output_path.unlink(missing_ok=True)
     if result.ok and plan.cache_key is not None:
         now = clock.now()
         ttl = plan.cache_ttl_seconds

@@ -447,6 +447,7 @@ class Driver:
             if executor.conflicts != conflicts:
                 return True  # stale records: plan again before starting anything else
         if passed:
+            executor.commit_ahead()  # whoever receives them reads the store
             self.queue.send(self.execution_id, passed)
             self.handed_off.update(passed)
             self.result.sent += len(passed) if self.queue.shared else 0
@@ -549,6 +550,7 @@ class Driver:
             self.handed_off.discard(key)
 
     def _send_at(self, key: str, when: datetime) -> None:
+        self.executor.commit_ahead()
         self.queue.send_at(self.execution_id, key, when)
         if self.queue.shared:
             self.handed_off.add(key)

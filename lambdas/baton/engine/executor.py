@@ -28,6 +28,7 @@ from baton.engine.records import (
     FAILED,
     KIND_COMPENSATION,
     KIND_ITEM,
+    KIND_STEP,
     PENDING,
     RUNNING,
     SKIPPED,
@@ -71,6 +72,44 @@ class HandOff:
 
 
 @dataclass(frozen=True, slots=True)
+class DeferredEnd:
+    """A unit's end written ahead in memory, its commit held until the next unit's process
+    has started (see ``_write_with_hand_off``)."""
+
+    record: StepRecord
+    """What ``store.commit`` is given."""
+    successor: str
+    """The unit whose claim rides on it."""
+    notices: int
+    """Where its notices begin among those held back (dropped if the commit loses a race)."""
+
+
+class ClaimLost(Exception):
+    """Raised into an attempt whose process has just started when the write its claim rode
+    on lost a race: the process is stopped and nothing of the attempt is recorded."""
+
+
+class _StoreFirst:
+    """The state store as the engine's other parts see it: a unit's end written ahead is
+    committed before any of them reads or writes, so none ever sees the store behind."""
+
+    def __init__(self, store: Any, commit_ahead: Callable[[], bool]) -> None:
+        self._store = store
+        self._commit_ahead = commit_ahead
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if not callable(attribute):
+            return attribute
+
+        def first_commit(*args: Any, **kwargs: Any) -> Any:
+            self._commit_ahead()
+            return attribute(*args, **kwargs)
+
+        return first_commit
+
+
+@dataclass(frozen=True, slots=True)
 class InFlight:
     """A unit this executor claimed and handed to the dispatcher."""
 
@@ -104,6 +143,9 @@ class Executor(UnitContext):
         self._watch_error: BaseException | None = None
         self._notices: list[StepRecord] | None = None
         self._notice_error: Exception | None = None
+        self._ahead: DeferredEnd | None = None
+        self._store = self.ports.store
+        self.ports = replace(self.ports, store=_StoreFirst(self._store, self.commit_ahead))
 
     def remember(self, record: StepRecord) -> None:
         """Keep a record; a unit this executor claimed by a hand-off and has not begun stays
@@ -118,12 +160,18 @@ class Executor(UnitContext):
 
     def write(self, *records: StepRecord, inserts: tuple[StepRecord, ...] = ()) -> bool:
         """Commit records conditionally; on a lost race re-read everything and return False."""
+        if self._ahead is not None and not self.commit_ahead():
+            return False  # the records were read again: those given here are stale
         try:
-            stored, _ = self.ports.store.commit(records, inserts)
+            stored, _ = self._store.commit(records, inserts)
         except StateConflictError:
             self.conflicts += 1
             self.refresh()
             return False
+        self._written(stored)
+        return True
+
+    def _written(self, stored: list[StepRecord]) -> None:
         for record in stored:
             self.handed.pop(record.key, None)
             before = self.records.get(record.key)
@@ -133,6 +181,22 @@ class Executor(UnitContext):
             if record.status != RUNNING:
                 self.settled += 1
             self._notify(record)
+
+    def commit_ahead(self) -> bool:
+        """Commit the unit's end written ahead, if any; False when it lost a race (the
+        records are then read again, and the claim that rode on it is void)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return True
+        try:
+            self._store.commit((ahead.record,), ())
+        except StateConflictError:
+            self.conflicts += 1
+            if self._notices is not None:
+                del self._notices[ahead.notices :]
+            self.handed.pop(ahead.successor, None)
+            self.refresh()
+            return False
         return True
 
     def _notify(self, record: StepRecord) -> None:
@@ -143,7 +207,10 @@ class Executor(UnitContext):
 
     def flush_notices(self) -> None:
         """Tell the observer of the changes held back since a unit's end handed off to the
-        next unit (see ``_write_with_hand_off``), in the order they were made."""
+        next unit (see ``_write_with_hand_off``), in the order they were made; an end
+        written ahead is committed first, so the observer is never told of one that is not."""
+        if self._ahead is not None:
+            self.commit_ahead()
         notices, self._notices = self._notices, None
         for record in notices or ():
             self.observer.step_changed(self, record)
@@ -174,12 +241,18 @@ class Executor(UnitContext):
                 # failed, and the step's retry policy decides whether another one starts.
                 self.finish(key, AttemptOutcome(StepResult.failure(RUNNER_STOPPED)))
                 return True
-            # The holder is gone: stop what it left running, then run the attempt again.
-            self.ports.supervisor.reap(self.execution.execution_id, key)
+            # The holder is gone: stop what it left running, then run the attempt again. A
+            # pending unit's processes are stopped too: the holder may have started the next
+            # unit's process on a claim it died before storing (``_write_with_hand_off``).
+            self.ports.supervisor.reap(self.execution.execution_id, key, *self._unclaimed())
             return self._attempt(record, step.body, takeover=True, here=here)
         if record.kind != KIND_ITEM and step.for_each is not None:
             return self._expand(record, step)
         return self._attempt(record, step.body, takeover=False, here=here)
+
+    def _unclaimed(self) -> list[str]:
+        """Units no one holds or was handed: no process of theirs should be running."""
+        return [key for key, record in self.records.items() if record.status == PENDING and key not in self.handed]
 
     def _begin_compensation(self, key: str, *, here: bool) -> bool:
         record = self.records.get(key)
@@ -239,6 +312,8 @@ class Executor(UnitContext):
         kind = prepared.step_type
         watched = here and kind.watched and self.watch is not None
         if not watched:  # told now: nothing starts a process on this thread before the changes
+            if self._ahead is not None and not self.commit_ahead():
+                return False  # the claim rode on a write that lost a race
             self.flush_notices()
         now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)
         # A unit claimed in this process's name by whoever handed it over (a long-step
@@ -286,14 +361,21 @@ class Executor(UnitContext):
         if kind.mode == "inline" or watched:
             if watched:  # in flight meanwhile: its lease is renewed, a cancel stops it
                 self.in_flight[record.key] = InFlight(self.records[record.key], plan)
-            outcome: AttemptOutcome | BaseException
+            outcome: AttemptOutcome | BaseException | None
             try:
                 outcome = run_attempt(plan, self.ports.artifacts, self.ports.clock)
+            except ClaimLost:
+                outcome = None
             except Exception as exc:  # a bug must fail the step, not leave it running
                 outcome = exc
             if self._watch_error is not None:
+                self.in_flight.pop(record.key, None)
                 error, self._watch_error, self._notice_error = self._watch_error, None, None
                 raise error  # as if the driver's own wait had failed: nothing is recorded
+            if outcome is None:  # stopped as it started: its claim is void, the records read again
+                self.in_flight.pop(record.key, None)
+                self._notice_error = None
+                return True
             self.finish(record.key, outcome)
             if self._notice_error is not None:
                 error, self._notice_error = self._notice_error, None
@@ -304,9 +386,18 @@ class Executor(UnitContext):
         return True
 
     def _started(self) -> None:
-        """``Invocation.started`` of an attempt on the driver's thread: the notices held back
-        are given now, while its process runs. A failure of the observer is raised once the
-        attempt is recorded, not into the step."""
+        """``Invocation.started`` of an attempt on the driver's thread: the end of the unit
+        before, written ahead, is committed now, and the notices held back are given, while
+        its process runs. When that commit loses a race, ``ClaimLost`` stops the process; when
+        the store fails, so does the attempt, and the error is raised once it returns. A
+        failure of the observer is raised once the attempt is recorded, not into the step."""
+        try:
+            committed = self.commit_ahead()
+        except BaseException as exc:
+            self._watch_error = exc
+            raise ClaimLost("the state store failed") from exc
+        if not committed:
+            raise ClaimLost("the write this attempt's claim rode on lost a race")
         try:
             self.flush_notices()
         except Exception as exc:  # raised by _claim_and_run once the attempt is recorded
@@ -491,7 +582,17 @@ class Executor(UnitContext):
             self._notices = []
         target = self.records[key]
         hand = HandOff(target.version, now + timedelta(seconds=self.lease_seconds), target.attempt + 1)
-        if not self.write(ended.evolve(hand_off=hand.to_data(key, self.owner))):
+        ended = ended.evolve(hand_off=hand.to_data(key, self.owner))
+        if ended.kind == KIND_STEP and self._ahead is None:
+            # Written ahead: the commit waits until the next unit's process has started
+            # (``_started``), or until anything else reads or writes the store, and meanwhile
+            # the records here read as if it were done. A takeover stops a pending unit's
+            # processes too (``begin``), so one started on a claim not yet stored is found.
+            self._ahead = DeferredEnd(ended, key, len(self._notices))
+            self._written([ended.evolve(version=ended.version + 1)])
+            self.handed[key] = hand
+            return True
+        if not self.write(ended):
             return False
         if self.records[key].version == target.version:
             self.handed[key] = hand

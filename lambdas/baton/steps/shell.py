@@ -139,7 +139,10 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
 
 
 def _read_optional(path: Path) -> str:
-    """The ``$BATON_OUTPUT`` file, which exists only if the step wrote to it."""
+    """The ``$BATON_OUTPUT`` file, which exists only if the step wrote to it (most steps do
+    not: asked first, so that case costs no exception)."""
+    if not os.access(path, os.F_OK):
+        return ""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -162,6 +165,13 @@ def _execute(
         if invocation.started is not None:
             invocation.started()
         code = wait() if invocation.watch is None else _watched_wait(pid, wait, invocation.watch)
+    except Exception:
+        # Stopped by the engine as it started (``invocation.started`` raised): no process
+        # of it is left, not even one to be waited for.
+        _kill_now(pid)
+        with contextlib.suppress(OSError):
+            wait()
+        raise
     except BaseException:
         # Interrupted while waiting on the driver's thread (Ctrl-C, SIGTERM): the step's
         # processes stop with it, before its pumps are waited for.

@@ -145,16 +145,18 @@ class LocalProcessSupervisor:
             return True
         return True
 
-    def reap(self, execution_id: str, step_key: str) -> None:
-        """SIGKILL the process groups of every process running the unit (Linux; elsewhere
-        there is no ``/proc`` to search and orphans are left to finish)."""
-        wanted = {f"BATON_EXECUTION_ID={execution_id}".encode(), f"BATON_STEP_KEY={step_key}".encode()}
+    def reap(self, execution_id: str, step_key: str, *others: str) -> None:
+        """SIGKILL the process groups of every process running the unit, or any of
+        ``others`` (Linux; elsewhere there is no ``/proc`` to search and orphans are left to
+        finish)."""
+        execution = f"BATON_EXECUTION_ID={execution_id}".encode()
+        units = {f"BATON_STEP_KEY={key}".encode() for key in (step_key, *others)}
         for pid in self._pids():
             try:
                 environ = set((self.proc / str(pid) / "environ").read_bytes().split(b"\0"))
             except OSError:
                 continue
-            if wanted <= environ:
+            if execution in environ and not units.isdisjoint(environ):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(os.getpgid(pid), signal.SIGKILL)
 

@@ -1,0 +1,175 @@
+"""In a chain, a step's end is committed while the next step's process starts, not before.
+
+The end and the next step's claim are one write (the hand-off); the driver starts the next
+process first and commits that write while it runs. These tests pin down what this must not
+change: a driver that dies between the start and the commit leaves no process behind after a
+takeover, and a commit that loses a race stops the process it started and records nothing
+of it. Real processes, real SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from baton_cli import Workspace
+
+from baton.adapters.local.sqlite_state import SqliteStateStore
+from baton.bootstrap import local_engine
+from baton.engine.records import RUNNING, SUCCEEDED, StepRecord
+from baton.steps import shell
+
+CHAIN = """
+name: chain
+steps:
+  - id: a
+    command: echo a >> ran.log
+  - id: b
+    command: |
+      echo b-start >> ran.log
+      if [ ! -e b.once ]; then
+        touch b.once
+        echo $$ > b.pid
+        sleep 60
+      fi
+      echo b-end >> ran.log
+"""
+
+# Runs ``baton`` with the state store's commit patched to kill the process, as a crash
+# would, on the first write that carries a hand-off: by then the next step's process runs.
+CRASH_AT_THE_COMMIT = """
+import os, signal, sys
+from baton.adapters.local import sqlite_state
+
+commit = sqlite_state.SqliteStateStore.commit
+
+def crash(self, updates, inserts=(), execution=None):
+    if any(record.hand_off for record in updates):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return commit(self, updates, inserts, execution)
+
+sqlite_state.SqliteStateStore.commit = crash
+from baton.cli.main import main
+sys.argv = ["baton", *sys.argv[1:]]
+main()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and ") Z " in stat.read_text())
+
+
+def _wait_for(path: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists() or not path.read_text().strip():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.02)
+
+
+def test_a_driver_killed_before_its_commit_leaves_no_process_after_a_takeover(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    workspace.write("chain.yaml", CHAIN)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_AT_THE_COMMIT, "run", "chain.yaml"],
+        cwd=tmp_path, env=workspace.environment(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    _wait_for(tmp_path / "b.pid")
+    leftover = int((tmp_path / "b.pid").read_text())
+    assert _alive(leftover), "the next step's process was started before the commit"
+    execution_id = workspace.latest_execution()
+    before = workspace.run_json("status", execution_id)
+    assert before["steps"]["a"]["status"] == "running", "the end of a was never stored"
+    assert before["steps"]["b"]["status"] == "pending", "nor the claim of b"
+
+    started = time.monotonic()
+    after = workspace.run_json("resume", execution_id)
+
+    assert after["status"] == "succeeded"
+    assert time.monotonic() - started < 30, "the resume waited for the leftover process"
+    assert not _alive(leftover), "the takeover stopped the process started on a claim never stored"
+    ran = workspace.lines("ran.log")
+    assert ran.count("a") == 2, "a step whose end was not stored runs again, as after any crash"
+    assert ran.count("b-start") == 2
+    assert ran.count("b-end") == 1, "the leftover process never went on"
+
+
+def _start(tmp_path: Path, text: str) -> tuple[Any, str]:
+    engine = local_engine(tmp_path / "state")
+    path = tmp_path / "chain.yaml"
+    path.write_text(text)
+    definition, digest = engine.load(path)
+    return engine, engine.start(definition, digest, {}, workspace=tmp_path).execution_id
+
+
+def test_the_end_of_a_step_is_committed_while_the_next_process_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, execution_id = _start(
+        tmp_path, "name: c\nsteps:\n  - {id: a, command: 'true'}\n  - {id: b, command: 'true'}\n"
+    )
+    reader = SqliteStateStore(tmp_path / "state" / "state.db")
+    seen: dict[str, str] = {}
+    spawn = shell._spawn
+
+    def spawned(argv: list[str], env: dict[str, str], *args: Any) -> int | None:
+        pid = spawn(argv, env, *args)
+        seen[env["BATON_STEP_KEY"]] = reader.get_steps(execution_id)["a"].status
+        return pid
+
+    monkeypatch.setattr(shell, "_spawn", spawned)
+    assert engine.drive(execution_id).status == SUCCEEDED
+    assert seen == {"a": RUNNING, "b": RUNNING}, "when b started, the end of a was not yet stored"
+    assert reader.get_steps(execution_id)["a"].status == SUCCEEDED
+
+
+def test_a_commit_that_loses_a_race_stops_the_process_it_started_and_records_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (
+        "name: c\nsteps:\n  - {id: a, command: 'echo a >> ran.log'}\n"
+        "  - {id: b, command: 'echo b-start >> ran.log; sleep 1; echo b-end >> ran.log'}\n"
+    )
+    engine, execution_id = _start(tmp_path, text)
+    other = SqliteStateStore(tmp_path / "state" / "state.db")
+    commit = SqliteStateStore.commit
+    raced: list[StepRecord] = []
+
+    def racing(self: SqliteStateStore, updates: Any, inserts: Any = (), execution: Any = None) -> Any:
+        if self is not other and not raced and any(record.hand_off for record in updates):
+            # Another worker took a over, ended it first and claimed b (a lease it will let
+            # run out: this driver then takes b over and runs it once more).
+            theirs = other.get_steps(execution_id)
+            raced.append(theirs["a"].evolve(status=SUCCEEDED, lease_owner=None, lease_expires_at=None))
+            raced.append(theirs["b"].evolve(status=RUNNING, lease_owner="elsewhere:1:x", attempt=1, tries=1,
+                                            lease_expires_at=datetime.now(UTC) + timedelta(seconds=2)))  # fmt: skip
+            other.commit(raced)
+        return commit(self, updates, inserts, execution)
+
+    monkeypatch.setattr(SqliteStateStore, "commit", racing)
+    started = time.monotonic()
+    ended = engine.drive(execution_id)
+
+    assert raced, "the race was never run"
+    assert ended.status == SUCCEEDED
+    assert time.monotonic() - started < 10
+    steps = other.get_steps(execution_id)
+    assert steps["a"].status == SUCCEEDED
+    assert steps["a"].lease_owner is None
+    assert steps["b"].status == SUCCEEDED
+    assert steps["b"].attempt == 2, "the stopped start left no attempt"
+    ran = (tmp_path / "ran.log").read_text().split()
+    assert ran.count("a") == 1
+    assert ran.count("b-end") == 1, "the process started on the lost claim went on beside the other worker's"
