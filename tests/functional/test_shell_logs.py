@@ -104,3 +104,27 @@ def test_a_held_log_whose_file_was_dropped_is_closed_and_left_out(tmp_path: Path
     out.close()
     assert sorted(p.name for p in folder.iterdir()) == ["b.1.stdout.log"]
     assert not (tmp_path / "logs" / ".spare").exists(), "nothing to keep: no spares' folder is made"
+
+
+def test_a_held_log_is_renamed_once_its_process_runs_and_rescued_if_that_fails(tmp_path: Path) -> None:
+    spares = SpareLogs()
+    folder = tmp_path / "logs" / "e1"
+    first = (str(folder / "a.1.stdout.log"), str(folder / "a.1.stderr.log"))
+    spares.keep(list(zip(first, spares.open(first), strict=True)))
+    second = (str(folder / "b.1.stdout.log"), str(folder / "b.1.stderr.log"))
+    later: list[tuple[str, str]] = []
+    out, err = spares.open(second, later)
+    assert sorted(to for _, to in later) == sorted(second), "both held logs are renamed later"
+    assert not any(Path(path).exists() for path in second), "nothing is renamed before the process starts"
+    source = {to: old for old, to in later}
+    Path(source[second[0]]).unlink()  # the stdout log's file goes away before its rename
+    out.write(b"printed\n")
+    out.flush()
+    assert spares.place(later) == {second[0]}
+    assert Path(second[1]).exists(), "the other log was renamed into place"
+    shell.rescue(out, second[0])
+    shell.rescue(err, second[1])
+    out.close()
+    err.close()
+    assert Path(second[0]).read_bytes() == b"printed\n", "what the process printed reached its log's path"
+    assert Path(second[1]).read_bytes() == b""

@@ -99,7 +99,8 @@ def simple_argv(script: str, env: Mapping[str, str]) -> list[str] | None:
 
 def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     """Run one attempt to its end, its timeout, or its cancellation."""
-    env = {**invocation.env, **prepared.get("script_env", {})}
+    script_env = prepared.get("script_env")
+    env = {**invocation.env, **script_env} if script_env else invocation.env
     if "script" in prepared:
         argv = simple_argv(prepared["script"], env) or ["bash", "-eo", "pipefail", "-c", prepared["script"]]
     else:
@@ -108,21 +109,34 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     logs = (str(invocation.stdout_path), str(invocation.stderr_path))
     # w+b: the child writes through the same open file, so its size and tail are read back
     # from these handles without opening the logs again.
-    out, err = SPARE_LOGS.open(logs)
+    later: list[tuple[str, str]] = []
+    out, err = SPARE_LOGS.open(logs, later)
     quiet: list[tuple[str, IO[bytes]]] = []
+    lost: set[str] = set()
+
+    def place() -> None:  # once the process runs (or failed to start)
+        lost.update(SPARE_LOGS.place(later))
+        later.clear()
+
     try:
         try:
-            code, timed_out, alone = _execute(argv, env, cwd, out=out, err=err, invocation=invocation)
+            code, timed_out, alone = _execute(argv, env, cwd, out=out, err=err, invocation=invocation, placed=place)
         except OSError as exc:
+            place()
             message = invocation.masker.text(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}")
             err.write(message.encode() + b"\n")
             return StepResult.failure(message, retryable=False)
         outputs: dict[str, Any] = {"exit_code": code, "stdout": _tail(out), "stderr": _tail(err)}
         # A stream that printed nothing, once nothing the step started can still write to it.
         if alone:
-            quiet = [(path, handle) for path, handle in zip(logs, (out, err), strict=True) if handle.tell() == 0]
+            quiet = [(path, handle) for path, handle in zip(logs, (out, err), strict=True)
+                     if handle.tell() == 0 and path not in lost]  # fmt: skip
     finally:
-        for handle in (out, err):
+        place()
+        for path, handle in zip(logs, (out, err), strict=True):
+            if path in lost:
+                with contextlib.suppress(OSError, ValueError):
+                    rescue(handle, path)
             if all(handle is not kept for _, kept in quiet):
                 handle.close()
     SPARE_LOGS.keep(quiet)
@@ -150,11 +164,22 @@ def _read_optional(path: Path) -> str:
 
 
 def _execute(
-    argv: list[str], env: dict[str, str], cwd: Path, *, out: IO[bytes], err: IO[bytes], invocation: Invocation
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    out: IO[bytes],
+    err: IO[bytes],
+    invocation: Invocation,
+    placed: Callable[[], None] = lambda: None,
 ) -> tuple[int, bool, bool]:
     """The exit code, whether the attempt timed out, and whether nothing it started is left
-    (no process in its group, no pump still copying)."""
-    pid, wait, pumps = _start(argv, env, cwd, out=out, err=err, masker=invocation.masker)
+    (no process in its group, no pump still copying). ``placed`` is called as soon as the
+    process has started (or failed to)."""
+    try:
+        pid, wait, pumps = _start(argv, env, cwd, out=out, err=err, masker=invocation.masker)
+    finally:
+        placed()
     expired: list[bool] = []
     timer = None
     if invocation.timeout_seconds is not None:
@@ -351,16 +376,21 @@ class SpareLogs:
         self._folders: dict[str, str] = {}
         """Each log folder this process made, and its spares' folder."""
 
-    def open(self, logs: tuple[str, ...]) -> list[IO[bytes]]:
+    def open(self, logs: tuple[str, ...], later: list[tuple[str, str]] | None = None) -> list[IO[bytes]]:
         """Open ``logs`` (new, empty) for an attempt to write to: a held log renamed to each,
-        else a spare renamed into place, else a new file; the folder is made the first time."""
+        else a spare renamed into place, else a new file; the folder is made the first time.
+
+        ``later``: a held log's rename is not made but added there (from, to), for the
+        caller to make with :meth:`place` once its process has started, so that the rename
+        does not delay the start.
+        """
         folder = os.path.dirname(logs[0])
         if folder not in self._folders:
             os.makedirs(folder, exist_ok=True)
         opened: list[IO[bytes]] = []
         try:
             for path in logs:
-                opened.append(self._reused(path) or self._opened(path, folder))
+                opened.append(self._reused(path, later) or self._opened(path, folder))
         except BaseException:
             for handle in opened:
                 handle.close()
@@ -385,14 +415,31 @@ class SpareLogs:
         for path, handle in held:
             self._put_away(path, handle)
 
-    def _reused(self, path: str) -> IO[bytes] | None:
+    @staticmethod
+    def place(later: list[tuple[str, str]]) -> set[str]:
+        """Make the renames :meth:`open` left for later; the paths whose rename failed (the
+        file or a folder went away meanwhile) are returned: see :func:`rescue`."""
+        lost = set()
+        for old, path in later:
+            try:
+                os.rename(old, path)
+            except OSError:
+                lost.add(path)
+        return lost
+
+    def _reused(self, path: str, later: list[tuple[str, str]] | None = None) -> IO[bytes] | None:
         while True:
             with self._lock:
                 if not self._held:
                     return None
                 old, handle = self._held.pop()
             try:
-                os.rename(old, path)
+                if later is None:
+                    os.rename(old, path)
+                elif os.access(old, os.F_OK):  # on AWS an empty log's file is dropped after its step
+                    later.append((old, path))
+                else:
+                    raise FileNotFoundError(old)
                 return handle
             except OSError:  # its folder or this one went away
                 self._put_away(old, handle)
@@ -451,6 +498,17 @@ class SpareLogs:
 
 
 SPARE_LOGS = SpareLogs()
+
+
+def rescue(handle: IO[bytes], path: str) -> None:
+    """Write what a log whose rename failed holds to a new file at its path (a log that
+    stayed empty needs none: a quiet stream leaves no file)."""
+    if handle.seek(0, os.SEEK_END) == 0:
+        return
+    handle.seek(0)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as copy:
+        shutil.copyfileobj(handle, copy)
 
 
 def _tail(handle: IO[bytes]) -> str:
