@@ -165,7 +165,7 @@ def _read_optional(path: Path) -> str:
 
 def _execute(
     argv: list[str],
-    env: dict[str, str],
+    env: Mapping[str, str],
     cwd: Path,
     *,
     out: IO[bytes],
@@ -263,7 +263,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _start(
-    argv: list[str], env: dict[str, str], cwd: Path, *, out: IO[bytes], err: IO[bytes], masker: Masker
+    argv: list[str], env: Mapping[str, str], cwd: Path, *, out: IO[bytes], err: IO[bytes], masker: Masker
 ) -> tuple[int, Callable[[], int], list[threading.Thread]]:
     """Start the process in its own session (so a timeout can kill all its descendants);
     return its pid, a function that waits for its exit code, and the masking pumps."""
@@ -283,7 +283,7 @@ def _start(
     return process.pid, process.wait, _start_pumps(process, out, err, masker) if masker else []
 
 
-def _spawn(argv: list[str], env: dict[str, str], cwd: Path, out: IO[bytes], err: IO[bytes]) -> int | None:
+def _spawn(argv: list[str], env: Mapping[str, str], cwd: Path, out: IO[bytes], err: IO[bytes]) -> int | None:
     """``posix_spawn`` the process, at about a third of ``Popen``'s cost; None when it cannot
     (another directory: posix_spawn cannot change it; no program on PATH; no setsid support).
 
