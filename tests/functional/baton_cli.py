@@ -76,3 +76,13 @@ class Workspace:
     def lines(self, name: str) -> list[str]:
         path = self.path / name
         return path.read_text().split() if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, exited but not waited for, is not running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and ") Z " in stat.read_text())

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from baton_cli import Workspace
+from baton_cli import Workspace, alive
 
 CRASHING = """
 name: crash
@@ -35,15 +35,6 @@ steps:
   - id: last
     command: echo "last-{{ steps.long.outputs.value }}-{{ steps.first.outputs.value }}" >> ran.log
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and ") Z " in stat.read_text())
 
 
 def _wait_for(path: Path, seconds: float = 30) -> None:
@@ -73,7 +64,7 @@ def test_sigkill_mid_step_then_resume_loses_nothing_and_reruns_nothing_finished(
     assert ran.count("fan-a") == 1, "a finished item ran again"
     assert ran.count("long-start") == 2, "the interrupted step runs again"
     assert ran.count("long-end") == 1
-    assert not _alive(int((tmp_path / "long.pid").read_text())), "the orphaned attempt was stopped"
+    assert not alive(int((tmp_path / "long.pid").read_text())), "the orphaned attempt was stopped"
     assert ran[-1] == "last-42-1", "outputs of steps finished before the crash were kept"
     assert after["steps"]["first"]["attempts"] == 1
     assert after["steps"]["long"]["attempts"] == 2

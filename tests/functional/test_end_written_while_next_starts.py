@@ -9,7 +9,6 @@ of it. Real processes, real SQLite.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from baton_cli import Workspace
+from baton_cli import Workspace, alive
 
 from baton.adapters.local.sqlite_state import SqliteStateStore
 from baton.bootstrap import local_engine
@@ -62,15 +61,6 @@ main()
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and ") Z " in stat.read_text())
-
-
 def _wait_for(path: Path, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists() or not path.read_text().strip():
@@ -88,7 +78,7 @@ def test_a_driver_killed_before_its_commit_leaves_no_process_after_a_takeover(tm
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     _wait_for(tmp_path / "b.pid")
     leftover = int((tmp_path / "b.pid").read_text())
-    assert _alive(leftover), "the next step's process was started before the commit"
+    assert alive(leftover), "the next step's process was started before the commit"
     execution_id = workspace.latest_execution()
     before = workspace.run_json("status", execution_id)
     assert before["steps"]["a"]["status"] == "running", "the end of a was never stored"
@@ -99,7 +89,7 @@ def test_a_driver_killed_before_its_commit_leaves_no_process_after_a_takeover(tm
 
     assert after["status"] == "succeeded"
     assert time.monotonic() - started < 30, "the resume waited for the leftover process"
-    assert not _alive(leftover), "the takeover stopped the process started on a claim never stored"
+    assert not alive(leftover), "the takeover stopped the process started on a claim never stored"
     ran = workspace.lines("ran.log")
     assert ran.count("a") == 2, "a step whose end was not stored runs again, as after any crash"
     assert ran.count("b-start") == 2

@@ -4,13 +4,12 @@ is recorded as interrupted, the message says how to resume, and resume finishes 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
-from baton_cli import Workspace
+from baton_cli import Workspace, alive
 
 WORKFLOW = """
 name: interrupted
@@ -26,15 +25,6 @@ steps:
   - id: after
     command: echo after
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "zombie" not in status.read_text()
 
 
 # With a secret, the step's output goes through masking pumps, which a background child
