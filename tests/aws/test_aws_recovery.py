@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from tests.aws.harness import CALLER_ARN, AwsHarness
 from tests.aws.processes import doomed_worker, wait_for
+
+from baton.adapters.aws.dynamodb_state import DynamoDBStateStore
+from baton.engine.records import RUNNING, SUCCEEDED, StepRecord
 
 FLAKY = """
 name: flaky
@@ -159,3 +165,48 @@ steps:
     steps = harness.document(execution_id)["steps"]
     assert (steps["slow"]["attempts"], steps["after"]["attempts"]) == (2, 1)
     assert harness.invocations[-1].response == {"batchItemFailures": []}
+
+
+RACED_CHAIN = """
+name: raced
+steps:
+  - id: a
+    command: echo a >> "$TEST_DIR/ran.log"
+  - id: b
+    command: echo b-start >> "$TEST_DIR/ran.log"; sleep 1; echo b-end >> "$TEST_DIR/ran.log"
+"""
+
+
+def test_a_chain_commit_that_loses_a_race_stops_the_process_it_started(
+    harness: AwsHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker starts b's process before committing a's end (which carries b's claim).
+    # Meanwhile another worker ended a, claimed b and died: the commit loses, the process
+    # it started must stop, and b runs once more under a takeover, not twice side by side.
+    harness.upload("raced.yaml", RACED_CHAIN)
+    other = harness.backend.store
+    commit = DynamoDBStateStore.commit
+    raced: list[StepRecord] = []
+
+    def racing(self: DynamoDBStateStore, updates: Any, inserts: Any = (), execution: Any = None) -> Any:
+        if self is not other and not raced and any(record.hand_off for record in updates):
+            execution_id = updates[0].execution_id
+            theirs = other.get_steps(execution_id)
+            raced.append(theirs["a"].evolve(status=SUCCEEDED, lease_owner=None, lease_expires_at=None))
+            raced.append(theirs["b"].evolve(status=RUNNING, lease_owner="lambda:elsewhere:x", attempt=1, tries=1,
+                                            lease_expires_at=datetime.now(UTC) - timedelta(seconds=1)))  # fmt: skip
+            other.commit(raced)
+        return commit(self, updates, inserts, execution)
+
+    monkeypatch.setattr(DynamoDBStateStore, "commit", racing)
+    execution_id = harness.start("raced")
+    final = harness.drain(execution_id)
+
+    assert raced, "the race was never run"
+    assert final.status == "succeeded", final.error
+    steps = other.get_steps(execution_id)
+    assert steps["b"].status == SUCCEEDED
+    assert steps["b"].attempt == 2, "the stopped start left no attempt"
+    ran = (tmp_path / "ran.log").read_text().split()
+    assert ran.count("a") == 1
+    assert ran.count("b-end") == 1, "the process started on the lost claim went on beside the takeover"

@@ -139,12 +139,12 @@ def test_a_commit_that_loses_a_race_stops_the_process_it_started_and_records_not
 
     def racing(self: SqliteStateStore, updates: Any, inserts: Any = (), execution: Any = None) -> Any:
         if self is not other and not raced and any(record.hand_off for record in updates):
-            # Another worker took a over, ended it first and claimed b (a lease it will let
-            # run out: this driver then takes b over and runs it once more).
+            # Another worker took a over, ended it first and claimed b, then died (its lease
+            # has run out: this driver takes b over and runs it once more).
             theirs = other.get_steps(execution_id)
             raced.append(theirs["a"].evolve(status=SUCCEEDED, lease_owner=None, lease_expires_at=None))
             raced.append(theirs["b"].evolve(status=RUNNING, lease_owner="elsewhere:1:x", attempt=1, tries=1,
-                                            lease_expires_at=datetime.now(UTC) + timedelta(seconds=2)))  # fmt: skip
+                                            lease_expires_at=datetime.now(UTC) - timedelta(seconds=1)))  # fmt: skip
             other.commit(raced)
         return commit(self, updates, inserts, execution)
 

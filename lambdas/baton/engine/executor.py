@@ -160,7 +160,7 @@ class Executor(UnitContext):
 
     def write(self, *records: StepRecord, inserts: tuple[StepRecord, ...] = ()) -> bool:
         """Commit records conditionally; on a lost race re-read everything and return False."""
-        if self._ahead is not None and not self.commit_ahead():
+        if not self.commit_ahead():
             return False  # the records were read again: those given here are stale
         try:
             stored, _ = self._store.commit(records, inserts)
@@ -209,8 +209,7 @@ class Executor(UnitContext):
         """Tell the observer of the changes held back since a unit's end handed off to the
         next unit (see ``_write_with_hand_off``), in the order they were made; an end
         written ahead is committed first, so the observer is never told of one that is not."""
-        if self._ahead is not None:
-            self.commit_ahead()
+        self.commit_ahead()
         notices, self._notices = self._notices, None
         for record in notices or ():
             self.observer.step_changed(self, record)
@@ -312,7 +311,7 @@ class Executor(UnitContext):
         kind = prepared.step_type
         watched = here and kind.watched and self.watch is not None
         if not watched:  # told now: nothing starts a process on this thread before the changes
-            if self._ahead is not None and not self.commit_ahead():
+            if not self.commit_ahead():
                 return False  # the claim rode on a write that lost a race
             self.flush_notices()
         now = self.ports.clock.now()  # rendering may have taken a while (first Jinja use)

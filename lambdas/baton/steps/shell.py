@@ -116,13 +116,11 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
 
     def place() -> None:  # once the process runs (or failed to start)
         lost.update(SPARE_LOGS.place(later))
-        later.clear()
 
     try:
         try:
             code, timed_out, alone = _execute(argv, env, cwd, out=out, err=err, invocation=invocation, placed=place)
         except OSError as exc:
-            place()
             message = invocation.masker.text(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}")
             err.write(message.encode() + b"\n")
             return StepResult.failure(message, retryable=False)
@@ -132,7 +130,6 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
             quiet = [(path, handle) for path, handle in zip(logs, (out, err), strict=True)
                      if handle.tell() == 0 and path not in lost]  # fmt: skip
     finally:
-        place()
         for path, handle in zip(logs, (out, err), strict=True):
             if path in lost:
                 with contextlib.suppress(OSError, ValueError):
@@ -434,12 +431,11 @@ class SpareLogs:
                     return None
                 old, handle = self._held.pop()
             try:
-                if later is None:
-                    os.rename(old, path)
-                elif os.access(old, os.F_OK):  # on AWS an empty log's file is dropped after its step
+                # On AWS an empty log's file is dropped after its step: then the rename fails now.
+                if later is not None and os.access(old, os.F_OK):
                     later.append((old, path))
                 else:
-                    raise FileNotFoundError(old)
+                    os.rename(old, path)
                 return handle
             except OSError:  # its folder or this one went away
                 self._put_away(old, handle)
