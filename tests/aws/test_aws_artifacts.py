@@ -15,6 +15,7 @@ from tests.aws.moto_stack import Stack
 
 from baton.adapters.aws.s3_artifacts import INLINE_LOG_BYTES, CorruptArtifactError, S3ArtifactStore
 from baton.ports import ArtifactRef, CacheEntry
+from baton.steps.shell import SPARE_LOGS
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -122,3 +123,21 @@ def test_baton_logs_reads_a_short_log_from_the_step_record(harness: AwsHarness) 
 
     assert [(e.step_key, e.stream, e.text.strip()) for e in logs] == [("greet", "stdout", "hello")]
     assert puts == 0, "a short log was uploaded"
+
+
+def test_an_empty_log_held_for_the_next_step_is_let_go_when_its_file_is_dropped(artifacts: S3ArtifactStore) -> None:
+    # A stream that printed nothing is held open to become the next step's log; on AWS its
+    # file is removed once the step ends, so the next step must be given a new file instead.
+    SPARE_LOGS.settle()  # what earlier tests in this process held
+    quiet = str(artifacts.log_file("e1", "quiet", 1, "stdout"))
+    (held,) = SPARE_LOGS.open((quiet,))
+    SPARE_LOGS.keep([(quiet, held)])
+
+    artifacts.publish_log("e1", "quiet", 1, "stdout")
+
+    assert held.closed, "the held log was let go"
+    assert not Path(quiet).exists()
+    later: list[tuple[str, str]] = []
+    (fresh,) = SPARE_LOGS.open((str(artifacts.log_file("e1", "next", 1, "stdout")),), later)
+    fresh.close()
+    assert later == [], "the next step's log is a new file, not the removed one renamed"

@@ -149,6 +149,53 @@ def test_inputs_reach_the_steps(home: Home, tmp_path: Path) -> None:
     assert record["steps"]["join"]["outputs"]["stdout"] == "x+y"
 
 
+# Each step first looks for the $BATON_OUTPUT files of the steps before it, then names its own.
+LEFT_BEHIND = """
+      while read -r p; do if [ -e "$p" ] || [ -L "$p" ]; then echo "$p" >> "$TEST_DIR/left"; fi; done \\
+        < "$TEST_DIR/output-paths"
+"""
+OUTPUT_FILES = f"""
+name: output-files
+steps:
+  - id: writes
+    command: |
+      echo "$BATON_OUTPUT" >> "$TEST_DIR/output-paths"
+      echo "value=1" >> "$BATON_OUTPUT"
+  - id: links
+    needs: [writes]
+    command: |{LEFT_BEHIND}
+      echo "$BATON_OUTPUT" >> "$TEST_DIR/output-paths"
+      ln -s "$TEST_DIR/nowhere" "$BATON_OUTPUT"
+  - id: quiet
+    needs: [links]
+    command: |{LEFT_BEHIND}
+      echo "$BATON_OUTPUT" >> "$TEST_DIR/output-paths"
+  - id: fails
+    needs: [quiet]
+    command: |{LEFT_BEHIND}
+      echo "$BATON_OUTPUT" >> "$TEST_DIR/output-paths"
+      echo "value=2" >> "$BATON_OUTPUT"
+      exit 3
+finally:
+  - id: check
+    command: |{LEFT_BEHIND}
+"""
+
+
+def test_no_output_file_outlives_its_step(home: Home, tmp_path: Path) -> None:
+    path = tmp_path / "output-files.yaml"
+    path.write_text(OUTPUT_FILES)
+
+    record = home.run(path)
+
+    assert statuses(record) == {"writes": "succeeded", "links": "succeeded", "quiet": "succeeded",
+                                "fails": "failed", "check": "succeeded"}  # fmt: skip
+    assert record["steps"]["writes"]["outputs"]["value"] == "1"
+    assert record["steps"]["fails"]["outputs"]["value"] == "2"
+    assert len((tmp_path / "output-paths").read_text().split()) == 4
+    assert not (tmp_path / "left").exists(), "a step's $BATON_OUTPUT file was left for the steps after it"
+
+
 LONG_STEP = """
 name: long-step
 steps:

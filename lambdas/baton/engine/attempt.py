@@ -72,7 +72,8 @@ def run_attempt(plan: AttemptPlan, artifacts: ArtifactStore, clock: Clock) -> At
     if plan.step_type.mode == "process":  # only processes write logs and $BATON_OUTPUT
         for stream in ("stdout", "stderr"):
             artifacts.publish_log(invocation.execution_id, invocation.step_key, invocation.attempt, stream)
-        if os.access(invocation.output_path, os.F_OK, follow_symlinks=False):
+        taken = plan.step_type.takes_output
+        if not taken and os.access(invocation.output_path, os.F_OK, follow_symlinks=False):
             invocation.output_path.unlink(missing_ok=True)
     if result.ok and plan.cache_key is not None:
         now = clock.now()

@@ -35,15 +35,24 @@ def supported_types() -> tuple[str, ...]:
     return tuple(_MODULES)
 
 
+_LOADED: dict[str, StepType] = {}
+"""The types looked up so far: a step looks its type up several times, and asking the
+import system again each time costs more than the lookup itself."""
+
+
 def step_type(name: str) -> StepType:
     """The step type called ``name``; its module is imported on first use."""
+    kind = _LOADED.get(name)
+    if kind is not None:
+        return kind
     module_name = _MODULES.get(name)
     if module_name is None:
         raise UnsupportedStepTypeError(
             f"step type '{name}' cannot run on the embedded backend yet (supported: {', '.join(_MODULES)})"
         )
-    kind: StepType = importlib.import_module(module_name).STEP_TYPE
-    return kind
+    loaded: StepType = importlib.import_module(module_name).STEP_TYPE
+    _LOADED[name] = loaded
+    return loaded
 
 
 def settle_step_types() -> None:

@@ -102,3 +102,6 @@ class StepType:
     settle: Callable[[], None] | None = None
     """Called when a driver stops: puts away what the type keeps from one attempt to the
     next (the shell's empty logs, held open)."""
+    takes_output: bool = False
+    """``run`` reads the ``$BATON_OUTPUT`` file and removes it; of any other ``process``
+    type, the engine removes the file if something the attempt started wrote one."""

@@ -124,11 +124,12 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
             message = invocation.masker.text(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}")
             err.write(message.encode() + b"\n")
             return StepResult.failure(message, retryable=False)
-        outputs: dict[str, Any] = {"exit_code": code, "stdout": _tail(out), "stderr": _tail(err)}
+        (stdout, out_size), (stderr, err_size) = _tail(out), _tail(err)
+        outputs: dict[str, Any] = {"exit_code": code, "stdout": stdout, "stderr": stderr}
         # A stream that printed nothing, once nothing the step started can still write to it.
         if alone:
-            quiet = [(path, handle) for path, handle in zip(logs, (out, err), strict=True)
-                     if handle.tell() == 0 and path not in lost]  # fmt: skip
+            quiet = [(path, handle) for path, handle, size in zip(logs, (out, err), (out_size, err_size), strict=True)
+                     if size == 0 and path not in lost]  # fmt: skip
     finally:
         for path, handle in zip(logs, (out, err), strict=True):
             if path in lost:
@@ -138,7 +139,7 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
                 handle.close()
     SPARE_LOGS.keep(quiet)
     try:
-        outputs.update(parse_output_file(_read_optional(invocation.output_path)))
+        outputs.update(parse_output_file(_take_output(invocation.output_path)))
     except ValueError as exc:
         return StepResult(outputs=outputs, error=f"$BATON_OUTPUT: {exc}", retryable=False)
     outputs = invocation.masker.data(outputs)
@@ -149,15 +150,18 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
     return StepResult(outputs)
 
 
-def _read_optional(path: Path) -> str:
-    """The ``$BATON_OUTPUT`` file, which exists only if the step wrote to it (most steps do
-    not: asked first, so that case costs no exception)."""
-    if not os.access(path, os.F_OK):
+def _take_output(path: Path) -> str:
+    """What the step wrote to ``$BATON_OUTPUT``, the file removed. It exists only if the step
+    wrote to it; most steps do not, so that is asked first: one look, and no exception."""
+    if not os.access(path, os.F_OK, follow_symlinks=False):
         return ""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    except FileNotFoundError:  # a link to nothing
         return ""
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _execute(
@@ -412,6 +416,15 @@ class SpareLogs:
         for path, handle in held:
             self._put_away(path, handle)
 
+    def drop(self, path: str) -> None:
+        """Close the held log at ``path``, whose file is about to be removed (the AWS artifact
+        store removes an empty log once its step has ended), so no later attempt is given it."""
+        with self._lock:
+            dropped = [handle for held, handle in self._held if held == path]
+            self._held = [(held, handle) for held, handle in self._held if held != path]
+        for handle in dropped:
+            handle.close()
+
     @staticmethod
     def place(later: list[tuple[str, str]]) -> set[str]:
         """Make the renames :meth:`open` left for later; the paths whose rename failed (the
@@ -430,12 +443,11 @@ class SpareLogs:
                 if not self._held:
                     return None
                 old, handle = self._held.pop()
+            if later is not None:
+                later.append((old, path))
+                return handle
             try:
-                # On AWS an empty log's file is dropped after its step: then the rename fails now.
-                if later is not None and os.access(old, os.F_OK):
-                    later.append((old, path))
-                else:
-                    os.rename(old, path)
+                os.rename(old, path)
                 return handle
             except OSError:  # its folder or this one went away
                 self._put_away(old, handle)
@@ -507,13 +519,14 @@ def rescue(handle: IO[bytes], path: str) -> None:
         shutil.copyfileobj(handle, copy)
 
 
-def _tail(handle: IO[bytes]) -> str:
-    """The last ``TAIL_BYTES`` written to an open log (the child shared its offset)."""
+def _tail(handle: IO[bytes]) -> tuple[str, int]:
+    """The last ``TAIL_BYTES`` written to an open log (the child shared its offset), and the
+    log's size."""
     size = handle.seek(0, os.SEEK_END)
     if size == 0:
-        return ""
+        return "", 0
     handle.seek(max(0, size - TAIL_BYTES))
-    return handle.read().decode("utf-8", errors="replace").rstrip("\n")
+    return handle.read().decode("utf-8", errors="replace").rstrip("\n"), size
 
 
 def _failure_message(code: int, stderr: str) -> str:
@@ -557,4 +570,6 @@ def parse_output_file(text: str) -> dict[str, str]:
     return outputs
 
 
-STEP_TYPE = StepType(name="shell", mode="process", prepare=prepare, run=run, watched=True, settle=SPARE_LOGS.settle)
+STEP_TYPE = StepType(
+    name="shell", mode="process", prepare=prepare, run=run, watched=True, settle=SPARE_LOGS.settle, takes_output=True
+)

@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 from baton.adapters.aws.clients import error_code
 from baton.errors import BatonError
 from baton.ports import ArtifactRef, CacheEntry, LogEntry
-from baton.steps.shell import TAIL_BYTES
+from baton.steps.shell import SPARE_LOGS, TAIL_BYTES
 
 _CHUNK = 1 << 20
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -199,6 +199,8 @@ class S3ArtifactStore:
                 text = path.read_text(errors="replace")
                 _log.info("step log", extra={"execution_id": execution_id, "step_key": step_key,
                                              "attempt": attempt, "stream": stream, "text": text})  # fmt: skip
+            else:
+                SPARE_LOGS.drop(str(path))  # held for the next step's log: not any more
             path.unlink(missing_ok=True)
             return
         key = f"executions/{execution_id}/logs/{step_key}/{attempt}.{stream}.log"

@@ -467,5 +467,6 @@ def _summary_row(record: StepRecord) -> tuple[Any, ...]:
 
 
 def _insert_row(record: StepRecord) -> tuple[Any, ...]:
-    stored = record.evolve(version=1)
-    return (stored.execution_id, stored.key, 1, _dumps(stored.to_data()), *_summary_row(stored))
+    data = record.to_data()
+    data["version"] = 1  # as stored: no copy of the record is needed for that
+    return (record.execution_id, record.key, 1, _dumps(data), *_summary_row(record))
