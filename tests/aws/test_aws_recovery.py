@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from tests.aws.harness import CALLER_ARN, AwsHarness
 from tests.aws.processes import doomed_worker, wait_for
+from tests.functional.baton_cli import alive, first_outputs_fail, step_events
 
 from baton.adapters.aws.dynamodb_state import DynamoDBStateStore
 from baton.engine.records import RUNNING, SUCCEEDED, StepRecord
@@ -210,3 +211,39 @@ def test_a_chain_commit_that_loses_a_race_stops_the_process_it_started(
     ran = (tmp_path / "ran.log").read_text().split()
     assert ran.count("a") == 1
     assert ran.count("b-end") == 1, "the process started on the lost claim went on beside the takeover"
+
+
+def test_a_chain_step_starts_as_soon_as_the_one_before_has_exited(
+    harness: AwsHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.upload(
+        "quick.yaml", "name: quick\nsteps:\n" + "".join(f"  - {{id: s{i}, command: 'true'}}\n" for i in range(3))
+    )
+    events = step_events(monkeypatch)
+
+    final = harness.drain(harness.start("quick"))
+
+    assert final.status == "succeeded", final.error
+    assert events == ["start s0", "start s1", "end s0", "start s2", "end s1", "end s2"]
+
+
+def test_a_chain_step_started_for_a_step_that_then_fails_is_stopped(
+    harness: AwsHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.upload(
+        "early.yaml",
+        "name: early\nsteps:\n  - {id: a, command: 'true'}\n"
+        '  - id: b\n    command: echo $$ > "$TEST_DIR/b.pid"; sleep 30; echo b-end >> "$TEST_DIR/ran.log"\n',
+    )
+    events = step_events(monkeypatch)
+    first_outputs_fail(monkeypatch, "the artifact bucket is out of reach")  # a's process exits with 0, then this fails
+    final = harness.drain(harness.start("early"), timeout=20)
+
+    assert events[:2] == ["start a", "start b"], "b was started as a exited"
+    assert final.status == "failed"
+    steps = harness.backend.store.get_steps(final.execution_id)
+    assert "out of reach" in (steps["a"].error or "")
+    assert steps["b"].attempt == 0, "nothing of b's start was recorded"
+    pid = tmp_path / "b.pid"
+    assert not pid.exists() or not alive(int(pid.read_text() or 0)), "b's process was stopped"
+    assert not (tmp_path / "ran.log").exists()

@@ -86,3 +86,44 @@ def alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and ") Z " in stat.read_text())
+
+
+def step_events(monkeypatch: Any) -> list[str]:
+    """What the engine does, in order, from now on in this process: ``start <key>`` as a
+    step's process starts (the key from its environment), ``end <key>`` as the engine
+    begins to record a step's end."""
+    from baton.engine.executor import Executor
+    from baton.steps import shell
+
+    events: list[str] = []
+    spawn = shell._spawn
+    finish = Executor.finish
+
+    def spawned(argv: list[str], env: dict[str, str], *args: Any) -> int | None:
+        events.append(f"start {env['BATON_STEP_KEY']}")
+        return spawn(argv, env, *args)
+
+    def finishing(self: Executor, key: str, outcome: Any) -> bool:
+        events.append(f"end {key}")
+        return finish(self, key, outcome)
+
+    monkeypatch.setattr(shell, "_spawn", spawned)
+    monkeypatch.setattr(Executor, "finish", finishing)
+    return events
+
+
+def first_outputs_fail(monkeypatch: Any, message: str) -> None:
+    """Make storing the first attempt's outputs in this process fail with ``OSError(message)``
+    (an artifact store out of reach), after its process has exited with 0."""
+    from baton.engine import attempt
+
+    offload = attempt.offload_large_values
+    calls: list[int] = []
+
+    def failing(outputs: dict[str, Any], artifacts: Any) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(message)
+        return offload(outputs, artifacts)
+
+    monkeypatch.setattr(attempt, "offload_large_values", failing)

@@ -1,10 +1,13 @@
-"""In a chain, a step's end is committed while the next step's process starts, not before.
+"""In a chain, the next step's process starts as soon as the step before it has exited, and
+that step's end is recorded and committed while the next one runs.
 
 The end and the next step's claim are one write (the hand-off); the driver starts the next
 process first and commits that write while it runs. These tests pin down what this must not
 change: a driver that dies between the start and the commit leaves no process behind after a
-takeover, and a commit that loses a race stops the process it started and records nothing
-of it. Real processes, real SQLite.
+takeover, a commit that loses a race stops the process it started and records nothing of
+it, a step that fails after its process exited with 0 stops the next step's process, and a
+next step that depends on how the one before ended waits for that end. Real processes, real
+SQLite.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from baton_cli import Workspace, alive
+from baton_cli import Workspace, alive, first_outputs_fail, step_events
 
 from baton.adapters.local.sqlite_state import SqliteStateStore
 from baton.bootstrap import local_engine
@@ -163,3 +166,69 @@ def test_a_commit_that_loses_a_race_stops_the_process_it_started_and_records_not
     ran = (tmp_path / "ran.log").read_text().split()
     assert ran.count("a") == 1
     assert ran.count("b-end") == 1, "the process started on the lost claim went on beside the other worker's"
+
+
+def test_the_next_step_starts_as_soon_as_the_one_before_has_exited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "name: c\nsteps:\n" + "".join(f"  - {{id: s{i}, command: 'true'}}\n" for i in range(3))
+    engine, execution_id = _start(tmp_path, text)
+    events = step_events(monkeypatch)
+
+    assert engine.drive(execution_id).status == SUCCEEDED
+
+    assert events == ["start s0", "start s1", "end s0", "start s2", "end s1", "end s2"]
+    folder = tmp_path / "state" / "logs" / execution_id
+    assert list(folder.iterdir()) == [], "the logs of the steps that printed nothing were given back"
+
+
+# Where the next step must wait for the end of the one before: it reads that end, or the
+# step before may fail although its process exited with 0.
+WAITS = {
+    "reads the outcome": "  - {id: a, command: 'true'}\n  - {id: b, command: 'echo {{ steps.a.status }}'}\n",
+    "has a condition": (
+        "  - {id: a, command: 'true'}\n  - {id: b, command: 'true', when: steps.a.outputs.exit_code == 0}\n"
+    ),
+    "follows an output file": ("  - {id: a, command: 'echo x=1 >> \"$BATON_OUTPUT\"'}\n  - {id: b, command: 'true'}\n"),
+    "follows a declared output": "  - {id: a, command: 'touch f', outputs: {f: f}}\n  - {id: b, command: 'true'}\n",
+    "follows a cached step": "  - {id: a, command: 'true', use_cache: true}\n  - {id: b, command: 'true'}\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(WAITS), ids=sorted(WAITS))
+def test_a_next_step_that_depends_on_how_the_one_before_ended_waits_for_that_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    engine, execution_id = _start(tmp_path, f"name: c\nsteps:\n{WAITS[case]}")
+    events = step_events(monkeypatch)
+
+    assert engine.drive(execution_id).status == SUCCEEDED
+
+    assert events == ["start a", "end a", "start b", "end b"]
+
+
+def test_a_next_step_started_for_a_step_that_then_fails_is_stopped_and_records_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (
+        "name: c\nsteps:\n  - {id: a, command: 'true'}\n"
+        "  - id: b\n    command: |\n      echo $$ > b.pid\n      sleep 30\n      echo b-end >> ran.log\n"
+    )
+    engine, execution_id = _start(tmp_path, text)
+    events = step_events(monkeypatch)
+    first_outputs_fail(monkeypatch, "the artifact store is out of reach")  # a's process exits with 0, then this fails
+    started = time.monotonic()
+    ended = engine.drive(execution_id)
+
+    assert time.monotonic() - started < 10, "the drive waited for b"
+    assert events[:2] == ["start a", "start b"], "b was started as a exited"
+    assert ended.status == "failed"
+    steps = engine.ports.store.get_steps(execution_id)
+    assert steps["a"].status == "failed"
+    assert "out of reach" in (steps["a"].error or "")
+    assert steps["b"].attempt == 0, "nothing of b's start was recorded"
+    pid = tmp_path / "b.pid"
+    assert not pid.exists() or not alive(int(pid.read_text() or 0)), "b's process was stopped"
+    assert not (tmp_path / "ran.log").exists()
+    folder = tmp_path / "state" / "logs" / execution_id
+    assert [p.name for p in folder.iterdir() if p.name.startswith("b.")] == [], "b's empty logs were removed"

@@ -28,17 +28,19 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return paths
 
 
-def test_a_chain_of_quiet_steps_opens_two_log_files_in_all(tmp_path: Path, opened: list[str]) -> None:
+def test_a_chain_of_quiet_steps_opens_four_log_files_in_all(tmp_path: Path, opened: list[str]) -> None:
+    # s1 starts as soon as s0 has exited, before s0's logs are free: two pairs take turns.
     engine = local_engine(tmp_path / "state")
     steps = "".join(f"  - id: s{i}\n    command: 'true'\n" for i in range(12))
     (tmp_path / "w.yaml").write_text(f"name: quiet-chain\nsteps:\n{steps}")
     definition, digest = engine.load(tmp_path / "w.yaml")
     execution = engine.start(definition, digest, {}, workspace=tmp_path)
     assert engine.drive(execution.execution_id).status == "succeeded"
-    assert [Path(p).name for p in opened] == ["s0.1.stdout.log", "s0.1.stderr.log"]
+    assert [Path(p).name for p in opened] == ["s0.1.stdout.log", "s0.1.stderr.log", "s1.1.stdout.log",
+                                              "s1.1.stderr.log"]  # fmt: skip
     logs = tmp_path / "state" / "logs"
     assert list((logs / execution.execution_id).iterdir()) == [], "a stream that printed nothing leaves no file"
-    assert len(list((logs / ".spare").iterdir())) == 2, "the two files became spares when the driver stopped"
+    assert len(list((logs / ".spare").iterdir())) == 4, "the four files became spares when the driver stopped"
 
 
 def test_a_step_that_prints_keeps_its_log_and_the_next_step_gets_a_fresh_one(tmp_path: Path, opened: list[str]) -> None:
@@ -53,7 +55,10 @@ def test_a_step_that_prints_keeps_its_log_and_the_next_step_gets_a_fresh_one(tmp
     assert engine.drive(execution.execution_id).status == "succeeded"
     folder = tmp_path / "state" / "logs" / execution.execution_id
     assert {p.name: p.read_text() for p in folder.iterdir()} == {"b.1.stdout.log": "said\n", "c.1.stdout.log": "more\n"}
-    assert len(opened) == 3, "a's two logs, then one more for c: b kept one, with what it printed"
+    names = [Path(p).name for p in opened]
+    assert names == ["a.1.stdout.log", "a.1.stderr.log", "b.1.stdout.log", "b.1.stderr.log"], (
+        "b started as a exited, so it got logs of its own; c got a's, which a left empty"
+    )
 
 
 def test_held_logs_whose_folder_went_away_give_way_to_new_files(tmp_path: Path) -> None:

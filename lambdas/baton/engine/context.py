@@ -222,9 +222,10 @@ class UnitContext:
         *,
         watch: Callable[[], None] | None = None,
         started: Callable[[], None] | None = None,
+        exited: Callable[[], None] | None = None,
     ) -> AttemptPlan:
-        """The attempt a worker runs for a unit just claimed (``watch``, ``started``: see
-        ``Invocation``)."""
+        """The attempt a worker runs for a unit just claimed (``watch``, ``started``,
+        ``exited``: see ``Invocation``)."""
         execution_id = self.execution.execution_id
         output_path = self.scratch / f"{record.key}.{record.attempt}.out"
         env = {
@@ -255,6 +256,7 @@ class UnitContext:
             timeout_seconds=body.timeout_seconds,
             watch=watch,
             started=started,
+            exited=exited,
         )
         return AttemptPlan(
             prepared.step_type,

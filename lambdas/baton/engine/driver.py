@@ -195,6 +195,7 @@ class Driver:
                 self._watch_held_units()
             executor.flush_notices()
         finally:
+            executor.drop_early()
             with contextlib.suppress(Exception):  # after a failure: that failure is the one raised
                 executor.flush_notices()
             for key in list(executor.in_flight):
@@ -453,12 +454,14 @@ class Driver:
             self.result.sent += len(passed) if self.queue.shared else 0
         return changed
 
-    def _successor(self, ended: StepRecord) -> str | None:
+    def _successor(self, ended: StepRecord, *, alone: bool = False) -> str | None:
         """The one unit this driver would start next once ``ended`` is written, or None.
 
         Its claim then rides on that write instead of a write of its own, so steps run back
         to back cost one write each. Only a plain step qualifies (no ``for_each``, not a
         wait or approval, nothing else to settle first), and only when it fits here.
+        ``alone``: only a unit that would run on this thread, nothing else of the execution
+        able to move meanwhile (see ``_nothing_else_moves``).
         """
         executor = self.executor
         if executor.execution.cancel_requested or executor.execution.status != RUNNING:
@@ -487,6 +490,8 @@ class Driver:
         if step.for_each is not None or step_type(step.body.type).mode == "suspend":
             return None
         if executor.long_runner_for(record.key) is not None or self._held is not None:
+            return None
+        if alone and not self._nothing_else_moves(decision):
             return None
         return record.key if self._fits_here(record.key) else None
 
@@ -561,6 +566,7 @@ class Driver:
     def _wait(self, decision: Decision) -> bool:
         """Block until something can change; False when nothing more is this driver's."""
         executor = self.executor
+        executor.drop_early()  # a unit it was started for would have been begun instead
         executor.flush_notices()
         now = self.clock.now()
         timeout = self.pace.check_seconds

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from baton.engine import children
 from baton.engine.attempt import AttemptOutcome, AttemptPlan, outputs_in_workspace, run_attempt
@@ -84,9 +84,29 @@ class DeferredEnd:
     """Where its notices begin among those held back (dropped if the commit loses a race)."""
 
 
+@dataclass(frozen=True, slots=True)
+class EarlyStart:
+    """The next unit of a chain, planned while the unit before it runs, so that its process
+    starts the moment that unit's process has exited (see ``_plan_early``)."""
+
+    key: str
+    version: int
+    """The version of the unit's record it was planned from: its claim is made from it."""
+    attempt: int
+    plan: AttemptPlan
+    begun: Any = None
+    """What the step type's ``start`` returned, once the process runs."""
+
+
 class ClaimLost(Exception):
     """Raised into an attempt whose process has just started when the write its claim rode
     on lost a race: the process is stopped and nothing of the attempt is recorded."""
+
+
+class Successor(Protocol):
+    """The driver's choice of the unit to start next (``Driver._successor``)."""
+
+    def __call__(self, ended: StepRecord, *, alone: bool = False) -> str | None: ...
 
 
 class _StoreFirst:
@@ -125,7 +145,7 @@ class Executor(UnitContext):
     """Lost races so far; the driver re-plans after each."""
     handed: dict[str, HandOff]
     """Units claimed by a hand-off and not written since (see ``finish``)."""
-    successor: Callable[[StepRecord], str | None] | None
+    successor: Successor | None
     """Set by the driver: the one unit it would start next once a unit's end is written."""
     item_ended: Callable[[StepRecord], None] | None
     """Set by the driver: told of each ``for_each`` item this executor wrote as ended."""
@@ -144,6 +164,8 @@ class Executor(UnitContext):
         self._notices: list[StepRecord] | None = None
         self._notice_error: Exception | None = None
         self._ahead: DeferredEnd | None = None
+        self._next: EarlyStart | None = None
+        self._early: EarlyStart | None = None
         self._store = self.ports.store
         self.ports = replace(self.ports, store=_StoreFirst(self._store, self.commit_ahead))
 
@@ -173,6 +195,8 @@ class Executor(UnitContext):
 
     def _written(self, stored: list[StepRecord]) -> None:
         for record in stored:
+            if self._early is not None and record.key == self._early.key:
+                self.drop_early()  # skipped, refused, given back: it will not run on this start
             self.handed.pop(record.key, None)
             before = self.records.get(record.key)
             self.remember(record)
@@ -216,6 +240,7 @@ class Executor(UnitContext):
 
     def refresh(self) -> None:
         """Re-read every record (another worker changed some)."""
+        self.drop_early()
         for record in self.ports.store.get_steps(self.execution.execution_id).values():
             self.remember(record)
 
@@ -228,6 +253,8 @@ class Executor(UnitContext):
         of a ``watched`` step type runs on this thread, ``watch`` called meanwhile, instead
         of on a worker thread (which costs the hand-over to it and back).
         """
+        if self._early is not None and self._early.key != key:
+            self.drop_early()
         if key.endswith(COMPENSATION_SUFFIX):
             return self._begin_compensation(key, here=here)
         record = self.records[key]
@@ -336,27 +363,9 @@ class Executor(UnitContext):
         runner = self.long_runner_for(record.key)
         if runner is not None:
             return self._hand_over(record, body, runner, claim)
-        lease = now + timedelta(seconds=self.lease_seconds)
-        hand = self.handed.get(record.key)
-        if hand is not None and hand.version == record.version and record.status == PENDING:
-            # Claimed already, on the write that ended the unit before: run it without a write.
-            claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=hand.expires_at,
-                                    wake_at=None, **{**claim, "attempt": hand.attempt})  # fmt: skip
-            self.handed[record.key] = replace(hand, begun=True)
-            self.remember(claimed)
-            self._notify(claimed)
-        else:
-            claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=lease, wake_at=None,
-                                    **claim)  # fmt: skip
-            if not self.write(claimed):
-                return False
-        plan = self.attempt_plan(
-            self.records[record.key],
-            body,
-            prepared,
-            watch=self._watch if watched else None,
-            started=self._started if watched else None,
-        )
+        plan = self._claim(record, body, prepared, claim, now, watched=watched)
+        if plan is None:
+            return False
         if kind.mode == "inline" or watched:
             if watched:  # in flight meanwhile: its lease is renewed, a cancel stops it
                 self.in_flight[record.key] = InFlight(self.records[record.key], plan)
@@ -367,6 +376,8 @@ class Executor(UnitContext):
                 outcome = None
             except Exception as exc:  # a bug must fail the step, not leave it running
                 outcome = exc
+            finally:
+                self._next = None  # planned for an exit that did not come (it failed, or was stopped)
             if self._watch_error is not None:
                 self.in_flight.pop(record.key, None)
                 error, self._watch_error, self._notice_error = self._watch_error, None, None
@@ -383,6 +394,39 @@ class Executor(UnitContext):
         self.in_flight[record.key] = InFlight(self.records[record.key], plan)
         self.dispatcher.submit(record.key, lambda: run_attempt(plan, self.ports.artifacts, self.ports.clock))
         return True
+
+    def _claim(
+        self, record: StepRecord, body: BodyDef, prepared: Prepared, claim: dict[str, Any], now: datetime, *,
+        watched: bool,
+    ) -> AttemptPlan | None:  # fmt: skip
+        """Claim a unit to run it, and plan the attempt; None when the claim lost a race."""
+        hand = self.handed.get(record.key)
+        early = None
+        if hand is not None and hand.version == record.version and record.status == PENDING:
+            # Claimed already, on the write that ended the unit before: run it without a write.
+            claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=hand.expires_at,
+                                    wake_at=None, **{**claim, "attempt": hand.attempt})  # fmt: skip
+            self.handed[record.key] = HandOff(hand.version, hand.expires_at, hand.attempt, begun=True)
+            self.remember(claimed)
+            self._notify(claimed)
+            early = self._take_early(record.key, hand) if watched else None
+        else:
+            lease = now + timedelta(seconds=self.lease_seconds)
+            claimed = record.evolve(status=RUNNING, lease_owner=self.owner, lease_expires_at=lease, wake_at=None,
+                                    **claim)  # fmt: skip
+            if not self.write(claimed):
+                return None
+        self.drop_early()  # one that is not this unit's
+        if early is not None:  # its process runs already: run_attempt waits for it
+            return replace(early.plan, invocation=replace(early.plan.invocation, begun=early.begun))
+        return self.attempt_plan(
+            self.records[record.key],
+            body,
+            prepared,
+            watch=self._watch if watched else None,
+            started=self._started if watched else None,
+            exited=self._exited if watched else None,
+        )
 
     def _started(self) -> None:
         """``Invocation.started`` of an attempt on the driver's thread: the end of the unit
@@ -401,6 +445,81 @@ class Executor(UnitContext):
             self.flush_notices()
         except Exception as exc:  # raised by _claim_and_run once the attempt is recorded
             self._notice_error = exc
+        self._plan_early()
+
+    def _plan_early(self) -> None:
+        """While a chain step's process runs on the driver's thread, plan the step after it:
+        the one unit the driver would start once this one ends, when nothing about how it
+        runs can depend on how this one ended (a ``shell`` step with no template, ``when``,
+        cache or expression, after a step with no declared outputs or cache). ``_exited``
+        then starts its process the moment this one's has exited in a way that makes the
+        step succeed, and the end of this step is recorded while that process runs.
+
+        The claim is the usual one: it rides on this step's end (``_write_with_hand_off``),
+        so the start changes nothing else. Whatever else happens first (this step fails after
+        all, a cancel, a lost race, another unit to begin) stops that process and lets go of
+        it before anything is recorded of it, as a lost race does (``ClaimLost``).
+        """
+        self._next = None
+        if self.successor is None or len(self.in_flight) != 1:
+            return
+        ((key, flight),) = self.in_flight.items()
+        record = flight.record
+        step = self.definition.step(record.step_id)
+        if record.kind != KIND_STEP or step.outputs or flight.plan.cache_key is not None:
+            return
+        now = self.ports.clock.now()
+        del self.in_flight[key]  # as it will be once it has ended
+        try:
+            following = self.successor(self._ended(record, SUCCEEDED, now), alone=True)
+        finally:
+            self.in_flight[key] = flight
+        target = self.records.get(following) if following is not None else None
+        if target is None:
+            return
+        step = self.definition.step(target.step_id)
+        kind = step_type(step.body.type)
+        if kind.start is None or step.when is not None or step.cache_enabled or step.templated:
+            return
+        try:
+            prepared = self._prepare(target, step, step.body)
+        except BatonError:
+            return  # it fails the usual way, when it begins
+        claimed = target.evolve(status=RUNNING, lease_owner=self.owner, attempt=target.attempt + 1,
+                                tries=target.tries + 1, started_at=target.started_at or now)  # fmt: skip
+        plan = self.attempt_plan(claimed, step.body, prepared, watch=self._watch, started=self._started,
+                                 exited=self._exited)  # fmt: skip
+        self._next = EarlyStart(target.key, target.version, claimed.attempt, plan)
+
+    def _exited(self) -> None:
+        """``Invocation.exited`` of an attempt on the driver's thread: start the process of
+        the unit planned to follow it (``_plan_early``), unless a cancel came meanwhile."""
+        planned, self._next = self._next, None
+        if planned is None or self.execution.cancel_requested or self._watch_error is not None:
+            return
+        start = planned.plan.step_type.start
+        assert start is not None
+        try:
+            begun = start(planned.plan.prepared, planned.plan.invocation)
+        except Exception:  # it starts the usual way when it begins, and says then why it cannot
+            return
+        self._early = replace(planned, begun=begun)
+
+    def _take_early(self, key: str, hand: HandOff) -> EarlyStart | None:
+        """The process started early for ``key`` on the claim ``hand``, or None (any other
+        early start is stopped)."""
+        early = self._early
+        if early is None or early.key != key or early.version != hand.version or early.attempt != hand.attempt:
+            self.drop_early()
+            return None
+        self._early = None
+        return early
+
+    def drop_early(self) -> None:
+        """Stop a process started early that will not be waited for, and let go of it."""
+        early, self._early = self._early, None
+        if early is not None:
+            early.begun.stop()
 
     def _watch(self) -> None:
         """The driver's ``watch``, from inside an attempt: a failure of its own (the state
@@ -554,6 +673,7 @@ class Executor(UnitContext):
                 record, SUCCEEDED, now, outputs=result.outputs, artifacts=outcome.artifacts, stop=result.stop
             )
             return self._write_with_hand_off(ended, now)
+        self.drop_early()
         if self.execution.cancel_requested:
             return self.write(self._ended(record, CANCELLED, now, outputs=result.outputs, error="cancelled"))
         body = self.body_of(record)
@@ -572,6 +692,8 @@ class Executor(UnitContext):
         """Write a unit's end; when the driver will start the one unit it makes ready next,
         that unit's claim rides on this write (a chain costs one write per step)."""
         key = self.successor(ended) if self.successor is not None else None
+        if self._early is not None and self._early.key != key:
+            self.drop_early()
         if key is None:
             return self.write(ended)
         if self._notices is None:
@@ -600,6 +722,8 @@ class Executor(UnitContext):
     def release_hand_off(self, key: str) -> None:
         """Give up a hand-off claim on a unit this executor will not begin after all: write
         it pending again, so nobody waits for the claim's lease to run out."""
+        if self._early is not None and self._early.key == key:
+            self.drop_early()
         hand = self.handed.get(key)
         record = self.records.get(key)
         if hand is None or hand.begun or record is None or record.version != hand.version:

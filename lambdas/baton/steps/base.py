@@ -82,6 +82,13 @@ class Invocation:
     """Set with ``watch``: call it once the attempt's process has started, before waiting
     for it. The driver does then what need not come before the start (telling the progress
     view of the step before and of this one), while the process runs."""
+    exited: Callable[[], None] | None = None
+    """Set with ``watch``: called as soon as the attempt's process has ended in a way that
+    makes the attempt succeed (exit status 0 in time, nothing written to ``$BATON_OUTPUT``),
+    before its results are read. The driver then starts the next step's process at once."""
+    begun: Any = None
+    """What the type's ``start`` returned when the attempt's process was started before
+    ``run`` was called: ``run`` then waits for that process instead of starting one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,10 @@ class StepType:
     settle: Callable[[], None] | None = None
     """Called when a driver stops: puts away what the type keeps from one attempt to the
     next (the shell's empty logs, held open)."""
+    start: Callable[[dict[str, Any], Invocation], Any] | None = None
+    """Starts an attempt's process and returns it, for ``run`` to be given as
+    ``Invocation.begun`` (an object with a ``stop()`` that stops the process and lets go of
+    what it holds, for when the attempt is not run after all); None when the type cannot."""
     takes_output: bool = False
     """``run`` reads the ``$BATON_OUTPUT`` file and removes it; of any other ``process``
     type, the engine removes the file if something the attempt started wrote one."""

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -97,29 +98,91 @@ def simple_argv(script: str, env: Mapping[str, str]) -> list[str] | None:
     return [program, *words[1:]] if program else None
 
 
-def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
-    """Run one attempt to its end, its timeout, or its cancellation."""
+def _command(prepared: dict[str, Any], invocation: Invocation) -> tuple[list[str], Mapping[str, str], Path]:
+    """The argv, environment and directory of an attempt's process."""
     script_env = prepared.get("script_env")
     env = {**invocation.env, **script_env} if script_env else invocation.env
     if "script" in prepared:
         argv = simple_argv(prepared["script"], env) or ["bash", "-eo", "pipefail", "-c", prepared["script"]]
     else:
         argv = prepared["argv"]
-    cwd = invocation.workspace / prepared.get("working_dir", "")
+    return argv, env, invocation.workspace / prepared.get("working_dir", "")
+
+
+@dataclass(slots=True)
+class Begun:
+    """An attempt's process, started before its ``run`` (see :func:`start`)."""
+
+    argv: list[str]
+    cwd: Path
+    logs: tuple[str, str]
+    out: IO[bytes]
+    err: IO[bytes]
+    lost: set[str]
+    pid: int
+    wait: Callable[[], int]
+    pumps: list[threading.Thread]
+
+    def stop(self) -> None:
+        """Stop the process group and let go of its logs (those it left empty are removed):
+        the attempt is not run after all."""
+        _kill_now(self.pid)
+        with contextlib.suppress(OSError):
+            self.wait()
+        for pump in self.pumps:
+            pump.join(timeout=1.0)
+        for path, handle in zip(self.logs, (self.out, self.err), strict=True):
+            with contextlib.suppress(OSError, ValueError):
+                if handle.seek(0, os.SEEK_END) == 0:
+                    os.unlink(path)
+            handle.close()
+
+
+def start(prepared: dict[str, Any], invocation: Invocation) -> Begun:
+    """Start an attempt's process now, for ``run`` to wait for once it is given the result
+    as ``Invocation.begun``: the engine starts the next step of a chain as soon as the one
+    before it has exited, before it records that one's end. Raises ``OSError`` when the
+    process cannot start (``run`` then starts it again, and reports why it cannot)."""
+    argv, env, cwd = _command(prepared, invocation)
     logs = (str(invocation.stdout_path), str(invocation.stderr_path))
-    # w+b: the child writes through the same open file, so its size and tail are read back
-    # from these handles without opening the logs again.
     later: list[tuple[str, str]] = []
     out, err = SPARE_LOGS.open(logs, later)
+    try:
+        pid, wait, pumps = _start(argv, env, cwd, out=out, err=err, masker=invocation.masker)
+    except BaseException:
+        out.close()
+        err.close()
+        raise
+    finally:
+        lost = SPARE_LOGS.place(later)
+    return Begun(argv, cwd, logs, out, err, lost, pid, wait, pumps)
+
+
+def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
+    """Run one attempt to its end, its timeout, or its cancellation."""
+    begun = invocation.begun
+    logs = (str(invocation.stdout_path), str(invocation.stderr_path))
     quiet: list[tuple[str, IO[bytes]]] = []
-    lost: set[str] = set()
+    later: list[tuple[str, str]] = []
+    if isinstance(begun, Begun):
+        argv, cwd, (out, err), lost = begun.argv, begun.cwd, (begun.out, begun.err), begun.lost
+        env: Mapping[str, str] = {}
+    else:
+        argv, env, cwd = _command(prepared, invocation)
+        # w+b: the child writes through the same open file, so its size and tail are read back
+        # from these handles without opening the logs again.
+        out, err = SPARE_LOGS.open(logs, later)
+        lost = set()
+        begun = None
 
     def place() -> None:  # once the process runs (or failed to start)
         lost.update(SPARE_LOGS.place(later))
 
     try:
         try:
-            code, timed_out, alone = _execute(argv, env, cwd, out=out, err=err, invocation=invocation, placed=place)
+            code, timed_out, alone, wrote = _execute(
+                argv, env, cwd, out=out, err=err, invocation=invocation, placed=place, begun=begun
+            )
         except OSError as exc:
             message = invocation.masker.text(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror or exc}")
             err.write(message.encode() + b"\n")
@@ -139,7 +202,7 @@ def run(prepared: dict[str, Any], invocation: Invocation) -> StepResult:
                 handle.close()
     SPARE_LOGS.keep(quiet)
     try:
-        outputs.update(parse_output_file(_take_output(invocation.output_path)))
+        outputs.update(parse_output_file(_take_output(invocation.output_path) if wrote else ""))
     except ValueError as exc:
         return StepResult(outputs=outputs, error=f"$BATON_OUTPUT: {exc}", retryable=False)
     outputs = invocation.masker.data(outputs)
@@ -173,14 +236,22 @@ def _execute(
     err: IO[bytes],
     invocation: Invocation,
     placed: Callable[[], None] = lambda: None,
-) -> tuple[int, bool, bool]:
-    """The exit code, whether the attempt timed out, and whether nothing it started is left
-    (no process in its group, no pump still copying). ``placed`` is called as soon as the
-    process has started (or failed to)."""
-    try:
-        pid, wait, pumps = _start(argv, env, cwd, out=out, err=err, masker=invocation.masker)
-    finally:
-        placed()
+    begun: Begun | None = None,
+) -> tuple[int, bool, bool, bool]:
+    """The exit code, whether the attempt timed out, whether nothing it started is left (no
+    process in its group, no pump still copying), and whether it may have written to
+    ``$BATON_OUTPUT``. ``placed`` is called as soon as the process has started (or failed
+    to); a process started already (``begun``) is only waited for.
+
+    A process that exited with 0 in time and wrote no ``$BATON_OUTPUT`` has succeeded:
+    ``Invocation.exited`` is called then, before anything else is done."""
+    if begun is not None:
+        pid, wait, pumps = begun.pid, begun.wait, begun.pumps
+    else:
+        try:
+            pid, wait, pumps = _start(argv, env, cwd, out=out, err=err, masker=invocation.masker)
+        finally:
+            placed()
     expired: list[bool] = []
     timer = None
     if invocation.timeout_seconds is not None:
@@ -191,6 +262,11 @@ def _execute(
         if invocation.started is not None:
             invocation.started()
         code = wait() if invocation.watch is None else _watched_wait(pid, wait, invocation.watch)
+        wrote = True
+        if code == 0 and not expired and invocation.exited is not None:
+            wrote = os.access(invocation.output_path, os.F_OK, follow_symlinks=False)
+            if not wrote:
+                invocation.exited()
     except Exception:
         # Stopped by the engine as it started (``invocation.started`` raised): no process
         # of it is left, not even one to be waited for.
@@ -210,7 +286,7 @@ def _execute(
             # A background child may keep the pipe open; its output is not waited for.
             pump.join(timeout=1.0)
     alone = not any(pump.is_alive() for pump in pumps) and not _group_alive(pid)
-    return code, bool(expired), alone
+    return code, bool(expired), alone, wrote
 
 
 def _watched_wait(pid: int, wait: Callable[[], int], watch: Callable[[], None]) -> int:
@@ -571,5 +647,6 @@ def parse_output_file(text: str) -> dict[str, str]:
 
 
 STEP_TYPE = StepType(
-    name="shell", mode="process", prepare=prepare, run=run, watched=True, settle=SPARE_LOGS.settle, takes_output=True
-)
+    name="shell", mode="process", prepare=prepare, run=run, watched=True, settle=SPARE_LOGS.settle, takes_output=True,
+    start=start,
+)  # fmt: skip
