@@ -1,6 +1,6 @@
 """A shell step's two log files: a stream that printed nothing leaves no file, and a chain of
-quiet steps reuses the same two open files instead of opening new ones. Real processes,
-real SQLite, real files."""
+quiet steps reuses the same four open files (two pairs taking turns) instead of opening new
+ones. Real processes, real SQLite, real files."""
 
 from __future__ import annotations
 

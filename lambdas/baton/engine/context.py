@@ -75,6 +75,8 @@ class UnitContext:
         self.definition = definition
         self.execution = execution
         self.records: dict[str, StepRecord] = {}
+        self.changes = 0
+        """How many times a record was kept (``remember``): equal counts, the same records."""
         self.owner = ports.supervisor.owner
         self.foreign: set[str] = set()
         """Keys of units another worker is running."""
@@ -116,6 +118,7 @@ class UnitContext:
         key = record.key
         self.plan_index.update(self.records.get(key), record)
         self.records[key] = record
+        self.changes += 1
         parent = self.records.get(record.step_id) if record.kind == KIND_ITEM else None
         if parent is None or parent.status != RUNNING:
             self._stale_views.add(record.step_id)

@@ -165,6 +165,9 @@ class Driver:
         """``executor.settled`` when this driver last re-read the records for others' units."""
         self._alive: dict[str, bool] = {}
         self._started: set[str] = set()
+        self._foreseen: tuple[str, int, str] | None = None
+        """What ``_successor(alone=True)`` chose last: the unit that ended, how many changes
+        the records had seen (``UnitContext.changes``), and the unit chosen."""
         self.result = DriveResult(executor.execution)
         self.join = join
         """Counts item ends (AWS), so an item run alone knows when it ended last."""
@@ -466,6 +469,13 @@ class Driver:
         executor = self.executor
         if executor.execution.cancel_requested or executor.execution.status != RUNNING:
             return None
+        foreseen, self._foreseen = self._foreseen, None
+        if foreseen is not None and foreseen[:2] == (ended.key, executor.changes):
+            # Chosen already while ``ended`` ran, alone (no timer, nothing elsewhere), and no
+            # record has changed since: the plan would be the same.
+            key = foreseen[2]
+            free = key not in executor.in_flight and key not in self.handed_off
+            return key if free and self._fits_here(key) else None
         now = self.clock.now()
         records, index = executor.records, executor.plan_index
         before = records[ended.key]
@@ -493,7 +503,11 @@ class Driver:
             return None
         if alone and not self._nothing_else_moves(decision):
             return None
-        return record.key if self._fits_here(record.key) else None
+        if not self._fits_here(record.key):
+            return None
+        if alone:
+            self._foreseen = (ended.key, executor.changes, record.key)
+        return record.key
 
     def _refuse(self, key: str, needed: float, most: float, *, long: bool = False) -> bool:
         """A unit no worker of this kind can give the time it needs fails, instead of being
