@@ -25,6 +25,8 @@ from baton_cli import Workspace, alive, first_outputs_fail, step_events
 
 from baton.adapters.local.sqlite_state import SqliteStateStore
 from baton.bootstrap import local_engine
+from baton.engine import driver
+from baton.engine.executor import Executor
 from baton.engine.records import RUNNING, SUCCEEDED, StepRecord
 from baton.steps import shell
 
@@ -232,3 +234,38 @@ def test_a_next_step_started_for_a_step_that_then_fails_is_stopped_and_records_n
     assert not (tmp_path / "ran.log").exists()
     folder = tmp_path / "state" / "logs" / execution_id
     assert [p.name for p in folder.iterdir() if p.name.startswith("b.")] == [], "b's empty logs were removed"
+
+
+def _plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many plans the driver makes for a chain of three quiet steps."""
+    engine, execution_id = _start(
+        tmp_path, "name: c\nsteps:\n" + "".join(f"  - {{id: s{i}, command: 'true'}}\n" for i in range(3))
+    )
+    made: list[int] = []
+    plan = driver.plan
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        made.append(1)
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(driver, "plan", counted)
+    assert engine.drive(execution_id).status == SUCCEEDED
+    monkeypatch.setattr(driver, "plan", plan)
+    return len(made)
+
+
+def test_the_next_step_chosen_while_a_step_runs_is_chosen_again_only_if_no_record_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unchanged = _plans(tmp_path / "one", monkeypatch)
+    plan_early = Executor._plan_early
+
+    def then_changed(self: Executor) -> None:
+        plan_early(self)
+        for flight in list(self.in_flight.values()):
+            self.remember(self.records[flight.record.key])  # kept again: the choice must be made again
+
+    monkeypatch.setattr(Executor, "_plan_early", then_changed)
+    changed = _plans(tmp_path / "two", monkeypatch)
+
+    assert changed == unchanged + 2, "s0's and s1's ends planned again; s2 has no next step to reuse"
