@@ -1,7 +1,8 @@
 """`make bench`: time `baton run` on generated workflows and report per-step cost.
 
 Workloads (each run as a real `baton run` process on the embedded backend, every state
-change committed to SQLite in WAL mode before the next step starts):
+change committed to SQLite in WAL mode; a chain step's end is committed while the next
+step's process runs, see docs/engine.md):
 
 - chain of N `command: "true"` steps (N = 50, 200);
 - chain of N `command: "true; true"` steps: a script, so bash starts every time;
