@@ -42,7 +42,7 @@ from baton.engine.resume import reset
 from baton.errors import BatonError, LongRunnerError, StateConflictError, StepFailedError
 from baton.ports import ArtifactRef, LongRunner
 from baton.steps import step_type
-from baton.steps.base import StepResult
+from baton.steps.base import Started, StepResult
 from baton.workspace_paths import OutsideWorkspaceError, inside_workspace
 
 LONG_RUNNER = "long"
@@ -94,7 +94,7 @@ class EarlyStart:
     """The version of the unit's record it was planned from: its claim is made from it."""
     attempt: int
     plan: AttemptPlan
-    begun: Any = None
+    begun: Started | None = None
     """What the step type's ``start`` returned, once the process runs."""
 
 
@@ -485,11 +485,10 @@ class Executor(UnitContext):
             prepared = self._prepare(target, step, step.body)
         except BatonError:
             return  # it fails the usual way, when it begins
-        claimed = target.evolve(status=RUNNING, lease_owner=self.owner, attempt=target.attempt + 1,
-                                tries=target.tries + 1, started_at=target.started_at or now)  # fmt: skip
-        plan = self.attempt_plan(claimed, step.body, prepared, watch=self._watch, started=self._started,
-                                 exited=self._exited)  # fmt: skip
-        self._next = EarlyStart(target.key, target.version, claimed.attempt, plan)
+        attempt = target.attempt + 1  # the hand-off's (``_write_with_hand_off``)
+        plan = self.attempt_plan(target.evolve(attempt=attempt), step.body, prepared, watch=self._watch,
+                                 started=self._started, exited=self._exited)  # fmt: skip
+        self._next = EarlyStart(target.key, target.version, attempt, plan)
 
     def _exited(self) -> None:
         """``Invocation.exited`` of an attempt on the driver's thread: start the process of
@@ -506,11 +505,9 @@ class Executor(UnitContext):
         self._early = replace(planned, begun=begun)
 
     def _take_early(self, key: str, hand: HandOff) -> EarlyStart | None:
-        """The process started early for ``key`` on the claim ``hand``, or None (any other
-        early start is stopped)."""
+        """The process started early for ``key`` on the claim ``hand``, or None."""
         early = self._early
         if early is None or early.key != key or early.version != hand.version or early.attempt != hand.attempt:
-            self.drop_early()
             return None
         self._early = None
         return early
@@ -518,7 +515,7 @@ class Executor(UnitContext):
     def drop_early(self) -> None:
         """Stop a process started early that will not be waited for, and let go of it."""
         early, self._early = self._early, None
-        if early is not None:
+        if early is not None and early.begun is not None:
             early.begun.stop()
 
     def _watch(self) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from baton.engine.expressions import Expressions
@@ -55,6 +55,13 @@ class StepResult:
         return cls(error=message, kind=kind, retryable=retryable)
 
 
+class Started(Protocol):
+    """An attempt's process started by ``StepType.start``, before its ``run``."""
+
+    def stop(self) -> None:
+        """Stop the process and let go of what it holds: the attempt is not run after all."""
+
+
 @dataclass(frozen=True, slots=True)
 class Invocation:
     """Everything one attempt may use besides its prepared fields."""
@@ -86,7 +93,7 @@ class Invocation:
     """Set with ``watch``: called as soon as the attempt's process has ended in a way that
     makes the attempt succeed (exit status 0 in time, nothing written to ``$BATON_OUTPUT``),
     before its results are read. The driver then starts the next step's process at once."""
-    begun: Any = None
+    begun: Started | None = None
     """What the type's ``start`` returned when the attempt's process was started before
     ``run`` was called: ``run`` then waits for that process instead of starting one."""
 
@@ -109,10 +116,10 @@ class StepType:
     settle: Callable[[], None] | None = None
     """Called when a driver stops: puts away what the type keeps from one attempt to the
     next (the shell's empty logs, held open)."""
-    start: Callable[[dict[str, Any], Invocation], Any] | None = None
+    start: Callable[[dict[str, Any], Invocation], Started] | None = None
     """Starts an attempt's process and returns it, for ``run`` to be given as
-    ``Invocation.begun`` (an object with a ``stop()`` that stops the process and lets go of
-    what it holds, for when the attempt is not run after all); None when the type cannot."""
+    ``Invocation.begun`` (or stopped, when the attempt is not run after all); None when the
+    type cannot."""
     takes_output: bool = False
     """``run`` reads the ``$BATON_OUTPUT`` file and removes it; of any other ``process``
     type, the engine removes the file if something the attempt started wrote one."""
